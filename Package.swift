@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+import Foundation
+import PackageDescription
+
+/// The CPU the kernels are compiled for. `haswell` means AVX2 + FMA, the fastest choice on the Zen 4 machines
+/// this project is measured on (AVX-512 is double-pumped there). Override at build time, for example
+/// `AIRFOIL_DP_TARGET_CPU=native swift build -c release` on an AVX-512 server, or `x86-64` for a portable binary.
+let targetCPU = ProcessInfo.processInfo.environment["AIRFOIL_DP_TARGET_CPU"] ?? "haswell"
+
+/// Code generation for the hot modules: vector instructions for `targetCPU` and no bounds checks.
+let tunedSettings: [SwiftSetting] = {
+    var flags = ["-Ounchecked"]
+    #if arch(x86_64)
+    flags += ["-target-cpu", targetCPU]
+    #endif
+    return [.unsafeFlags(flags, .when(configuration: .release))]
+}()
+
+let package = Package(
+    name: "airfoil-dp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "airfoil-dp", targets: ["airfoil-dp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]
+        ),
+        .target(name: "MPI", dependencies: ["CMPI"]),
+        .target(name: "Kernels", swiftSettings: tunedSettings),
+        .target(
+            name: "Training",
+            dependencies: [
+                "Kernels", "MPI",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: tunedSettings
+        ),
+        .executableTarget(
+            name: "airfoil-dp",
+            dependencies: [
+                "Training", "MPI", "Kernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.define("TARGET_CPU_\(targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))")]
+        ),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Kernels", "MPI"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp"]),
+    ]
+)

@@ -1,0 +1,118 @@
+/// Single-precision general matrix multiply, `C = alpha * op(A) * op(B) + beta * C`, on row-major storage.
+///
+/// The design is BLIS's: five loops around a ``MicroKernel`` register tile. A `kc x nc` panel of `op(B)` is
+/// packed into slivers of ``MicroKernel/columns`` columns (sized for L3, each sliver for L1), an `mc x kc`
+/// block of `op(A)` into slivers of ``MicroKernel/rows`` rows (sized for L2), and the micro-kernel walks both
+/// packed buffers with unit stride. Packing makes the inner loop independent of transposition and leading
+/// dimensions and zero-pads the edges, so edge tiles run the same vector code as interior ones.
+///
+/// Shapes with one row or one column of `C` (the trainer's `X w` and `X^T r`) skip packing: see
+/// ``MatrixVector``.
+///
+/// An instance owns its packing buffers, grown on demand and reused, so steady-state calls do not allocate.
+/// It is not thread-safe: use one per thread.
+public final class GEMM {
+    /// Rows of `op(A)` packed per block: a multiple of the micro-kernel's rows; `mc x kc` floats stay in L2.
+    public static let blockRows = 144
+    /// Depth of one packed panel: a `kc x 16` sliver of B (16 KiB) stays in L1 beside a sliver of A.
+    public static let blockDepth = 256
+    /// Columns of `op(B)` packed per panel: a multiple of the micro-kernel's columns; `kc x nc` floats fit L3.
+    public static let blockColumns = 4080
+
+    private var packedA = PackingBuffer()
+    private var packedB = PackingBuffer()
+    private var vectorScratch = PackingBuffer()
+
+    /// Creates a GEMM with empty packing buffers.
+    public init() {}
+
+    /// Computes `C = alpha * op(A) * op(B) + beta * C`.
+    ///
+    /// All matrices are row-major. `op(A)` is `m x k`: stored `m x k` with row stride `lda` when `transA` is
+    /// `.none`, stored `k x m` when `.transposed`; likewise `op(B)` is `k x n`. `C` is `m x n` with row stride
+    /// `ldc`. When `beta` is 0, `C` is not read (it may hold NaN). Any size, including 0, is accepted.
+    public func multiply(
+        _ transA: Transpose, _ transB: Transpose,
+        m: Int, n: Int, k: Int,
+        alpha: Float,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 || alpha == 0 {
+            scale(c, rows: m, columns: n, ldc: ldc, by: beta)
+            return
+        }
+        if n == 1 {
+            let incX = transB == .none ? ldb : 1
+            MatrixVector.multiply(
+                transA, rows: m, depth: k, alpha: alpha, a: a, lda: lda, x: b, incX: incX,
+                beta: beta, y: c, incY: ldc, scratch: &vectorScratch)
+            return
+        }
+        if m == 1 {
+            // C (1 x n) = a (1 x k) * op(B): the transposed problem C^T = op(B)^T a^T has one column.
+            let incX = transA == .none ? 1 : lda
+            MatrixVector.multiply(
+                transB.flipped, rows: n, depth: k, alpha: alpha, a: b, lda: ldb, x: a, incX: incX,
+                beta: beta, y: c, incY: 1, scratch: &vectorScratch)
+            return
+        }
+        blocked(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+    }
+
+    private func blocked(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let mr = MicroKernel.rows
+        let nr = MicroKernel.columns
+        let kcMax = min(k, Self.blockDepth)
+        let bPanel = packedB.reserve(kcMax * roundUp(min(n, Self.blockColumns), nr))
+        let aBlock = packedA.reserve(kcMax * roundUp(min(m, Self.blockRows), mr))
+        for jc in stride(from: 0, to: n, by: Self.blockColumns) {
+            let nc = min(Self.blockColumns, n - jc)
+            for pc in stride(from: 0, to: k, by: Self.blockDepth) {
+                let kc = min(Self.blockDepth, k - pc)
+                Packing.packB(transB, b: b, ldb: ldb, depthOffset: pc, columnOffset: jc,
+                              depth: kc, columns: nc, into: bPanel)
+                let blockBeta: Float = pc == 0 ? beta : 1
+                for ic in stride(from: 0, to: m, by: Self.blockRows) {
+                    let mc = min(Self.blockRows, m - ic)
+                    Packing.packA(transA, a: a, lda: lda, rowOffset: ic, depthOffset: pc,
+                                  rows: mc, depth: kc, alpha: alpha, into: aBlock)
+                    for jr in stride(from: 0, to: nc, by: nr) {
+                        let bSliver = UnsafePointer(bPanel + jr * kc)
+                        for ir in stride(from: 0, to: mc, by: mr) {
+                            MicroKernel.run(
+                                depth: kc, a: UnsafePointer(aBlock + ir * kc), b: bSliver,
+                                c: c + (ic + ir) * ldc + jc + jr, ldc: ldc, beta: blockBeta,
+                                rows: min(mr, mc - ir), columns: min(nr, nc - jr))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func scale(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, ldc: Int, by beta: Float) {
+        guard beta != 1 else { return }
+        for row in 0..<rows {
+            let line = c + row * ldc
+            if beta == 0 {
+                line.update(repeating: 0, count: columns)
+            } else {
+                for column in 0..<columns { line[column] *= beta }
+            }
+        }
+    }
+}
+
+@inline(__always)
+func roundUp(_ value: Int, _ multiple: Int) -> Int {
+    (value + multiple - 1) / multiple * multiple
+}

@@ -1,0 +1,70 @@
+/// Copies blocks of `op(A)` and `op(B)` into the sliver layout the ``MicroKernel`` reads.
+enum Packing {
+    /// Packs `rows x depth` of `alpha * op(A)` starting at (`rowOffset`, `depthOffset`) into slivers of
+    /// ``MicroKernel/rows`` rows: sliver `s` holds, for each depth index `p`, its rows' values at `p`
+    /// contiguously. Rows past the edge are zero.
+    static func packA(
+        _ trans: Transpose, a: UnsafePointer<Float>, lda: Int, rowOffset: Int, depthOffset: Int,
+        rows: Int, depth: Int, alpha: Float, into packed: UnsafeMutablePointer<Float>
+    ) {
+        let mr = MicroKernel.rows
+        var destination = packed
+        for sliverStart in stride(from: 0, to: rows, by: mr) {
+            let sliverRows = min(mr, rows - sliverStart)
+            for r in 0..<sliverRows {
+                let row = rowOffset + sliverStart + r
+                if trans == .none {
+                    let source = a + row * lda + depthOffset
+                    for p in 0..<depth { destination[p * mr + r] = alpha * source[p] }
+                } else {
+                    let source = a + depthOffset * lda + row
+                    for p in 0..<depth { destination[p * mr + r] = alpha * source[p * lda] }
+                }
+            }
+            if sliverRows < mr {
+                for p in 0..<depth {
+                    for r in sliverRows..<mr { destination[p * mr + r] = 0 }
+                }
+            }
+            destination += depth * mr
+        }
+    }
+
+    /// Packs `depth x columns` of `op(B)` starting at (`depthOffset`, `columnOffset`) into slivers of
+    /// ``MicroKernel/columns`` columns: sliver `s` holds, for each depth index `p`, its columns' values at `p`
+    /// contiguously. Columns past the edge are zero.
+    static func packB(
+        _ trans: Transpose, b: UnsafePointer<Float>, ldb: Int, depthOffset: Int, columnOffset: Int,
+        depth: Int, columns: Int, into packed: UnsafeMutablePointer<Float>
+    ) {
+        let nr = MicroKernel.columns
+        var destination = packed
+        for sliverStart in stride(from: 0, to: columns, by: nr) {
+            let sliverColumns = min(nr, columns - sliverStart)
+            let column = columnOffset + sliverStart
+            if trans == .none {
+                for p in 0..<depth {
+                    let source = b + (depthOffset + p) * ldb + column
+                    let target = destination + p * nr
+                    if sliverColumns == nr {
+                        target.update(from: source, count: nr)
+                    } else {
+                        target.update(from: source, count: sliverColumns)
+                        (target + sliverColumns).update(repeating: 0, count: nr - sliverColumns)
+                    }
+                }
+            } else {
+                for j in 0..<sliverColumns {
+                    let source = b + (column + j) * ldb + depthOffset
+                    for p in 0..<depth { destination[p * nr + j] = source[p] }
+                }
+                if sliverColumns < nr {
+                    for p in 0..<depth {
+                        (destination + p * nr + sliverColumns).update(repeating: 0, count: nr - sliverColumns)
+                    }
+                }
+            }
+            destination += depth * nr
+        }
+    }
+}

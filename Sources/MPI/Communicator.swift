@@ -1,0 +1,133 @@
+import CMPI
+import Foundation
+
+/// An MPI call that returned an error code (the communicator uses `MPI_ERRORS_RETURN`).
+public struct MPIError: Error, CustomStringConvertible, Sendable {
+    /// The MPI function that failed.
+    public let function: String
+    /// MPI's error code.
+    public let code: Int32
+
+    public var description: String {
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(code, &text, &length)
+        return "\(function) failed: \(String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))"
+    }
+}
+
+/// `MPI_COMM_WORLD` with Swift errors instead of MPI's fatal default handler.
+///
+/// The handle is immutable and MPI is initialised for one thread (`MPI_THREAD_FUNNELED`): only the thread that
+/// called ``initialize()`` may use it, which is why the `Sendable` conformance is unchecked.
+public struct Communicator: Collective, @unchecked Sendable {
+    private let handle: MPI_Comm
+
+    public let rank: Int
+    public let size: Int
+
+    /// Initialises MPI (once per process) and returns the world communicator.
+    ///
+    /// Started without `mpirun`, the process becomes a singleton job of size 1.
+    public static func initialize() throws -> Communicator {
+        var provided: Int32 = 0
+        try check("MPI_Init_thread", MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided))
+        let world = cmpi_comm_world()
+        try check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(world, cmpi_errors_return()))
+        var rank: Int32 = 0
+        var size: Int32 = 0
+        try check("MPI_Comm_rank", MPI_Comm_rank(world, &rank))
+        try check("MPI_Comm_size", MPI_Comm_size(world, &size))
+        return Communicator(handle: world, rank: Int(rank), size: Int(size))
+    }
+
+    /// Shuts MPI down; call once, after the last collective, on every rank.
+    public func finalize() {
+        MPI_Finalize()
+    }
+
+    /// The MPI library's own version string (for example "Open MPI v4.1.4, ...").
+    public static var libraryVersion: String {
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_LIBRARY_VERSION_STRING) + 1)
+        var length: Int32 = 0
+        MPI_Get_library_version(&text, &length)
+        let bytes = text.prefix(Int(length)).map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The MPI standard the library implements, as "major.minor".
+    public static var standardVersion: String {
+        var major: Int32 = 0
+        var minor: Int32 = 0
+        MPI_Get_version(&major, &minor)
+        return "\(major).\(minor)"
+    }
+
+    /// The name of the host this rank runs on, as MPI reports it.
+    public func processorName() throws -> String {
+        var text = [CChar](repeating: 0, count: Int(MPI_MAX_PROCESSOR_NAME) + 1)
+        var length: Int32 = 0
+        try Self.check("MPI_Get_processor_name", MPI_Get_processor_name(&text, &length))
+        return String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
+        try allreduce(values.baseAddress, values.count, cmpi_float(), operation)
+    }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {
+        try allreduce(values.baseAddress, values.count, cmpi_double(), operation)
+    }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Int64>, _ operation: ReduceOperation) throws {
+        try allreduce(values.baseAddress, values.count, cmpi_int64(), operation)
+    }
+
+    public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
+        var count = Int64(bytes.count)
+        try Self.check("MPI_Bcast", MPI_Bcast(&count, 1, cmpi_int64(), Int32(root), handle))
+        if rank != root { bytes = [UInt8](repeating: 0, count: Int(count)) }
+        guard count > 0 else { return }
+        try bytes.withUnsafeMutableBytes { buffer in
+            try Self.check("MPI_Bcast", MPI_Bcast(buffer.baseAddress, Int32(count), cmpi_byte(), Int32(root), handle))
+        }
+    }
+
+    public func allgather(_ bytes: [UInt8]) throws -> [[UInt8]] {
+        var lengths = [Int32](repeating: 0, count: size)
+        var length = Int32(bytes.count)
+        try Self.check("MPI_Allgather", MPI_Allgather(&length, 1, cmpi_int32(), &lengths, 1, cmpi_int32(), handle))
+        var offsets = [Int32](repeating: 0, count: size)
+        for index in 1..<max(size, 1) { offsets[index] = offsets[index - 1] + lengths[index - 1] }
+        let total = Int(lengths.reduce(0, +))
+        var gathered = [UInt8](repeating: 0, count: max(total, 1))
+        var sendBytes = bytes
+        try sendBytes.withUnsafeMutableBytes { send in
+            try Self.check("MPI_Allgatherv", MPI_Allgatherv(
+                send.baseAddress, length, cmpi_byte(), &gathered, lengths, offsets, cmpi_byte(), handle))
+        }
+        return (0..<size).map { Array(gathered[Int(offsets[$0])..<Int(offsets[$0] + lengths[$0])]) }
+    }
+
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(handle, code)
+        exit(code)
+    }
+
+    private func allreduce(
+        _ address: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype, _ operation: ReduceOperation
+    ) throws {
+        guard count > 0 else { return }
+        let op: MPI_Op = switch operation {
+        case .sum: cmpi_sum()
+        case .min: cmpi_min()
+        case .max: cmpi_max()
+        }
+        try Self.check("MPI_Allreduce", MPI_Allreduce(cmpi_in_place(), address, Int32(count), type, op, handle))
+    }
+
+    private static func check(_ function: String, _ code: Int32) throws {
+        guard code == MPI_SUCCESS else { throw MPIError(function: function, code: code) }
+    }
+}
+

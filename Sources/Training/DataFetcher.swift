@@ -1,0 +1,95 @@
+import Crypto
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Downloads the data file from its public home and checks it against a known SHA-1.
+///
+/// The file is written beside its destination under a temporary name and renamed into place only after its
+/// checksum matches, so a failed or corrupt download never leaves a file that looks valid.
+public enum DataFetcher {
+    /// d2l's data mirror, the URL its `DATA_HUB` uses for `airfoil`.
+    public static let defaultURL = "http://d2l-data.s3-accelerate.amazonaws.com/airfoil_self_noise.dat"
+    /// The SHA-1 of the airfoil file that d2l publishes.
+    public static let expectedSHA1 = "76e5be1548fd8222e5074cf0faae75edff8cf93f"
+
+    /// What ``fetch(from:to:sha1:force:)`` did.
+    public enum Outcome: Equatable, Sendable {
+        /// The file was already there with the right checksum; nothing was downloaded.
+        case alreadyPresent
+        /// The file was downloaded, verified and written.
+        case downloaded(bytes: Int)
+    }
+
+    /// The lowercase hex SHA-1 of `bytes`.
+    public static func sha1(_ bytes: some DataProtocol) -> String {
+        Insecure.SHA1.hash(data: bytes).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    /// Fetches `source` (an `http`, `https` or `file` URL) into `destination` and verifies its SHA-1.
+    ///
+    /// - Parameter force: download even when a file with the right checksum is already there.
+    /// - Throws: ``JobFailure``: `.usage` for a bad URL, `.missingData` when the download fails,
+    ///   `.invalidData` on a checksum mismatch, `.output` when the destination cannot be written.
+    public static func fetch(
+        from source: String, to destination: String, sha1 expected: String = expectedSHA1, force: Bool = false
+    ) async throws -> Outcome {
+        let expected = expected.lowercased()
+        if !force, let existing = FileManager.default.contents(atPath: destination), sha1(existing) == expected {
+            return .alreadyPresent
+        }
+        guard let url = URL(string: source), let scheme = url.scheme?.lowercased(),
+              ["http", "https", "file"].contains(scheme)
+        else {
+            throw JobFailure(.usage, "'\(source)' is not an http, https or file URL")
+        }
+        let data = try await download(url, scheme: scheme)
+        let actual = sha1(data)
+        guard actual == expected else {
+            throw JobFailure(.invalidData, "the file from '\(source)' has SHA-1 \(actual), expected \(expected): "
+                + "it was not saved")
+        }
+        let folder = (destination as NSString).deletingLastPathComponent
+        let temporary = destination + ".download-\(getpid())"
+        do {
+            if !folder.isEmpty {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+            try data.write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, destination) == 0 else {
+                throw JobFailure(.output, "cannot move the download to '\(destination)': "
+                    + String(cString: strerror(errno)))
+            }
+        } catch let failure as JobFailure {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw failure
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw JobFailure(.output, "cannot write '\(destination)': \(error.localizedDescription)")
+        }
+        return .downloaded(bytes: data.count)
+    }
+
+    private static func download(_ url: URL, scheme: String) async throws -> Data {
+        if scheme == "file" {
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw JobFailure(.missingData, "cannot read '\(url.path)'")
+            }
+            return data
+        }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 60
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            throw JobFailure(.missingData, "download of '\(url.absoluteString)' failed: \(error.localizedDescription)")
+        }
+        if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+            throw JobFailure(.missingData, "download of '\(url.absoluteString)' failed: HTTP \(http.statusCode)")
+        }
+        return data
+    }
+}

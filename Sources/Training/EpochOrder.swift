@@ -1,0 +1,33 @@
+/// The seeded order in which one rank visits its shard during an epoch.
+///
+/// Each epoch's order is a fresh Fisher-Yates shuffle drawn from `(seed, epoch, rank)` alone, so it does not
+/// depend on earlier epochs (a resumed run can recreate any epoch directly) and every rank's order is its own.
+public struct EpochOrder: Sendable {
+    /// The run's seed.
+    public let seed: UInt64
+    /// The rank whose shard this orders.
+    public let rank: Int
+    /// The current permutation of `0 ..< shardRows`.
+    public private(set) var positions: [Int]
+
+    /// Creates the order for a shard of `shardRows` rows (the identity until ``shuffle(epoch:)``).
+    public init(seed: UInt64, rank: Int, shardRows: Int) {
+        self.seed = seed
+        self.rank = rank
+        positions = Array(0..<shardRows)
+    }
+
+    /// Makes ``positions`` the order for `epoch`, reusing its storage.
+    public mutating func shuffle(epoch: Int) {
+        var generator = SeededGenerator(seed: seed, stream: 1, UInt64(epoch), UInt64(rank))
+        let count = positions.count
+        positions.withUnsafeMutableBufferPointer { order in
+            for index in 0..<count { order[index] = index }
+            guard count > 1 else { return }
+            for index in stride(from: count - 1, to: 0, by: -1) {
+                let other = Int(generator.next() % UInt64(index + 1))
+                order.swapAt(index, other)
+            }
+        }
+    }
+}

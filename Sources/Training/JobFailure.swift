@@ -1,0 +1,44 @@
+/// A reason the job cannot go on, with the exit code that tells its kind to scripts.
+///
+/// Every failure the trainer can foresee is one of these; ``Collective/agree(_:)`` turns one rank's failure
+/// into a decision all ranks take together, so that no rank is left waiting in a collective.
+public struct JobFailure: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What kind of failure this is; each kind has its own exit code.
+    public enum Kind: Int32, Sendable {
+        /// A bad option, or options that do not fit the data or the rank count.
+        case usage = 64
+        /// The data file is there but is not a valid table.
+        case invalidData = 65
+        /// The data file is missing or cannot be read.
+        case missingData = 66
+        /// Something failed at run time (an MPI error, an I/O error mid-run).
+        case runtime = 70
+        /// An output file (the run log) cannot be created or written.
+        case output = 73
+        /// Training diverged: the loss or the gradient stopped being finite, or the loss grew past its start.
+        case diverged = 3
+    }
+
+    /// The kind, which decides the exit code.
+    public let kind: Kind
+    /// One line naming the problem.
+    public let message: String
+    /// True when the message has already been printed (by the rank that found it).
+    public let reported: Bool
+
+    /// Creates a failure that has not been printed yet.
+    public init(_ kind: Kind, _ message: String) {
+        self.init(kind: kind, message: message, reported: false)
+    }
+
+    init(kind: Kind, message: String, reported: Bool) {
+        self.kind = kind
+        self.message = message
+        self.reported = reported
+    }
+
+    /// The process exit code for this failure.
+    public var exitCode: Int32 { kind.rawValue }
+
+    public var description: String { message }
+}

@@ -1,0 +1,81 @@
+import Kernels
+
+/// The chapter's linear model `y = X w + b` with squared loss `(y_hat - y)^2 / 2`, computed with ``GEMM``.
+///
+/// The bias is the last weight: inputs carry a trailing 1 (see ``TrainingShard``), so one GEMM gives the
+/// predictions and one transposed GEMM gives the gradient of weights and bias together. Parameters and scratch
+/// space live in buffers allocated once, so a training step allocates nothing.
+public final class LinearRegression {
+    /// The weights, then the bias; updated in place by the optimizer.
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    private let residuals: UnsafeMutableBufferPointer<Float>
+    private let gemm = GEMM()
+
+    /// Creates the model with weights drawn from N(0, 0.01^2) by `seed` (the same on every rank) and bias 0.
+    ///
+    /// - Parameters:
+    ///   - inputWidth: features plus one (the bias input).
+    ///   - maxRows: the most rows any call will pass; scratch space is allocated once for them.
+    public init(inputWidth: Int, maxRows: Int, seed: UInt64) {
+        var generator = SeededGenerator(seed: seed, stream: 0)
+        parameters = .allocate(capacity: inputWidth)
+        for index in 0..<inputWidth {
+            parameters[index] = index == inputWidth - 1 ? 0 : Float(0.01 * generator.nextNormal())
+        }
+        residuals = .allocate(capacity: max(maxRows, 1))
+        residuals.initialize(repeating: 0)
+    }
+
+    deinit {
+        parameters.deallocate()
+        residuals.deallocate()
+    }
+
+    /// The width of an input row (features and bias input).
+    public var inputWidth: Int { parameters.count }
+
+    /// A copy of the parameters: the weights, then the bias.
+    public var parameterValues: [Float] { Array(parameters) }
+
+    /// Writes the sum over `count` rows of the per-example gradients into `gradient` (``inputWidth`` floats).
+    ///
+    /// `inputs` holds `count` rows of ``inputWidth``; `targets` holds `count` values.
+    @inline(__always)
+    public func accumulateGradient(
+        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int,
+        into gradient: UnsafeMutablePointer<Float>
+    ) {
+        let width = inputWidth
+        guard count > 0 else {
+            gradient.update(repeating: 0, count: width)
+            return
+        }
+        computeResiduals(inputs: inputs, targets: targets, count: count)
+        gemm.multiply(.transposed, .none, m: width, n: 1, k: count, alpha: 1,
+                      a: inputs, lda: width, b: residuals.baseAddress!, ldb: 1,
+                      beta: 0, c: gradient, ldc: 1)
+    }
+
+    /// The sum over `count` rows of `(y_hat - y)^2 / 2`, accumulated in Double.
+    public func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double {
+        guard count > 0 else { return 0 }
+        computeResiduals(inputs: inputs, targets: targets, count: count)
+        var total = 0.0
+        for index in 0..<count {
+            let error = Double(residuals[index])
+            total += error * error
+        }
+        return total / 2
+    }
+
+    /// `residual = X w - y`: the targets are copied in and the GEMM adds `X w` with `beta = -1`.
+    @inline(__always)
+    private func computeResiduals(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) {
+        precondition(count <= residuals.count, "more rows than the model's scratch space")
+        let residual = residuals.baseAddress!
+        residual.update(from: targets, count: count)
+        gemm.multiply(.none, .none, m: count, n: 1, k: inputWidth, alpha: 1,
+                      a: inputs, lda: inputWidth, b: parameters.baseAddress!, ldb: 1,
+                      beta: -1, c: residual, ldc: 1)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// A JSON Lines file written by rank 0, one whole record per `write`.
+///
+/// The file is opened (created or truncated) when the job starts, so an unwritable path is found before any
+/// training. Each record goes out in a single `write` in append mode, so a killed run leaves whole lines only.
+public final class RunLog {
+    /// The log's path.
+    public let path: String
+    private let descriptor: Int32
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }()
+
+    /// Opens `path` for writing, creating it or emptying it.
+    /// - Throws: ``JobFailure`` of kind `.output` naming the path and the system's reason.
+    public init(path: String) throws {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw JobFailure(.output, "cannot write the run log '\(path)': \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// Appends one record as one line.
+    public func append(_ record: some Encodable) throws {
+        var line = try encoder.encode(record)
+        line.append(UInt8(ascii: "\n"))
+        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == line.count else {
+            throw JobFailure(.output, "cannot write the run log '\(path)': \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,97 @@
+/// The records of a run log, one JSON object per line. Keys are written in snake_case.
+///
+/// A log is a `header`, then `eval` records, then a `summary` (a complete run) or an `end` record (a run that
+/// stopped early). ``RunLogSchema/version`` changes whenever a key changes meaning.
+public enum RunLogSchema {
+    /// The schema version written in every header.
+    public static let version = 1
+}
+
+/// The distinct hosts of a job, with the ranks on each.
+public struct HostRanks: Codable, Equatable, Sendable {
+    /// The host name.
+    public var name: String
+    /// The ranks running on it.
+    public var ranks: [Int]
+}
+
+/// What the data file was and how it was split.
+public struct DataDescription: Codable, Equatable, Sendable {
+    /// The file read.
+    public var path: String
+    /// Its data rows.
+    public var fileRows: Int
+    /// The leading rows trained on.
+    public var trainingRows: Int
+    /// Feature columns (the target not counted).
+    public var features: Int
+}
+
+/// The first record: what ran, where, and with what.
+public struct HeaderRecord: Codable, Sendable {
+    public var type = "header"
+    public var schema = RunLogSchema.version
+    public var config: TrainingConfiguration
+    public var ranks: Int
+    public var hosts: [HostRanks]
+    public var shardRows: [Int]
+    public var data: DataDescription
+    public var stepsPerEpoch: Int
+    public var versions: [String: String]
+    public var startTime: String
+}
+
+/// One evaluation of the loss over the whole training set.
+public struct EvalRecord: Codable, Sendable {
+    public var type = "eval"
+    /// Steps taken before this evaluation.
+    public var step: Int
+    /// Epochs done, as a fraction (examples seen / training rows).
+    public var epoch: Double
+    /// Examples seen across all ranks.
+    public var examples: Int
+    /// Training seconds so far (evaluation excluded).
+    public var trainSeconds: Double
+    /// Seconds since the job started (load, training and evaluation).
+    public var wallSeconds: Double
+    /// Mean squared loss `(y_hat - y)^2 / 2` over the training set.
+    public var loss: Double
+}
+
+/// Where the time of a run went, in seconds, on rank 0.
+public struct TimeSplit: Codable, Equatable, Sendable {
+    /// Local gradients, updates and the per-epoch shuffles.
+    public var compute: Double
+    /// Waiting in and doing the gradient allreduce.
+    public var allreduce: Double
+    /// Evaluating the loss (excluded from training time).
+    public var eval: Double
+    /// Reading, validating and standardising the data.
+    public var load: Double
+}
+
+/// The last record of a complete run.
+public struct SummaryRecord: Codable, Sendable {
+    public var type = "summary"
+    public var finalLoss: Double
+    public var secPerEpoch: Double
+    public var examplesPerSec: Double
+    public var steps: Int
+    public var examples: Int
+    public var seconds: TimeSplit
+    /// The final weights, then the bias, in shortest round-trip form (they read back bit for bit).
+    public var params: [Float]
+}
+
+/// The last record of a run that stopped early.
+public struct EndRecord: Codable, Sendable {
+    public var type = "end"
+    /// Why the run stopped, e.g. `diverged`.
+    public var reason: String
+    /// Steps taken.
+    public var step: Int
+    /// The last finite evaluated loss.
+    public var lastFiniteLoss: Double
+    /// A sentence for people.
+    public var message: String
+}

@@ -1,0 +1,210 @@
+import MPI
+
+/// The outcome of a complete training run, as rank 0 measured it.
+public struct TrainingSummary: Sendable {
+    /// The last evaluated training loss.
+    public var finalLoss: Double
+    /// Training seconds per epoch (evaluation excluded), d2l's `timer.sum() / num_epochs`.
+    public var secondsPerEpoch: Double
+    /// Examples trained per training second, across all ranks.
+    public var examplesPerSecond: Double
+    /// SGD steps taken.
+    public var steps: Int
+    /// Examples seen across all ranks.
+    public var examples: Int
+    /// Where the time went.
+    public var seconds: TimeSplit
+    /// The final weights, then the bias.
+    public var parameters: [Float]
+}
+
+/// Data-parallel minibatch SGD: each rank's local gradient sum, one allreduce, the same step on every rank.
+///
+/// Every decision that could differ between ranks is made from values all ranks share (the step plan from
+/// ``ShardLayout``, the allreduced gradient, the allreduced loss), so all ranks stop at the same step.
+public final class Trainer<Group: Collective> {
+    private let configuration: TrainingConfiguration
+    private let shard: TrainingShard
+    private let layout: ShardLayout
+    private let collective: Group
+    private let model: LinearRegression
+    private let log: RunLog?
+    private var progress: ProgressReporter?
+    private let jobStart: UInt64
+    private let loadSeconds: Double
+
+    /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard.
+    public init(
+        configuration: TrainingConfiguration, shard: TrainingShard, layout: ShardLayout, collective: Group,
+        log: RunLog?, progress: ProgressReporter?, jobStart: UInt64, loadSeconds: Double
+    ) {
+        self.configuration = configuration
+        self.shard = shard
+        self.layout = layout
+        self.collective = collective
+        self.log = log
+        self.progress = progress
+        self.jobStart = jobStart
+        self.loadSeconds = loadSeconds
+        model = LinearRegression(inputWidth: shard.inputWidth, maxRows: shard.rows.count, seed: configuration.seed)
+    }
+
+    /// Trains for the configured epochs.
+    ///
+    /// - Throws: ``JobFailure`` of kind `.diverged` (reported by rank 0, thrown on every rank at the same
+    ///   step) when the gradient or loss stops being finite or the loss grows past its value before training;
+    ///   an `MPIError` or a log `JobFailure` for failures that only some ranks may see.
+    public func run() throws -> TrainingSummary {
+        let width = shard.inputWidth
+        let shardRows = shard.rows.count
+        let rows = layout.rows
+        let stepsPerEpoch = layout.stepsPerEpoch
+        let totalSteps = configuration.epochs * stepsPerEpoch
+        let evalEvery = configuration.evalEvery
+        let learningRate = Float(configuration.learningRate)
+        let rank = collective.rank
+
+        var order = EpochOrder(seed: configuration.seed, rank: rank, shardRows: shardRows)
+        let epochInputs = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows * width, 1))
+        let epochTargets = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows, 1))
+        let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: width + 1)
+        defer {
+            epochInputs.deallocate()
+            epochTargets.deallocate()
+            reduced.deallocate()
+        }
+        let parameters = model.parameters
+
+        var computeNanoseconds: UInt64 = 0
+        var allreduceNanoseconds: UInt64 = 0
+        var evalNanoseconds: UInt64 = 0
+        var trainNanoseconds: UInt64 { computeNanoseconds + allreduceNanoseconds }
+
+        let initialLoss = try evaluate()
+        var lastLoss = initialLoss
+        try record(step: 0, examples: 0, trainNanoseconds: 0, loss: initialLoss)
+        var nextEval = evalEvery
+        var step = 0
+        var examples = 0
+
+        for epoch in 0..<configuration.epochs {
+            let shuffleStart = MonotonicClock.now()
+            order.shuffle(epoch: epoch)
+            shard.inputs.withUnsafeBufferPointer { inputs in
+                shard.targets.withUnsafeBufferPointer { targets in
+                    order.positions.withUnsafeBufferPointer { positions in
+                        for (slot, row) in positions.enumerated() {
+                            (epochInputs.baseAddress! + slot * width)
+                                .update(from: inputs.baseAddress! + row * width, count: width)
+                            epochTargets[slot] = targets[row]
+                        }
+                    }
+                }
+            }
+            var clock = MonotonicClock.now()
+            computeNanoseconds += clock - shuffleStart
+
+            for stepInEpoch in 0..<stepsPerEpoch {
+                let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
+                let globalCount = layout.slots(ofStep: stepInEpoch).count
+                model.accumulateGradient(
+                    inputs: epochInputs.baseAddress! + local.lowerBound * width,
+                    targets: epochTargets.baseAddress! + local.lowerBound, count: local.count,
+                    into: reduced.baseAddress!)
+                reduced[width] = Float(local.count)
+                let computed = MonotonicClock.now()
+                try collective.allreduce(reduced, .sum)
+                let reducedAt = MonotonicClock.now()
+
+                var finite = true
+                for index in 0..<width where !reduced[index].isFinite { finite = false }
+                if !finite {
+                    throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
+                }
+                precondition(reduced[width] == Float(globalCount), "ranks disagree on the step's batch")
+                let scale = learningRate / Float(globalCount)
+                for index in 0..<width {
+                    parameters[index] -= scale * reduced[index]
+                }
+                step += 1
+                examples = epoch * rows + layout.slots(ofStep: stepInEpoch).upperBound
+
+                let updated = MonotonicClock.now()
+                computeNanoseconds += (computed - clock) + (updated - reducedAt)
+                allreduceNanoseconds += reducedAt - computed
+                clock = updated
+
+                if examples >= nextEval || step == totalSteps {
+                    let loss = try evaluate()
+                    nextEval = (examples / evalEvery + 1) * evalEvery
+                    try record(step: step, examples: examples, trainNanoseconds: trainNanoseconds, loss: loss)
+                    if !loss.isFinite {
+                        throw try diverge(step: step, loss: lastLoss, reason: "the loss is no longer finite")
+                    }
+                    if loss > initialLoss {
+                        throw try diverge(step: step, loss: loss, reason: String(
+                            format: "the loss %.4g exceeds its value before training, %.4g", loss, initialLoss))
+                    }
+                    lastLoss = loss
+                    clock = MonotonicClock.now()
+                    evalNanoseconds += clock - updated
+                }
+                if let due = progress?.isDue(clock), due {
+                    let seconds = Double(trainNanoseconds) * 1e-9
+                    let rate = seconds > 0 ? Double(examples) / seconds : 0
+                    let left = rate > 0 ? Double(configuration.epochs * rows - examples) / rate : 0
+                    progress?.report(
+                        now: clock, epoch: Double(examples) / Double(rows), epochs: configuration.epochs,
+                        step: step, totalSteps: totalSteps, loss: lastLoss, examplesPerSecond: rate,
+                        secondsLeft: left)
+                }
+            }
+        }
+        progress?.finish()
+
+        let trainSeconds = Double(trainNanoseconds) * 1e-9
+        return TrainingSummary(
+            finalLoss: lastLoss,
+            secondsPerEpoch: trainSeconds / Double(configuration.epochs),
+            examplesPerSecond: trainSeconds > 0 ? Double(examples) / trainSeconds : 0,
+            steps: step, examples: examples,
+            seconds: TimeSplit(
+                compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(allreduceNanoseconds) * 1e-9,
+                eval: Double(evalNanoseconds) * 1e-9, load: loadSeconds),
+            parameters: model.parameterValues)
+    }
+
+    /// The mean loss over the whole training set: each rank's shard, then one allreduce of sum and count.
+    private func evaluate() throws -> Double {
+        let local = shard.inputs.withUnsafeBufferPointer { inputs in
+            shard.targets.withUnsafeBufferPointer { targets in
+                model.squaredErrorSum(inputs: inputs.baseAddress!, targets: targets.baseAddress!,
+                                      count: shard.rows.count)
+            }
+        }
+        var totals = [local, Double(shard.rows.count)]
+        try collective.allreduce(&totals, .sum)
+        return totals[0] / totals[1]
+    }
+
+    private func record(step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double) throws {
+        guard let log else { return }
+        try log.append(EvalRecord(
+            step: step, epoch: Double(examples) / Double(layout.rows), examples: examples,
+            trainSeconds: Double(trainNanoseconds) * 1e-9,
+            wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss))
+    }
+
+    /// Ends the run on every rank at the same step: rank 0 logs and prints why; all throw the same failure.
+    private func diverge(step: Int, loss: Double, reason: String) throws -> JobFailure {
+        progress?.finish()
+        let message = "training diverged at step \(step): \(reason) (last finite loss "
+            + String(format: "%.4g", loss) + "); try a smaller learning rate than --lr "
+            + "\(configuration.learningRate)"
+        try log?.append(EndRecord(reason: "diverged", step: step, lastFiniteLoss: loss, message: message))
+        if collective.rank == 0 { Console.error(message, rank: 0, size: 1) }
+        return JobFailure(kind: .diverged, message: message, reported: true)
+    }
+}
+
+import Foundation

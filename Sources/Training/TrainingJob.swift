@@ -1,0 +1,111 @@
+import Foundation
+import MPI
+
+/// One `airfoil-dp train` job from resolved options to summary, on every rank.
+///
+/// The order puts cheap checks before expensive work: options against the rank count, then the run log's path
+/// (so an unwritable log loses no training), then the data, then the batch against the data. Each check is a
+/// collective decision (``Collective/agree(_:)``).
+public enum TrainingJob {
+    /// Runs the job. Rank 0 prints the summary lines and writes the log; other ranks print nothing.
+    ///
+    /// - Parameters:
+    ///   - versions: software versions for the log header (the MPI library's, for example).
+    ///   - quiet: suppresses progress (summary lines are still printed).
+    /// - Returns: the summary, on every rank.
+    @discardableResult
+    public static func run(
+        _ requested: TrainingConfiguration, collective: some Collective, versions: [String: String],
+        quiet: Bool = false
+    ) throws -> TrainingSummary {
+        let jobStart = MonotonicClock.now()
+        let startTime = ISO8601DateFormatter().string(from: Date())
+        var configuration = requested
+        let isRoot = collective.rank == 0
+
+        try collective.agree {
+            if let problem = configuration.problems.first { throw JobFailure(.usage, problem) }
+            if let batch = configuration.globalBatch, batch < collective.size {
+                throw JobFailure(.usage, "--global-batch \(batch) is smaller than the \(collective.size) ranks: "
+                    + "every step must give every rank at least one example")
+            }
+        }
+        let log = try collective.agree { () -> RunLog? in
+            guard isRoot, let path = configuration.logPath else { return nil }
+            return try RunLog(path: path)
+        }
+        let hosts = try hostRanks(collective)
+
+        let shard = try TrainingShard.load(
+            path: configuration.dataPath, requestedRows: configuration.rows, collective: collective)
+        let rows = shard.trainingRows
+        configuration.rows = rows
+        let batch = configuration.globalBatch ?? rows
+        configuration.globalBatch = batch
+        try collective.agree {
+            if batch > rows {
+                throw JobFailure(.usage, "--global-batch \(batch) is larger than the \(rows) training rows")
+            }
+            if batch < collective.size {
+                throw JobFailure(.usage, "the global batch (\(batch), all training rows) is smaller than the "
+                    + "\(collective.size) ranks: every step must give every rank at least one example")
+            }
+            if configuration.epochs > Int.max / (2 * rows) {
+                throw JobFailure(.usage, "--epochs \(configuration.epochs) is too large to count its examples")
+            }
+        }
+        let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
+        let loadSeconds = MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now())
+
+        try log?.append(HeaderRecord(
+            config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
+            data: DataDescription(
+                path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features),
+            stepsPerEpoch: layout.stepsPerEpoch, versions: versions, startTime: startTime))
+
+        let progress = isRoot ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
+        let trainer = Trainer(
+            configuration: configuration, shard: shard, layout: layout, collective: collective, log: log,
+            progress: progress, jobStart: jobStart, loadSeconds: loadSeconds)
+        let summary = try trainer.run()
+
+        try log?.append(SummaryRecord(
+            finalLoss: summary.finalLoss, secPerEpoch: summary.secondsPerEpoch,
+            examplesPerSec: summary.examplesPerSecond, steps: summary.steps, examples: summary.examples,
+            seconds: summary.seconds, params: summary.parameters))
+        if isRoot {
+            Console.out(String(format: "loss: %.3f, ", summary.finalLoss)
+                + "\(significant(summary.secondsPerEpoch)) sec/epoch")
+            let trainSeconds = summary.seconds.compute + summary.seconds.allreduce
+            let share = trainSeconds > 0 ? 100 * summary.seconds.allreduce / trainSeconds : 0
+            Console.out(String(
+                format: "%.0f examples/s, %d steps on %d ranks, allreduce %.0f%% of training time",
+                summary.examplesPerSecond, summary.steps, collective.size, share))
+        }
+        return summary
+    }
+
+    /// `value` with at least three decimals and three significant digits, never in exponent form.
+    static func significant(_ value: Double) -> String {
+        guard value > 0, value.isFinite else { return String(format: "%.3f", value) }
+        let decimals = min(max(3, 2 - Int(log10(value).rounded(.down))), 9)
+        return String(format: "%.\(decimals)f", value)
+    }
+
+    /// Every rank's host name, gathered, grouped by host in order of first rank.
+    static func hostRanks(_ collective: some Collective) throws -> [HostRanks] {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        let local = name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
+        var hosts: [HostRanks] = []
+        for (rank, bytes) in try collective.allgather(local).enumerated() {
+            let host = String(decoding: bytes, as: UTF8.self)
+            if let index = hosts.firstIndex(where: { $0.name == host }) {
+                hosts[index].ranks.append(rank)
+            } else {
+                hosts.append(HostRanks(name: host, ranks: [rank]))
+            }
+        }
+        return hosts
+    }
+}

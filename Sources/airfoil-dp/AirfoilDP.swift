@@ -1,0 +1,19 @@
+import ArgumentParser
+
+/// The `airfoil-dp` command: data-parallel minibatch SGD on the airfoil self-noise data, over MPI.
+struct AirfoilDP: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "airfoil-dp",
+        abstract: "Data-parallel minibatch SGD for a linear model on the airfoil self-noise data, over MPI.",
+        discussion: """
+            Run it under mpirun to train on many ranks, for example:
+              mpirun -np 16 --oversubscribe airfoil-dp --preset minibatch100
+            Started without mpirun it trains as a single rank. 'train' is the default subcommand.
+            """,
+        version: version,
+        subcommands: [Train.self, FetchData.self, Info.self],
+        defaultSubcommand: Train.self
+    )
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import MPI
+import Training
+
+/// `airfoil-dp info`: what to check before a long job.
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the ranks and hosts, the MPI library, the CPU's vector features and the build settings.")
+
+    func run() throws {
+        let communicator = try Communicator.initialize()
+        let hosts = try communicator.allgather(Array(try communicator.processorName().utf8))
+        if communicator.rank == 0 {
+            var byHost: [(String, [Int])] = []
+            for (rank, bytes) in hosts.enumerated() {
+                let name = String(decoding: bytes, as: UTF8.self)
+                if let index = byHost.firstIndex(where: { $0.0 == name }) {
+                    byHost[index].1.append(rank)
+                } else {
+                    byHost.append((name, [rank]))
+                }
+            }
+            Console.out("airfoil-dp \(AirfoilDP.version)")
+            Console.out("ranks: \(communicator.size) on \(byHost.count) host(s)")
+            for (name, ranks) in byHost { Console.out("  \(name): ranks \(RankList.describe(ranks))") }
+            Console.out("mpi: \(Communicator.libraryVersion) (MPI \(Communicator.standardVersion))")
+            Console.out("cpu: \(CPUInfo.modelName) (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+            Console.out("cpu vector features: \(CPUInfo.vectorFeatures.joined(separator: " "))")
+            Console.out("build: \(BuildInfo.settings)")
+        }
+        communicator.finalize()
+    }
+}
+
+/// Compact rank lists: `0-3 8`.
+enum RankList {
+    static func describe(_ ranks: [Int]) -> String {
+        var parts: [String] = []
+        var index = 0
+        while index < ranks.count {
+            var end = index
+            while end + 1 < ranks.count && ranks[end + 1] == ranks[end] + 1 { end += 1 }
+            parts.append(end == index ? "\(ranks[index])" : "\(ranks[index])-\(ranks[end])")
+            index = end + 1
+        }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// What /proc/cpuinfo says about the processor (empty on systems without it).
+enum CPUInfo {
+    private static let fields: [String: String] = {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return [:] }
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingCharacters(in: .whitespaces)
+            if fields[key] == nil { fields[key] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return fields
+    }()
+
+    static var modelName: String { fields["model name"] ?? "unknown" }
+
+    static var vectorFeatures: [String] {
+        let flags = Set((fields["flags"] ?? fields["Features"] ?? "").split(separator: " ").map(String.init))
+        let interesting = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512vl", "avx512_bf16", "neon", "asimd"]
+        let present = interesting.filter(flags.contains)
+        return present.isEmpty ? ["none detected"] : present
+    }
+}
