@@ -50,8 +50,9 @@ let package = Package(
             ],
             swiftSettings: [.define("TARGET_CPU_\(targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))")]
         ),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Kernels", "MPI"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Kernels", "MPI", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp", "TestSupport"]),
     ]
 )

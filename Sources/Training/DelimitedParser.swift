@@ -11,6 +11,12 @@ public enum DelimitedParser {
         public var rows: Int
         /// The number of columns of every row.
         public var columns: Int
+
+        /// Creates a shape.
+        public init(rows: Int, columns: Int) {
+            self.rows = rows
+            self.columns = columns
+        }
     }
 
     /// Parses `bytes`, calling `visit(rowIndex, values)` for each row in order.

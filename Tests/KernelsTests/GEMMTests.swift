@@ -1,1 +1,170 @@
+import Kernels
 import Testing
+
+/// A seeded source of test values (SplitMix64), so failures reproduce.
+struct TestRandom {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func int(_ range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+    mutating func float() -> Float { Float(Double(next() >> 11) * 0x1p-53 * 2 - 1) }
+}
+
+/// One GEMM problem with its operands stored with padded leading dimensions.
+struct Problem: CustomTestStringConvertible {
+    var transA: Transpose, transB: Transpose
+    var m: Int, n: Int, k: Int
+    var alpha: Float, beta: Float
+    var lda: Int, ldb: Int, ldc: Int
+    var a: [Float], b: [Float], c: [Float]
+
+    init(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+         padding: Int, random: inout TestRandom) {
+        self.transA = transA
+        self.transB = transB
+        self.m = m
+        self.n = n
+        self.k = k
+        self.alpha = alpha
+        self.beta = beta
+        let aRows = transA == .none ? m : k, aColumns = transA == .none ? k : m
+        let bRows = transB == .none ? k : n, bColumns = transB == .none ? n : k
+        lda = aColumns + padding
+        ldb = bColumns + padding
+        ldc = n + padding
+        a = (0..<max(aRows * lda, 1)).map { _ in random.float() }
+        b = (0..<max(bRows * ldb, 1)).map { _ in random.float() }
+        c = (0..<max(m * ldc, 1)).map { _ in random.float() }
+        _ = (aRows, bRows)
+    }
+
+    func opA(_ i: Int, _ p: Int) -> Double { Double(transA == .none ? a[i * lda + p] : a[p * lda + i]) }
+    func opB(_ p: Int, _ j: Int) -> Double { Double(transB == .none ? b[p * ldb + j] : b[j * ldb + p]) }
+
+    /// Runs the kernel and returns C.
+    func computed(with gemm: GEMM) -> [Float] {
+        var result = c
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                result.withUnsafeMutableBufferPointer { c in
+                    gemm.multiply(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a.baseAddress!, lda: lda,
+                                  b: b.baseAddress!, ldb: ldb, beta: beta, c: c.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+        return result
+    }
+
+    /// Checks `result` against the triple loop in Double, element by element.
+    ///
+    /// Bound: |C - C_ref| <= 2 k eps (|alpha| sum_p |a_ip b_pj| + |beta c_ij|) + eps |C_ref|, the classic
+    /// forward error bound of a length-k dot product in single precision (eps = 2^-24), with a factor 2 for
+    /// the FMA order and the alpha/beta rounding. Padding outside the m x n block must be untouched.
+    func mismatches(in result: [Float]) -> [String] {
+        let eps = Double(Float.ulpOfOne) / 2
+        var found: [String] = []
+        for i in 0..<m {
+            for j in 0..<ldc {
+                let got = Double(result[i * ldc + j])
+                guard j < n else {
+                    if result[i * ldc + j] != c[i * ldc + j] { found.append("padding (\(i),\(j)) changed") }
+                    continue
+                }
+                var exact = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    exact += opA(i, p) * opB(p, j)
+                    magnitude += abs(opA(i, p) * opB(p, j))
+                }
+                let old = Double(c[i * ldc + j])
+                let expected = Double(alpha) * exact + (beta == 0 ? 0 : Double(beta) * old)
+                let bound = 2 * Double(max(k, 1)) * eps * (abs(Double(alpha)) * magnitude + abs(Double(beta) * old))
+                    + eps * abs(expected) + 1e-30
+                if abs(got - expected) > bound { found.append("C(\(i),\(j)) = \(got), expected \(expected)") }
+            }
+        }
+        return found
+    }
+
+    var testDescription: String {
+        "\(transA)x\(transB) m=\(m) n=\(n) k=\(k) alpha=\(alpha) beta=\(beta) lda=\(lda) ldb=\(ldb) ldc=\(ldc)"
+    }
+}
+
+@Suite("GEMM against a triple loop in Double")
+struct GEMMTests {
+    static let transposes: [(Transpose, Transpose)] = [(.none, .none), (.none, .transposed),
+                                                       (.transposed, .none), (.transposed, .transposed)]
+
+    @Test("edge shapes: 0, 1, odd, and one past the tile and block sizes", arguments: transposes.indices)
+    func edgeShapes(pair: Int) {
+        let (transA, transB) = Self.transposes[pair]
+        var random = TestRandom(state: UInt64(pair))
+        let gemm = GEMM()
+        let sizes = [0, 1, 2, 5, 6, 7, 15, 16, 17, 33, 145, 257]
+        for m in sizes {
+            for n in sizes where (m * n) % 3 == 0 || m < 8 || n < 8 {
+                let k = sizes[(m + n) % sizes.count]
+                let problem = Problem(transA, transB, m: m, n: n, k: k, alpha: 1.5, beta: -0.5, padding: 3,
+                                      random: &random)
+                let errors = problem.mismatches(in: problem.computed(with: gemm))
+                #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+            }
+        }
+    }
+
+    @Test("random shapes from 0 to 300, every transpose, alpha and beta not 1 and 0, padded leading dimensions")
+    func randomShapes() {
+        var random = TestRandom(state: 2024)
+        let gemm = GEMM()
+        for trial in 0..<48 {
+            let (transA, transB) = Self.transposes[trial % 4]
+            let problem = Problem(
+                transA, transB, m: random.int(0...300), n: random.int(0...300), k: random.int(0...300),
+                alpha: [0.75, -1.25, 2][trial % 3], beta: [0.5, -2, 1.5, 0][trial % 4], padding: random.int(1...9),
+                random: &random)
+            let errors = problem.mismatches(in: problem.computed(with: gemm))
+            #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+        }
+    }
+
+    @Test("beta = 0 never reads C, so NaN in C does not leak into the result")
+    func betaZeroIgnoresC() {
+        var random = TestRandom(state: 7)
+        let gemm = GEMM()
+        for (m, n) in [(20, 1), (1, 20), (20, 20)] {
+            var problem = Problem(.none, .none, m: m, n: n, k: 9, alpha: 1, beta: 0, padding: 0, random: &random)
+            problem.c = Array(repeating: .nan, count: problem.c.count)
+            let result = problem.computed(with: gemm)
+            #expect(result.allSatisfy { $0.isFinite }, "\(problem.testDescription)")
+        }
+    }
+
+    @Test("k = 0 and alpha = 0 scale C by beta")
+    func emptyDepthScalesC() {
+        var random = TestRandom(state: 9)
+        let gemm = GEMM()
+        for (k, alpha) in [(0, Float(1)), (7, Float(0))] {
+            let problem = Problem(.none, .none, m: 4, n: 5, k: k, alpha: alpha, beta: 3, padding: 0, random: &random)
+            let result = problem.computed(with: gemm)
+            #expect(result == problem.c.map { 3 * $0 })
+        }
+    }
+
+    @Test("reusing one GEMM across shapes of every size gives the same results as a fresh one")
+    func reuseAcrossShapes() {
+        var random = TestRandom(state: 11)
+        let reused = GEMM()
+        for (m, n, k) in [(300, 300, 300), (3, 4, 5), (64, 1, 300), (150, 290, 1)] {
+            let problem = Problem(.transposed, .none, m: m, n: n, k: k, alpha: 1, beta: 0.25, padding: 1,
+                                  random: &random)
+            #expect(problem.computed(with: reused) == problem.computed(with: GEMM()))
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Testing
+import Training
+
+@Suite("Column statistics combined from per-rank partial sums")
+struct ColumnStatisticsTests {
+    let rows: [[Double]] = [[1, 10], [2, 20], [4, 10], [8, 40], [16, 30]]
+
+    @Test("partial sums over any split, added together, give the mean and population deviation of all rows")
+    func splitsAgree() {
+        let means = [6.2, 22]
+        let deviations = [
+            ((rows.map { ($0[0] - 6.2) * ($0[0] - 6.2) }.reduce(0, +)) / 5).squareRoot(),
+            ((rows.map { ($0[1] - 22) * ($0[1] - 22) }.reduce(0, +)) / 5).squareRoot(),
+        ]
+        for split in 0...rows.count {
+            var first = ColumnStatistics(shift: rows[0])
+            var second = ColumnStatistics(shift: rows[0])
+            rows[..<split].forEach { first.add($0) }
+            rows[split...].forEach { second.add($0) }
+            var combined = first
+            combined.unpack(zip(first.packed, second.packed).map { $0 + $1 })
+            #expect(combined.count == 5)
+            for column in 0..<2 {
+                #expect(abs(combined.means[column] - means[column]) < 1e-12)
+                #expect(abs(combined.standardDeviations[column] - deviations[column]) < 1e-12)
+            }
+        }
+    }
+
+    @Test("a large offset does not cancel the spread (shifted sums)")
+    func largeOffset() {
+        var statistics = ColumnStatistics(shift: [1e9 + 1])
+        for value in [1e9 + 1, 1e9 + 2, 1e9 + 3] { statistics.add([value]) }
+        #expect(abs(statistics.standardDeviations[0] - (2.0 / 3).squareRoot()) < 1e-9)
+    }
+
+    @Test("a constant column has deviation exactly 0")
+    func constantColumn() {
+        var statistics = ColumnStatistics(shift: [5, 1])
+        for value in [1.0, 2, 3] { statistics.add([5, value]) }
+        #expect(statistics.standardDeviations[0] == 0)
+        #expect(statistics.standardDeviations[1] > 0)
+    }
+}
