@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Launches an airfoil-dp training job under mpirun with the flags this kind of machine needs, and passes every
+# other argument to airfoil-dp.
+#
+# Usage: scripts/run.sh [-np N] [--hostfile FILE] [--] [airfoil-dp options...]
+#   -np N            ranks (default 16)
+#   --hostfile FILE  launch on the hosts of an OpenMPI hostfile (see hostfiles/)
+#   --dry-run        print the mpirun command instead of running it
+# Examples:
+#   scripts/run.sh -np 16                               # the default job (minibatch100) on 16 ranks
+#   scripts/run.sh -np 4 --preset gd --log runs/gd.jsonl
+# Flags added: --oversubscribe (more ranks than cores; waiting ranks then yield the CPU); as root,
+# --allow-run-as-root; without a hostfile, shared-memory and loopback transports only; with a hostfile,
+# --mca mpi_yield_when_idle 1, because a hostfile that declares more slots than cores hides oversubscription
+# from OpenMPI and its ranks would busy-poll (about 1000x slower allreduces on 2 cores).
+# The data file is found as airfoil-dp finds it (--data, $AIRFOIL_DP_DATA, data/); failing those, a checkout's
+# sibling ../shared/data is used, and otherwise `airfoil-dp fetch-data` downloads it.
+set -euo pipefail
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ranks=16
+hostfile=""
+dry_run=0
+passthrough=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -np|-n) ranks="${2:?-np needs a number}"; shift 2 ;;
+        --hostfile) hostfile="${2:?--hostfile needs a file}"; shift 2 ;;
+        --dry-run) dry_run=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        --) shift; passthrough+=("$@"); break ;;
+        *) passthrough+=("$1"); shift ;;
+    esac
+done
+[[ "$ranks" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -np must be a positive whole number, got '$ranks'" >&2; exit 64; }
+
+# Find the binary: on the PATH, in the setup prefixes, or in this checkout's release build.
+export PATH="$PATH:/usr/local/bin:$HOME/.local/bin"
+if ! command -v airfoil-dp >/dev/null 2>&1; then
+    built="$repo/.build/release/airfoil-dp"
+    [[ -x "$built" ]] || { echo "run.sh: airfoil-dp not found: run scripts/setup.sh first" >&2; exit 69; }
+    export PATH="$repo/.build/release:$PATH"
+fi
+
+has_data_flag=0
+for argument in "${passthrough[@]+"${passthrough[@]}"}"; do
+    [[ "$argument" == --data || "$argument" == --data=* ]] && has_data_flag=1
+done
+if ((has_data_flag == 0)) && [[ -z "${AIRFOIL_DP_DATA:-}" && ! -f data/airfoil_self_noise.dat ]]; then
+    shared="$(cd "$repo/.." && pwd)/shared/data/airfoil_self_noise.dat"
+    if [[ -f "$shared" ]]; then
+        export AIRFOIL_DP_DATA="$shared"
+    else
+        airfoil-dp fetch-data
+    fi
+fi
+
+command=(mpirun -np "$ranks" --oversubscribe)
+[[ $EUID -eq 0 ]] && command+=(--allow-run-as-root)
+if [[ -n "$hostfile" ]]; then
+    command+=(--hostfile "$hostfile" --mca mpi_yield_when_idle 1)
+else
+    command+=(--mca btl self,vader --mca oob_tcp_if_include lo)
+fi
+command+=(-x PATH)
+[[ -n "${AIRFOIL_DP_DATA:-}" ]] && command+=(-x AIRFOIL_DP_DATA)
+command+=(airfoil-dp "${passthrough[@]+"${passthrough[@]}"}")
+
+if ((dry_run)); then
+    printf '%q ' "${command[@]}"; echo
+else
+    exec "${command[@]}"
+fi

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Sets up airfoil-dp on a Debian machine: installs OpenMPI and pkgconf through apt where missing, builds the
+# release binary, and installs it into PREFIX/bin so that `mpirun ... airfoil-dp` finds it by name.
+#
+# Usage: scripts/setup.sh [--prefix DIR] [--no-install] [--help]
+#   --prefix DIR   install into DIR/bin (default: /usr/local as root, ~/.local otherwise)
+#   --no-install   build only
+# Environment: AIRFOIL_DP_TARGET_CPU picks the CPU the kernels are compiled for (default haswell = AVX2 + FMA;
+# `native` on the machine that runs the jobs, `x86-64` for a portable binary).
+# It changes neither OpenMPI's system configuration nor shell start-up files.
+set -euo pipefail
+
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+
+if [[ $EUID -eq 0 ]]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
+install_binary=1
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+        --no-install) install_binary=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "setup.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
+    esac
+done
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+missing=()
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
+[[ -f /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]] || pkg-config --exists ompi-c 2>/dev/null \
+    || missing+=(libopenmpi-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
+if ((${#missing[@]})); then
+    echo "setup.sh: installing ${missing[*]} through apt" >&2
+    sudo=()
+    [[ $EUID -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q libopenmpi-dev openmpi-bin pkgconf
+fi
+command -v swift >/dev/null 2>&1 || { echo "setup.sh: swift is not on the PATH (install Swift 6 from swift.org)" >&2; exit 69; }
+
+cd "$repo"
+swift build -c release --product airfoil-dp
+binary="$(swift build -c release --show-bin-path)/airfoil-dp"
+
+if ((install_binary)); then
+    mkdir -p "$prefix/bin"
+    install -m 0755 "$binary" "$prefix/bin/airfoil-dp"
+    echo "setup.sh: installed $prefix/bin/airfoil-dp" >&2
+    case ":$PATH:" in
+        *":$prefix/bin:"*) ;;
+        *) echo "setup.sh: note: $prefix/bin is not on your PATH; scripts/run.sh adds it, or run: export PATH=\"$prefix/bin:\$PATH\"" >&2 ;;
+    esac
+fi
