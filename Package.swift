@@ -33,7 +33,8 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]
         ),
         .target(name: "MPI", dependencies: ["CMPI"]),
-        .target(name: "Kernels", swiftSettings: tunedSettings),
+        .target(name: "CKernelSupport"),
+        .target(name: "Kernels", dependencies: ["CKernelSupport"], swiftSettings: tunedSettings),
         .target(
             name: "Training",
             dependencies: [
@@ -42,10 +43,11 @@ let package = Package(
             ],
             swiftSettings: tunedSettings
         ),
+        .target(name: "Benchmarks", dependencies: ["Kernels", "MPI", "Training"], swiftSettings: tunedSettings),
         .executableTarget(
             name: "airfoil-dp",
             dependencies: [
-                "Training", "MPI", "Kernels",
+                "Training", "MPI", "Kernels", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.define("TARGET_CPU_\(targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))")]

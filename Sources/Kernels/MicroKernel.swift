@@ -1,3 +1,5 @@
+import CKernelSupport
+
 /// The register tile at the heart of ``GEMM``: a 6 x 16 block of `C` held in six `SIMD16<Float>`
 /// accumulators (twelve 256-bit registers with AVX2), updated by one fused multiply-add per row per depth step.
 ///
@@ -16,6 +18,13 @@ enum MicroKernel {
         depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, rows validRows: Int, columns validColumns: Int
     ) {
+        if beta != 0 {
+            // C is read only at the end; ask for its lines now so the load does not stall the store.
+            for row in 0..<rows {
+                kernels_prefetch_for_write(c + row * ldc)
+                kernels_prefetch_for_write(c + row * ldc + columns - 1)
+            }
+        }
         var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
         let bRaw = UnsafeRawPointer(b)
         var aSliver = a

@@ -22,6 +22,8 @@ public protocol Collective {
     func broadcast(_ bytes: inout [UInt8], root: Int) throws
     /// Gathers one byte string from every rank, in rank order, on every rank.
     func allgather(_ bytes: [UInt8]) throws -> [[UInt8]]
+    /// Waits until every rank has called it.
+    func barrier() throws
     /// Ends the whole job at once with `code`; use only when the ranks cannot agree to stop.
     func abort(code: Int32) -> Never
 }

@@ -14,5 +14,6 @@ public struct SingleProcess: Collective, Sendable {
     public func allreduce(_ values: UnsafeMutableBufferPointer<Int64>, _ operation: ReduceOperation) throws {}
     public func broadcast(_ bytes: inout [UInt8], root: Int) throws {}
     public func allgather(_ bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
+    public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }
 }

@@ -60,9 +60,9 @@ public struct EvalRecord: Codable, Sendable {
 
 /// Where the time of a run went, in seconds, on rank 0.
 public struct TimeSplit: Codable, Equatable, Sendable {
-    /// Local gradients, updates and the per-epoch shuffles.
+    /// Training time outside the allreduce: local gradients, updates and the per-epoch shuffles.
     public var compute: Double
-    /// Waiting in and doing the gradient allreduce.
+    /// Waiting in and doing the gradient allreduce (not timed on one rank, where it is skipped).
     public var allreduce: Double
     /// Evaluating the loss (excluded from training time).
     public var eval: Double

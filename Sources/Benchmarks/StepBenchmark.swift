@@ -1,0 +1,62 @@
+import MPI
+import Training
+
+/// The trainer's own step time at a given global batch, beside the raw allreduce it contains.
+public enum StepBenchmark {
+    /// What one global batch measured, on rank 0.
+    public struct Result: Sendable {
+        /// Examples per step across all ranks.
+        public var globalBatch: Int
+        /// Steps timed.
+        public var steps: Int
+        /// Median seconds of a whole step (gradient, allreduce, update).
+        public var medianStepSeconds: Double
+        /// Mean seconds per step in the local gradient and update.
+        public var computeSeconds: Double
+        /// Mean seconds per step in the allreduce.
+        public var allreduceSeconds: Double
+        /// Median seconds of a raw allreduce of the same buffer, sampled before and after in the same job.
+        public var rawAllreduceSeconds: Double
+
+        /// Median step time over median raw allreduce time.
+        public var ratio: Double { medianStepSeconds / rawAllreduceSeconds }
+    }
+
+    /// Runs the real trainer for about `steps` steps per batch (evaluation only before and after) and times them.
+    public static func measure(
+        collective: some Collective, shard: TrainingShard, configuration: TrainingConfiguration, batches: [Int],
+        steps: Int
+    ) throws -> [Result] {
+        var results: [Result] = []
+        let rows = shard.trainingRows
+        for batch in batches {
+            let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
+            var settings = configuration
+            settings.globalBatch = batch
+            settings.epochs = max(1, (steps + layout.stepsPerEpoch - 1) / layout.stepsPerEpoch)
+            settings.evalEvery = Int.max / 4
+            let durations = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: settings.epochs * layout.stepsPerEpoch)
+            defer { durations.deallocate() }
+            durations.initialize(repeating: 0)
+            // The raw allreduce is sampled before and after the training run and the samples pooled, so that a
+            // drift in machine load during the run does not favour either side.
+            let rawBefore = try AllreduceBenchmark.samples(
+                collective: collective, floats: shard.inputWidth + 1, iterations: steps / 2)
+            try collective.barrier()
+            let trainer = Trainer(
+                configuration: settings, shard: shard, layout: layout, collective: collective, log: nil,
+                progress: nil, jobStart: MonotonicClock.now(), loadSeconds: 0, stepDurations: durations)
+            let summary = try trainer.run()
+            let rawAfter = try AllreduceBenchmark.samples(
+                collective: collective, floats: shard.inputWidth + 1, iterations: steps - steps / 2)
+            let raw = Timing.median(rawBefore + rawAfter)
+            results.append(Result(
+                globalBatch: batch, steps: summary.steps,
+                medianStepSeconds: Timing.median(durations.map { Double($0) * 1e-9 }),
+                computeSeconds: summary.seconds.compute / Double(summary.steps),
+                allreduceSeconds: summary.seconds.allreduce / Double(summary.steps),
+                rawAllreduceSeconds: raw))
+        }
+        return results
+    }
+}

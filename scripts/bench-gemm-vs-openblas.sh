@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Measures airfoil-dp's blocked SGEMM and OpenBLAS's single-threaded cblas_sgemm on the same square sizes, one
+# right after the other, and prints both with their ratio. Only ratios from one run mean much on a shared machine.
+#
+# Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--help]
+#   --quick   sizes 64, 128, 256 only, few repetitions (proves the script works)
+# Needs: libopenblas-dev and gcc (installed through apt when missing, as root), python3, and a built airfoil-dp
+# (on the PATH, or this checkout's .build/release).
+# OpenBLAS runs with OPENBLAS_NUM_THREADS=1 and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (in its command
+# only), so it picks its own kernel for this CPU.
+set -euo pipefail
+
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+quick=0
+for argument in "$@"; do
+    case "$argument" in
+        --quick) quick=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench-gemm-vs-openblas.sh: unknown option '$argument' (see --help)" >&2; exit 64 ;;
+    esac
+done
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+binary="$(command -v airfoil-dp || true)"
+[[ -x "$repo/.build/release/airfoil-dp" ]] && binary="$repo/.build/release/airfoil-dp"
+[[ -n "$binary" ]] || { echo "bench-gemm-vs-openblas.sh: build airfoil-dp first (scripts/setup.sh)" >&2; exit 69; }
+
+if [[ ! -f /usr/include/x86_64-linux-gnu/cblas.h && ! -f /usr/include/cblas.h ]] || ! command -v gcc >/dev/null; then
+    [[ $EUID -eq 0 ]] || { echo "bench-gemm-vs-openblas.sh: install libopenblas-dev and gcc first" >&2; exit 69; }
+    apt-get update -q && apt-get install -y -q libopenblas-dev gcc
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cat > "$work/openblas_bench.c" <<'C'
+/* Median seconds of cblas_sgemm on n x n row-major matrices, after a warm-up; one JSON line per size. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int compare(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    int quick = argc > 1;
+    int sizes[] = {64, 128, 256, 512, 1024, 2048};
+    int count = quick ? 3 : 6;
+    for (int s = 0; s < count; s++) {
+        int n = sizes[s];
+        float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
+        for (int i = 0; i < n * n; i++) { a[i] = (float)rand() / RAND_MAX * 2 - 1; b[i] = (float)rand() / RAND_MAX * 2 - 1; c[i] = 0; }
+        double flops = 2.0 * n * n * n;
+        int repetitions = flops > 0 ? (int)(2e9 / flops) : 3;
+        if (repetitions < 3) repetitions = 3;
+        if (repetitions > 50) repetitions = 50;
+        if (quick) repetitions = 2;
+        double times[64];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        for (int r = 0; r < repetitions; r++) {
+            double start = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+            times[r] = now() - start;
+        }
+        qsort(times, repetitions, sizeof(double), compare);
+        double median = repetitions % 2 ? times[repetitions / 2] : (times[repetitions / 2 - 1] + times[repetitions / 2]) / 2;
+        printf("{\"n\":%d,\"gflops\":%.3f}\n", n, flops / median / 1e9);
+        free(a); free(b); free(c);
+    }
+    return 0;
+}
+C
+gcc -O2 -o "$work/openblas_bench" "$work/openblas_bench.c" -lopenblas
+
+quick_flag=()
+((quick)) && quick_flag=(--quick)
+"$binary" bench gemm --json "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/airfoil.json"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$work/openblas_bench" "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/openblas.jsonl"
+verbose="$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 OPENBLAS_VERBOSE=2 "$work/openblas_bench" --quick 2>&1)"
+openblas_core="$(grep -i -m1 'core' <<<"$verbose" || echo 'core: not reported')"
+
+/usr/bin/env python3 - "$work/airfoil.json" "$work/openblas.jsonl" "$openblas_core" <<'PY'
+import json, sys
+ours = json.load(open(sys.argv[1]))
+theirs = {row["n"]: row["gflops"] for row in map(json.loads, open(sys.argv[2]))}
+peak = ours["peak_gflops"]
+print(f"single-core peak (measured): {peak:.1f} GFLOP/s; OpenBLAS {sys.argv[3].strip()}")
+print(f"{'n':>6} {'airfoil-dp':>11} {'OpenBLAS':>9} {'ratio':>7} {'% of peak':>10}")
+for row in ours["sizes"]:
+    n, g = row["n"], row["gflops"]
+    o = theirs.get(n)
+    ratio = f"{g / o:7.2f}" if o else "      -"
+    print(f"{n:>6} {g:>11.1f} {o if o is None else round(o, 1):>9} {ratio} {100 * g / peak:>9.1f}%")
+PY
