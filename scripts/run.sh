@@ -13,11 +13,13 @@
 # --allow-run-as-root; without a hostfile, shared-memory and loopback transports only; with a hostfile,
 # --mca mpi_yield_when_idle 1, because a hostfile that declares more slots than cores hides oversubscription
 # from OpenMPI and its ranks would busy-poll (about 1000x slower allreduces on 2 cores).
+# Oversubscribed on one host (more than twice as many ranks as cores, no hostfile), it also picks OpenMPI's Rabenseifner allreduce,
+# which halved the gradient allreduce's latency at 8 and 16 ranks on 2 cores (README, Performance).
 # The data file is found as airfoil-dp finds it (--data, $AIRFOIL_DP_DATA, data/); failing those, a checkout's
 # sibling ../shared/data is used, and otherwise `airfoil-dp fetch-data` downloads it.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ranks=16
@@ -63,6 +65,9 @@ if [[ -n "$hostfile" ]]; then
     command+=(--hostfile "$hostfile" --mca mpi_yield_when_idle 1)
 else
     command+=(--mca btl self,vader --mca oob_tcp_if_include lo)
+    if ((ranks > 2 * $(nproc))); then
+        command+=(--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 6)
+    fi
 fi
 command+=(-x PATH)
 [[ -n "${AIRFOIL_DP_DATA:-}" ]] && command+=(-x AIRFOIL_DP_DATA)
