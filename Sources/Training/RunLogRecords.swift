@@ -56,6 +56,8 @@ public struct EvalRecord: Codable, Sendable {
     public var wallSeconds: Double
     /// Mean squared loss `(y_hat - y)^2 / 2` over the training set.
     public var loss: Double
+    /// The learning rate of the last update (after scaling, warmup and schedule).
+    public var lr: Double
 }
 
 /// Where the time of a run went, in seconds, on rank 0.
@@ -81,6 +83,9 @@ public struct SummaryRecord: Codable, Sendable {
     public var seconds: TimeSplit
     /// The final weights, then the bias, in shortest round-trip form (they read back bit for bit).
     public var params: [Float]
+    /// Parameters and optimizer state were compared across ranks at the end (allreduce of min and max of a
+    /// checksum of their bits) and found equal; a run where they differ fails instead.
+    public var replicasIdentical: Bool
 }
 
 /// The last record of a run that stopped early.

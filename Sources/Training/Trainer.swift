@@ -28,6 +28,7 @@ public final class Trainer<Group: Collective> {
     private let layout: ShardLayout
     private let collective: Group
     private let model: LinearRegression
+    private let optimizer: Optimizer
     private let log: RunLog?
     private var progress: ProgressReporter?
     private let jobStart: UInt64
@@ -54,6 +55,7 @@ public final class Trainer<Group: Collective> {
         self.jobStart = jobStart
         self.loadSeconds = loadSeconds
         model = LinearRegression(inputWidth: shard.inputWidth, maxRows: shard.rows.count, seed: configuration.seed)
+        optimizer = Optimizer(settings: configuration.optimizer, count: shard.inputWidth)
     }
 
     /// Trains for the configured epochs.
@@ -68,7 +70,11 @@ public final class Trainer<Group: Collective> {
         let stepsPerEpoch = layout.stepsPerEpoch
         let totalSteps = configuration.epochs * stepsPerEpoch
         let evalEvery = configuration.evalEvery
-        let learningRate = Float(configuration.learningRate)
+        let baseRate = configuration.effectiveLearningRate ?? configuration.learningRate
+        let schedule = configuration.schedule
+        let constantRate = schedule.isConstant
+        var rate = constantRate
+            ? baseRate : schedule.rate(base: baseRate, step: 0, epoch: 0, totalSteps: totalSteps)
         let rank = collective.rank
 
         var order = EpochOrder(seed: configuration.seed, rank: rank, shardRows: shardRows)
@@ -93,7 +99,7 @@ public final class Trainer<Group: Collective> {
 
         let initialLoss = try evaluate()
         var lastLoss = initialLoss
-        try record(step: 0, examples: 0, trainNanoseconds: 0, loss: initialLoss)
+        try record(step: 0, examples: 0, trainNanoseconds: 0, loss: initialLoss, rate: rate)
         var nextEval = evalEvery
         var step = 0
         var examples = 0
@@ -138,10 +144,11 @@ public final class Trainer<Group: Collective> {
                     throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
                 }
                 precondition(reduced[width] == Float(globalCount), "ranks disagree on the step's batch")
-                let scale = learningRate / Float(globalCount)
-                for index in 0..<width {
-                    parameters[index] -= scale * reduced[index]
+                if !constantRate {
+                    rate = schedule.rate(base: baseRate, step: step, epoch: epoch, totalSteps: totalSteps)
                 }
+                optimizer.update(parameters, gradientSum: reduced.baseAddress!,
+                                 gradientScale: 1 / Float(globalCount), learningRate: Float(rate))
                 step += 1
                 examples = epoch * rows + layout.slots(ofStep: stepInEpoch).upperBound
 
@@ -150,7 +157,8 @@ public final class Trainer<Group: Collective> {
                     trainNanoseconds += evalStart - stretchStart
                     let loss = try evaluate()
                     nextEval = (examples / evalEvery + 1) * evalEvery
-                    try record(step: step, examples: examples, trainNanoseconds: trainNanoseconds, loss: loss)
+                    try record(step: step, examples: examples, trainNanoseconds: trainNanoseconds, loss: loss,
+                               rate: rate)
                     if !loss.isFinite {
                         throw try diverge(step: step, loss: lastLoss, reason: "the loss is no longer finite")
                     }
@@ -177,6 +185,7 @@ public final class Trainer<Group: Collective> {
             }
         }
         let computeNanoseconds = trainNanoseconds - min(allreduceNanoseconds, trainNanoseconds)
+        try checkReplicas()
         progress?.finish()
 
         let trainSeconds = Double(trainNanoseconds) * 1e-9
@@ -189,6 +198,26 @@ public final class Trainer<Group: Collective> {
                 compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(allreduceNanoseconds) * 1e-9,
                 eval: Double(evalNanoseconds) * 1e-9, load: loadSeconds),
             parameters: model.parameterValues)
+    }
+
+    /// Compares parameters and optimizer state across ranks: a checksum of their bits, allreduced with min and
+    /// max. They are equal by construction (the same update of the same allreduced gradient); a difference
+    /// means a bug, and the job fails on every rank rather than report a model that is not one model.
+    private func checkReplicas() throws {
+        var checksum = optimizer.stateChecksum
+        for (index, value) in model.parameters.enumerated() {
+            checksum += Double(value.bitPattern) * Double(index + 1) * 3
+        }
+        var low = [checksum]
+        var high = [checksum]
+        try collective.allreduce(&low, .min)
+        try collective.allreduce(&high, .max)
+        if low[0] != high[0] {
+            if collective.rank == 0 {
+                Console.error("parameters or optimizer state differ between ranks", rank: 0, size: 1)
+            }
+            throw JobFailure(kind: .runtime, message: "replicas differ", reported: true)
+        }
     }
 
     /// Writes the time since the previous step's mark as this step's duration, for `bench step`.
@@ -211,20 +240,20 @@ public final class Trainer<Group: Collective> {
         return totals[0] / totals[1]
     }
 
-    private func record(step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double) throws {
+    private func record(step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double, rate: Double) throws {
         guard let log else { return }
         try log.append(EvalRecord(
             step: step, epoch: Double(examples) / Double(layout.rows), examples: examples,
             trainSeconds: Double(trainNanoseconds) * 1e-9,
-            wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss))
+            wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: rate))
     }
 
     /// Ends the run on every rank at the same step: rank 0 logs and prints why; all throw the same failure.
     private func diverge(step: Int, loss: Double, reason: String) throws -> JobFailure {
         progress?.finish()
+        let rate = configuration.effectiveLearningRate ?? configuration.learningRate
         let message = "training diverged at step \(step): \(reason) (last finite loss "
-            + String(format: "%.4g", loss) + "); try a smaller learning rate than --lr "
-            + "\(configuration.learningRate)"
+            + String(format: "%.4g", loss) + "); try a learning rate smaller than this run's \(rate) (--lr)"
         try log?.append(EndRecord(reason: "diverged", step: step, lastFiniteLoss: loss, message: message))
         if collective.rank == 0 { Console.error(message, rank: 0, size: 1) }
         return JobFailure(kind: .diverged, message: message, reported: true)

@@ -19,8 +19,20 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var rows: Int?
     /// The preset the other values came from.
     public var preset: Preset
-    /// The SGD step size.
-    public var learningRate: Double
+    /// The optimizer, its hyperparameters and base learning rate.
+    public var optimizer: OptimizerSettings
+    /// How the learning rate changes over the run.
+    public var schedule: LearningRateSchedule
+    /// How the base learning rate is scaled with the global batch.
+    public var scaleLR: LearningRateScaling
+    /// The global batch at which the base learning rate applies unscaled.
+    public var baseBatch: Int
+    /// A cap on the scaled learning rate, if any.
+    public var maxLR: Double?
+    /// Epochs of linear warmup, converted into the schedule's steps once the global batch is known.
+    public var warmupEpochs: Double?
+    /// The learning rate after scaling and capping (resolved with the global batch; the schedule starts here).
+    public var effectiveLearningRate: Double?
     /// Examples per step across all ranks; `nil` for all training rows.
     public var globalBatch: Int?
     /// Passes over the training set.
@@ -35,15 +47,25 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var progress: ProgressMode
 
     /// Creates a configuration from a preset, overriding the values given.
+    ///
+    /// Without `optimizer`, the optimizer is plain SGD at `learningRate`, or at the preset's rate.
     public init(
         dataPath: String, preset: Preset = .minibatch100, rows: Int? = nil, learningRate: Double? = nil,
+        optimizer: OptimizerSettings? = nil, schedule: LearningRateSchedule = LearningRateSchedule(),
+        scaleLR: LearningRateScaling = .none, baseBatch: Int = 100, maxLR: Double? = nil,
         globalBatch: Int? = nil, epochs: Int? = nil, seed: UInt64 = 0, evalEvery: Int = 200,
         logPath: String? = nil, progress: ProgressMode = .auto
     ) {
         self.dataPath = dataPath
         self.rows = rows
         self.preset = preset
-        self.learningRate = learningRate ?? preset.learningRate
+        var settings = optimizer ?? OptimizerSettings.defaults(for: .sgd)
+        if optimizer == nil { settings.learningRate = learningRate ?? preset.learningRate }
+        self.optimizer = settings
+        self.schedule = schedule
+        self.scaleLR = scaleLR
+        self.baseBatch = baseBatch
+        self.maxLR = maxLR
         self.globalBatch = globalBatch ?? preset.globalBatch
         self.epochs = epochs ?? preset.epochs
         self.seed = seed
@@ -52,12 +74,22 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         self.progress = progress
     }
 
+    /// The base learning rate (the optimizer's).
+    public var learningRate: Double { optimizer.learningRate }
+
     /// The problems of the values that can be judged without data or ranks, one line each.
     public var problems: [String] {
         var found: [String] = []
         if !(learningRate.isFinite && learningRate > 0) {
             found.append("--lr must be a positive finite number (got \(learningRate))")
         }
+        found += optimizer.problems.filter { !$0.hasPrefix("the learning rate") }
+        found += schedule.problems
+        if let warmupEpochs, !(warmupEpochs >= 0 && warmupEpochs.isFinite) {
+            found.append("--warmup-epochs must be a non-negative number (got \(warmupEpochs))")
+        }
+        if baseBatch <= 0 { found.append("--base-batch must be positive (got \(baseBatch))") }
+        if let maxLR, !(maxLR > 0 && maxLR.isFinite) { found.append("--max-lr must be a positive number (got \(maxLR))") }
         if epochs <= 0 { found.append("--epochs must be positive (got \(epochs))") }
         if evalEvery <= 0 { found.append("--eval-every must be positive (got \(evalEvery))") }
         if let rows, rows <= 0 { found.append("--rows must be positive (got \(rows))") }

@@ -54,6 +54,12 @@ public enum TrainingJob {
                 throw JobFailure(.usage, "--epochs \(configuration.epochs) is too large to count its examples")
             }
         }
+        if let warmupEpochs = configuration.warmupEpochs {
+            let stepsPerEpoch = Double((rows + batch - 1) / batch)
+            configuration.schedule.warmupSteps = Int((warmupEpochs * stepsPerEpoch).rounded())
+        }
+        configuration.effectiveLearningRate = configuration.scaleLR.scale(
+            configuration.learningRate, batch: batch, baseBatch: configuration.baseBatch, maximum: configuration.maxLR)
         let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
         let loadSeconds = MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now())
 
@@ -72,7 +78,7 @@ public enum TrainingJob {
         try log?.append(SummaryRecord(
             finalLoss: summary.finalLoss, secPerEpoch: summary.secondsPerEpoch,
             examplesPerSec: summary.examplesPerSecond, steps: summary.steps, examples: summary.examples,
-            seconds: summary.seconds, params: summary.parameters))
+            seconds: summary.seconds, params: summary.parameters, replicasIdentical: true))
         if isRoot {
             Console.out(String(format: "loss: %.3f, ", summary.finalLoss)
                 + "\(significant(summary.secondsPerEpoch)) sec/epoch")

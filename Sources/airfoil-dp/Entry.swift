@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MPI
 import Training
 
 /// Runs the command line, printing argument errors once per job rather than once per rank.
@@ -17,26 +18,39 @@ enum Entry {
                 try command.run()
             }
         } catch let failure as JobFailure {
-            if !failure.reported && launcherRank == 0 { Console.error(failure.message, rank: 0, size: 1) }
-            exit(failure.exitCode)
+            if failure.reported { exit(failure.exitCode) }
+            failTogether(failure.message, code: failure.exitCode)
         } catch {
             let code = AirfoilDP.exitCode(for: error)
-            if code == .success || launcherRank != 0 {
-                if launcherRank == 0 { AirfoilDP.exit(withError: error) }
+            if code == .success {
+                if launcherRank ?? 0 == 0 { AirfoilDP.exit(withError: error) }
                 exit(code.rawValue)
             }
             let message = AirfoilDP.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            Console.err("airfoil-dp: error: \(message) (see 'airfoil-dp --help')\n")
-            exit(code.rawValue)
+            failTogether("\(message) (see 'airfoil-dp --help')", code: code.rawValue)
         }
     }
 
-    /// This process's rank as the launcher (OpenMPI, PMIx, Slurm) announced it, 0 when not launched.
-    static var launcherRank: Int {
+    /// Prints `message` once for the whole job and exits with `code` on every rank.
+    ///
+    /// Every rank finds the same bad argument. Under a launcher, the ranks first meet in a barrier after rank 0
+    /// has printed: otherwise a rank that exits first makes mpirun kill rank 0 before its line is out.
+    static func failTogether(_ message: String, code: Int32) -> Never {
+        let communicator = launcherRank == nil ? nil : try? Communicator.initialize()
+        if launcherRank ?? 0 == 0 { Console.err("airfoil-dp: error: \(message)\n") }
+        if let communicator {
+            try? communicator.barrier()
+            communicator.finalize()
+        }
+        exit(code)
+    }
+
+    /// This process's rank as the launcher (OpenMPI, PMIx, Slurm) announced it; nil when not launched by one.
+    static var launcherRank: Int? {
         let environment = ProcessInfo.processInfo.environment
         for name in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
             if let value = environment[name], let rank = Int(value) { return rank }
         }
-        return 0
+        return nil
     }
 }

@@ -5,6 +5,9 @@ import Training
 
 extension Preset: ExpressibleByArgument {}
 extension ProgressMode: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}
+extension LearningRateScaling: ExpressibleByArgument {}
 
 /// `airfoil-dp train`: the chapter's linear regression by minibatch SGD, one shard per MPI rank.
 struct Train: ParsableCommand {
@@ -27,8 +30,43 @@ struct Train: ParsableCommand {
     @Option(help: "The chapter's experiment to start from: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset: Preset = .minibatch100
 
-    @Option(help: "Learning rate (default: the preset's).")
+    @Option(help: "Learning rate (default: the preset's for sgd, Gluon's for the other optimizers).")
     var lr: Double?
+
+    @Option(help: "The update rule: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var optimizer: OptimizerKind = .sgd
+
+    @Option(name: .customLong("hp"), help: ArgumentHelp(
+        "A hyperparameter by Gluon's name, e.g. --hp momentum=0.9 (repeatable).",
+        discussion: "Names: \(OptimizerSettings.names.joined(separator: ", ")).", valueName: "name=value"))
+    var hyperparameters: [String] = []
+
+    @Option(help: "Learning-rate schedule: constant, factor (per step), multifactor (at --milestones), cosine.")
+    var schedule: LearningRateSchedule.Kind = .constant
+
+    @Option(help: "The multiplier of the factor and multifactor schedules.")
+    var scheduleFactor: Double = 1
+
+    @Option(help: "Epochs at which multifactor multiplies the rate, comma-separated (e.g. 5,8).")
+    var milestones: String?
+
+    @Option(help: "The floor of factor and the end value of cosine.")
+    var minLr: Double = 0
+
+    @Option(help: "Steps of linear warmup up to the learning rate.")
+    var warmupSteps: Int = 0
+
+    @Option(help: "Epochs of linear warmup (converted to steps; overrides --warmup-steps).")
+    var warmupEpochs: Double?
+
+    @Option(help: "Scale the learning rate with the global batch: linear, sqrt or none (Goyal et al. 2017).")
+    var scaleLr: LearningRateScaling = .none
+
+    @Option(help: "The global batch at which the learning rate is given, for --scale-lr.")
+    var baseBatch: Int = 100
+
+    @Option(help: "A cap on the scaled learning rate.")
+    var maxLr: Double?
 
     @Option(help: "Examples per step across all ranks (default: the preset's).")
     var globalBatch: Int?
@@ -52,10 +90,30 @@ struct Train: ParsableCommand {
     var progress: ProgressMode = .auto
 
     func run() throws {
-        let configuration = TrainingConfiguration(
-            dataPath: DataLocation.resolve(flag: data), preset: preset, rows: rows, learningRate: lr,
+        let pairs = try hyperparameters.map { text -> (String, Double) in
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Double(parts[1]) else {
+                throw JobFailure(.usage, "--hp '\(text)' is not name=number")
+            }
+            return (parts[0], value)
+        }
+        let settings = try OptimizerSettings.resolve(
+            kind: optimizer, hyperparameters: pairs, learningRateFlag: lr, presetLearningRate: preset.learningRate)
+        let milestoneEpochs = try (milestones ?? "").split(separator: ",").map { text -> Int in
+            guard let epoch = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw JobFailure(.usage, "--milestones '\(milestones ?? "")' is not a comma-separated list of epochs")
+            }
+            return epoch
+        }
+        var configuration = TrainingConfiguration(
+            dataPath: DataLocation.resolve(flag: data), preset: preset, rows: rows, optimizer: settings,
+            schedule: LearningRateSchedule(
+                kind: schedule, factor: scheduleFactor, milestones: milestoneEpochs, minimum: minLr,
+                warmupSteps: warmupSteps),
+            scaleLR: scaleLr, baseBatch: baseBatch, maxLR: maxLr,
             globalBatch: globalBatch, epochs: epochs, seed: seed, evalEvery: evalEvery, logPath: log,
             progress: progress)
+        configuration.warmupEpochs = warmupEpochs
         let communicator = try Communicator.initialize()
         do {
             try TrainingJob.run(
