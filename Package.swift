@@ -18,7 +18,7 @@ let tunedSettings: [SwiftSetting] = {
 
 let package = Package(
     name: "airfoil-dp",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "airfoil-dp", targets: ["airfoil-dp"]),
     ],

@@ -34,6 +34,11 @@ public final class Optimizer {
         second.deallocate()
     }
 
+    /// Sets the update count of a resumed run (its state buffers are restored directly).
+    public func restore(updates: Int) {
+        self.updates = updates
+    }
+
     /// Updates `parameters` with the mean gradient `gradientSum * gradientScale` at step size `learningRate`.
     ///
     /// Taking the sum and a scale lets the trainer pass the allreduced sum without a division pass.

@@ -4,24 +4,20 @@ import Foundation
 ///
 /// The file is opened (created or truncated) when the job starts, so an unwritable path is found before any
 /// training. Each record goes out in a single `write` in append mode, so a killed run leaves whole lines only.
-public final class RunLog {
+///
+/// It is safe to append from two threads (the trainer and the signal thread): each append encodes with its own
+/// encoder and the kernel keeps `O_APPEND` writes whole.
+public final class RunLog: Sendable {
     /// The log's path.
     public let path: String
     private let descriptor: Int32
-    private let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return encoder
-    }()
 
-    /// Opens `path` for writing, creating it or emptying it.
+    /// Opens `path` for writing, creating it, and emptying it unless `continuing` (a resumed run).
     /// - Throws: ``JobFailure`` of kind `.output` naming the path and the system's reason.
-    public init(path: String) throws {
+    public init(path: String, continuing: Bool = false) throws {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        let truncate = continuing ? 0 : O_TRUNC
+        descriptor = open(path, O_WRONLY | O_CREAT | truncate | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw JobFailure(.output, "cannot write the run log '\(path)': \(String(cString: strerror(errno)))")
         }
@@ -33,6 +29,11 @@ public final class RunLog {
 
     /// Appends one record as one line.
     public func append(_ record: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         var line = try encoder.encode(record)
         line.append(UInt8(ascii: "\n"))
         let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }

@@ -25,6 +25,14 @@ public struct DataDescription: Codable, Equatable, Sendable {
     public var trainingRows: Int
     /// Feature columns (the target not counted).
     public var features: Int
+
+    /// Creates a description.
+    public init(path: String, fileRows: Int, trainingRows: Int, features: Int) {
+        self.path = path
+        self.fileRows = fileRows
+        self.trainingRows = trainingRows
+        self.features = features
+    }
 }
 
 /// The first record: what ran, where, and with what.
@@ -91,12 +99,26 @@ public struct SummaryRecord: Codable, Sendable {
 /// The last record of a run that stopped early.
 public struct EndRecord: Codable, Sendable {
     public var type = "end"
-    /// Why the run stopped, e.g. `diverged`.
+    /// Why the run stopped: `diverged` or `interrupted`.
     public var reason: String
     /// Steps taken.
     public var step: Int
-    /// The last finite evaluated loss.
-    public var lastFiniteLoss: Double
+    /// The last finite evaluated loss (diverged runs).
+    public var lastFiniteLoss: Double?
     /// A sentence for people.
     public var message: String
+}
+
+/// Marks where a resumed run continues the log of the run it resumes.
+public struct ResumeRecord: Codable, Sendable {
+    public var type = "resume"
+    /// The checkpoint resumed from.
+    public var checkpoint: String
+    /// Steps already taken, and the examples seen, when the checkpoint was written.
+    public var step: Int
+    public var examples: Int
+    /// The rank count now (it may differ from the checkpoint's when the global batch is unchanged).
+    public var ranks: Int
+    public var hosts: [HostRanks]
+    public var startTime: String
 }

@@ -34,18 +34,32 @@ public final class Trainer<Group: Collective> {
     private let jobStart: UInt64
     private let loadSeconds: Double
     private let stepDurations: UnsafeMutableBufferPointer<UInt64>?
+    private let resume: TrainingState?
+    private let checkpointEvery: Int
+    private let saveCheckpoint: ((TrainingState) throws -> Void)?
+    private let monitor: JobMonitor?
 
     /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard.
     ///
-    /// - Parameter stepDurations: when given, each step's duration in nanoseconds is written into it, for
-    ///   `bench step`: the time from one step's allreduce call to the next one's, a whole cycle of update,
-    ///   gradient and allreduce (on one rank, from one step's end to the next's).
+    /// - Parameters:
+    ///   - stepDurations: when given, each step's duration in nanoseconds is written into it, for
+    ///     `bench step`: the time from one step's allreduce call to the next one's, a whole cycle of update,
+    ///     gradient and allreduce (on one rank, from one step's end to the next's).
+    ///   - resume: a checkpoint's state to continue from (the same on every rank).
+    ///   - checkpointEvery: steps between calls of `saveCheckpoint` (rank 0 passes one; others pass nil).
+    ///   - monitor: told of the step and of every open collective, for signals and the stall watchdog.
     public init(
         configuration: TrainingConfiguration, shard: TrainingShard, layout: ShardLayout, collective: Group,
         log: RunLog?, progress: ProgressReporter?, jobStart: UInt64, loadSeconds: Double,
-        stepDurations: UnsafeMutableBufferPointer<UInt64>? = nil
+        stepDurations: UnsafeMutableBufferPointer<UInt64>? = nil, resume: TrainingState? = nil,
+        checkpointEvery: Int = 0, saveCheckpoint: ((TrainingState) throws -> Void)? = nil,
+        monitor: JobMonitor? = nil
     ) {
         self.stepDurations = stepDurations
+        self.resume = resume
+        self.checkpointEvery = checkpointEvery
+        self.saveCheckpoint = saveCheckpoint
+        self.monitor = monitor
         self.configuration = configuration
         self.shard = shard
         self.layout = layout
@@ -56,6 +70,14 @@ public final class Trainer<Group: Collective> {
         self.loadSeconds = loadSeconds
         model = LinearRegression(inputWidth: shard.inputWidth, maxRows: shard.rows.count, seed: configuration.seed)
         optimizer = Optimizer(settings: configuration.optimizer, count: shard.inputWidth)
+        if let resume {
+            for index in model.parameters.indices {
+                model.parameters[index] = resume.parameters[index]
+                optimizer.first[index] = resume.optimizerFirst[index]
+                optimizer.second[index] = resume.optimizerSecond[index]
+            }
+            optimizer.restore(updates: resume.optimizerUpdates)
+        }
     }
 
     /// Trains for the configured epochs.
@@ -97,16 +119,23 @@ public final class Trainer<Group: Collective> {
         let timesAllreduce = collective.size > 1
         let progressInterval = 1024
 
-        let initialLoss = try evaluate()
-        var lastLoss = initialLoss
-        try record(step: 0, examples: 0, trainNanoseconds: 0, loss: initialLoss, rate: rate)
-        var nextEval = evalEvery
-        var step = 0
-        var examples = 0
+        let initialLoss = try resume?.initialLoss ?? evaluate()
+        var lastLoss = resume?.lastLoss ?? initialLoss
+        if resume == nil {
+            try record(step: 0, examples: 0, trainNanoseconds: 0, loss: initialLoss, rate: rate)
+        } else {
+            trainNanoseconds = UInt64((resume!.trainSeconds * 1e9).rounded())
+        }
+        var nextEval = resume?.nextEval ?? evalEvery
+        var step = resume?.step ?? 0
+        var examples = resume?.examples ?? 0
+        let firstEpoch = resume?.epoch ?? 0
+        let firstStepInEpoch = resume?.stepInEpoch ?? 0
+        monitor?.publish(step: step)
         var stretchStart = MonotonicClock.now()
         var previousStepMark = stretchStart
 
-        for epoch in 0..<configuration.epochs {
+        for epoch in firstEpoch..<configuration.epochs {
             order.shuffle(epoch: epoch)
             shard.inputs.withUnsafeBufferPointer { inputs in
                 shard.targets.withUnsafeBufferPointer { targets in
@@ -120,7 +149,7 @@ public final class Trainer<Group: Collective> {
                 }
             }
 
-            for stepInEpoch in 0..<stepsPerEpoch {
+            for stepInEpoch in (epoch == firstEpoch ? firstStepInEpoch : 0)..<stepsPerEpoch {
                 let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
                 let globalCount = layout.slots(ofStep: stepInEpoch).count
                 model.accumulateGradient(
@@ -130,7 +159,9 @@ public final class Trainer<Group: Collective> {
                 reduced[width] = Float(local.count)
                 if timesAllreduce {
                     let before = MonotonicClock.now()
+                    monitor?.enterCollective(at: before)
                     try collective.allreduce(reduced, .sum)
+                    monitor?.leaveCollective()
                     allreduceNanoseconds += MonotonicClock.now() - before
                     recordStep(step, since: &previousStepMark, now: before)
                 } else {
@@ -151,6 +182,7 @@ public final class Trainer<Group: Collective> {
                                  gradientScale: 1 / Float(globalCount), learningRate: Float(rate))
                 step += 1
                 examples = epoch * rows + layout.slots(ofStep: stepInEpoch).upperBound
+                monitor?.publish(step: step)
 
                 if examples >= nextEval || step == totalSteps {
                     let evalStart = MonotonicClock.now()
@@ -169,6 +201,20 @@ public final class Trainer<Group: Collective> {
                     lastLoss = loss
                     stretchStart = MonotonicClock.now()
                     evalNanoseconds += stretchStart - evalStart
+                }
+                if let saveCheckpoint, checkpointEvery > 0, step % checkpointEvery == 0 {
+                    let saveStart = MonotonicClock.now()
+                    let lastOfEpoch = stepInEpoch == stepsPerEpoch - 1
+                    try saveCheckpoint(TrainingState(
+                        parameters: Array(parameters), optimizerFirst: Array(optimizer.first),
+                        optimizerSecond: Array(optimizer.second), optimizerUpdates: optimizer.updates,
+                        epoch: lastOfEpoch ? epoch + 1 : epoch, stepInEpoch: lastOfEpoch ? 0 : stepInEpoch + 1,
+                        step: step, examples: examples, nextEval: nextEval,
+                        trainSeconds: Double(trainNanoseconds + (saveStart - stretchStart)) * 1e-9,
+                        initialLoss: initialLoss, lastLoss: lastLoss))
+                    // Saving is not training: restart the stretch after it.
+                    trainNanoseconds += saveStart - stretchStart
+                    stretchStart = MonotonicClock.now()
                 }
                 if progress != nil && step % progressInterval == 0 {
                     let now = MonotonicClock.now()
@@ -236,7 +282,9 @@ public final class Trainer<Group: Collective> {
             }
         }
         var totals = [local, Double(shard.rows.count)]
+        monitor?.enterCollective(at: MonotonicClock.now())
         try collective.allreduce(&totals, .sum)
+        monitor?.leaveCollective()
         return totals[0] / totals[1]
     }
 

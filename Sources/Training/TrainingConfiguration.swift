@@ -45,6 +45,14 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var logPath: String?
     /// How progress is shown.
     public var progress: ProgressMode
+    /// Where rank 0 writes checkpoints, if anywhere.
+    public var checkpointPath: String?
+    /// Steps between checkpoints (required with a checkpoint path).
+    public var checkpointEvery: Int = 0
+    /// The checkpoint to continue from, if any.
+    public var resumePath: String?
+    /// Seconds a collective may stay open before the job is ended as stalled.
+    public var stallTimeout: Double = 300
 
     /// Creates a configuration from a preset, overriding the values given.
     ///
@@ -87,6 +95,13 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         found += schedule.problems
         if let warmupEpochs, !(warmupEpochs >= 0 && warmupEpochs.isFinite) {
             found.append("--warmup-epochs must be a non-negative number (got \(warmupEpochs))")
+        }
+        if checkpointPath != nil && checkpointEvery <= 0 {
+            found.append("--checkpoint needs --checkpoint-every N with N > 0 (steps)")
+        }
+        if checkpointPath == nil && checkpointEvery != 0 { found.append("--checkpoint-every needs --checkpoint FILE") }
+        if !(stallTimeout > 0 && stallTimeout.isFinite) {
+            found.append("--stall-timeout must be a positive number of seconds (got \(stallTimeout))")
         }
         if baseBatch <= 0 { found.append("--base-batch must be positive (got \(baseBatch))") }
         if let maxLR, !(maxLR > 0 && maxLR.isFinite) { found.append("--max-lr must be a positive number (got \(maxLR))") }

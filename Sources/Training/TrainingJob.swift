@@ -12,11 +12,13 @@ public enum TrainingJob {
     /// - Parameters:
     ///   - versions: software versions for the log header (the MPI library's, for example).
     ///   - quiet: suppresses progress (summary lines are still printed).
+    ///   - monitored: starts the signal thread and the stall watchdog (``JobMonitor``); for the executable,
+    ///     whose main thread has blocked SIGINT and SIGTERM before MPI started.
     /// - Returns: the summary, on every rank.
     @discardableResult
     public static func run(
         _ requested: TrainingConfiguration, collective: some Collective, versions: [String: String],
-        quiet: Bool = false
+        quiet: Bool = false, monitored: Bool = false
     ) throws -> TrainingSummary {
         let jobStart = MonotonicClock.now()
         let startTime = ISO8601DateFormatter().string(from: Date())
@@ -30,9 +32,10 @@ public enum TrainingJob {
                     + "every step must give every rank at least one example")
             }
         }
+        let checkpoint = try configuration.resumePath.map { try readCheckpoint($0, collective: collective) }
         let log = try collective.agree { () -> RunLog? in
             guard isRoot, let path = configuration.logPath else { return nil }
-            return try RunLog(path: path)
+            return try RunLog(path: path, continuing: checkpoint != nil)
         }
         let hosts = try hostRanks(collective)
 
@@ -63,16 +66,48 @@ public enum TrainingJob {
         let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
         let loadSeconds = MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now())
 
-        try log?.append(HeaderRecord(
-            config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
-            data: DataDescription(
-                path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features),
-            stepsPerEpoch: layout.stepsPerEpoch, versions: versions, startTime: startTime))
+        let data = DataDescription(
+            path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features)
+        if let checkpoint {
+            try collective.agree {
+                if let problem = checkpoint.incompatibility(
+                    with: configuration, data: data, means: shard.means, standardDeviations: shard.standardDeviations)
+                {
+                    throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
+                }
+            }
+            try log?.append(ResumeRecord(
+                checkpoint: configuration.resumePath ?? "", step: checkpoint.state.step,
+                examples: checkpoint.state.examples, ranks: collective.size, hosts: hosts, startTime: startTime))
+        } else {
+            try log?.append(HeaderRecord(
+                config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
+                data: data, stepsPerEpoch: layout.stepsPerEpoch, versions: versions, startTime: startTime))
+        }
+        let saveCheckpoint: ((TrainingState) throws -> Void)? = isRoot ? configuration.checkpointPath.map { path in
+            { [configuration] state in
+                try Checkpoint(
+                    configuration: configuration, data: data, means: shard.means,
+                    standardDeviations: shard.standardDeviations, ranks: collective.size, state: state
+                ).write(to: path)
+            }
+        } : nil
+        let checkpointPath = configuration.checkpointPath
+        let monitor = monitored ? JobMonitor(
+            rank: collective.rank, size: collective.size, stallTimeout: configuration.stallTimeout
+        ) { step, signal in
+            let saved = checkpointPath.map { "; the last checkpoint is '\($0)'" } ?? ""
+            try? log?.append(EndRecord(
+                reason: "interrupted", step: step, lastFiniteLoss: nil,
+                message: "interrupted by \(signal) at step \(step)\(saved)"))
+        } : nil
 
         let progress = isRoot ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
         let trainer = Trainer(
             configuration: configuration, shard: shard, layout: layout, collective: collective, log: log,
-            progress: progress, jobStart: jobStart, loadSeconds: loadSeconds)
+            progress: progress, jobStart: jobStart, loadSeconds: loadSeconds, resume: checkpoint?.state,
+            checkpointEvery: configuration.checkpointEvery, saveCheckpoint: saveCheckpoint, monitor: monitor)
+        defer { monitor?.finish() }
         let summary = try trainer.run()
 
         try log?.append(SummaryRecord(
@@ -89,6 +124,19 @@ public enum TrainingJob {
                 summary.examplesPerSecond, summary.steps, collective.size, share))
         }
         return summary
+    }
+
+    /// Reads a checkpoint on rank 0 and gives every rank its contents (one broadcast).
+    static func readCheckpoint(_ path: String, collective: some Collective) throws -> Checkpoint {
+        var bytes = try collective.agree { () -> [UInt8] in
+            guard collective.rank == 0 else { return [] }
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw JobFailure(.missingData, "checkpoint '\(path)' cannot be read (missing or unreadable)")
+            }
+            return [UInt8](contents)
+        }
+        try collective.broadcast(&bytes, root: 0)
+        return try collective.agree { try Checkpoint.decode(bytes, source: path) }
     }
 
     /// `value` with at least three decimals and three significant digits, never in exponent form.

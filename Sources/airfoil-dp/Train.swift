@@ -83,6 +83,18 @@ struct Train: ParsableCommand {
     @Option(help: "Write a JSON Lines run log to this file (rank 0).")
     var log: String?
 
+    @Option(help: "Write the full training state to this file (rank 0, atomically) every --checkpoint-every steps.")
+    var checkpoint: String?
+
+    @Option(help: "Steps between checkpoints.")
+    var checkpointEvery: Int = 0
+
+    @Option(help: "Continue from this checkpoint (same data, batch, optimizer, seed and epochs).")
+    var resume: String?
+
+    @Option(help: "End the job when a collective has not completed for this many seconds.")
+    var stallTimeout: Double = 300
+
     @Flag(help: "Print no progress, only the summary.")
     var quiet = false
 
@@ -114,10 +126,16 @@ struct Train: ParsableCommand {
             globalBatch: globalBatch, epochs: epochs, seed: seed, evalEvery: evalEvery, logPath: log,
             progress: progress)
         configuration.warmupEpochs = warmupEpochs
+        configuration.checkpointPath = checkpoint
+        configuration.checkpointEvery = checkpointEvery
+        configuration.resumePath = resume
+        configuration.stallTimeout = stallTimeout
+        // Before MPI starts its threads, so that only the monitor's thread receives SIGINT and SIGTERM.
+        JobMonitor.blockTerminationSignals()
         let communicator = try Communicator.initialize()
         do {
             try TrainingJob.run(
-                configuration, collective: communicator, versions: BuildInfo.versions, quiet: quiet)
+                configuration, collective: communicator, versions: BuildInfo.versions, quiet: quiet, monitored: true)
         } catch let failure as JobFailure where failure.reported {
             communicator.finalize()
             throw failure

@@ -22,18 +22,29 @@ public enum Launcher {
         "--oversubscribe", "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo",
     ]
 
+    static let unblockAndExec = """
+        import os, signal, sys
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        os.execvp(sys.argv[1], sys.argv[1:])
+        """
+
     /// Runs `airfoil-dp arguments` under `mpirun -np ranks`, or directly when `ranks` is nil.
     public static func run(
         _ arguments: [String], ranks: Int? = nil, timeout: Double = 120, environment extra: [String: String] = [:]
     ) throws -> Result {
+        try start(arguments, ranks: ranks, environment: extra).wait(timeout: timeout)
+    }
+
+    /// Starts `airfoil-dp arguments` (under `mpirun -np ranks` when given) and returns at once.
+    public static func start(
+        _ arguments: [String], ranks: Int? = nil, environment extra: [String: String] = [:]
+    ) throws -> Job {
         let process = Process()
-        if let ranks {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["mpirun", "-np", "\(ranks)"] + mpirunOptions + [binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-        }
+        let command = ranks.map { ["mpirun", "-np", "\($0)"] + mpirunOptions + [binary] } ?? [binary]
+        // Through a tiny exec wrapper that clears the signal mask: a child spawned from a test thread inherits
+        // that thread's blocked signals (SIGTERM among them), and mpirun would then ignore the tests' signals.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", unblockAndExec] + command + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
@@ -47,26 +58,71 @@ public enum Launcher {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         process.standardInput = FileHandle.nullDevice
-        let start = Date()
+        let job = Job(process: process, folder: folder, outPath: outPath, errPath: errPath)
         try process.run()
-        var timedOut = false
-        while process.isRunning {
-            if Date().timeIntervalSince(start) > timeout {
-                timedOut = true
-                // SIGKILL: a child spawned from a test thread inherits its blocked signals, SIGTERM among them.
-                kill(process.processIdentifier, SIGKILL)
-                break
+        return job
+    }
+
+    /// A started run.
+    public final class Job {
+        let process: Process
+        let folder: URL
+        let outPath: String
+        let errPath: String
+        let started = Date()
+
+        init(process: Process, folder: URL, outPath: String, errPath: String) {
+            self.process = process
+            self.folder = folder
+            self.outPath = outPath
+            self.errPath = errPath
+        }
+
+        /// The launched process (mpirun, or airfoil-dp itself).
+        public var pid: Int32 { process.processIdentifier }
+
+        /// The ranks' process ids, when launched under mpirun: mpirun's children, in pid order.
+        public var rankPIDs: [Int32] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap { entry -> Int32? in
+                guard let child = Int32(entry),
+                      let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")")
+                else { return nil }
+                // After "pid (name) ": the state, then the parent's pid.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 1 && Int32(fields[1]) == pid ? child : nil
+            }.sorted()
+        }
+
+        /// True until the launched process ends.
+        public var isRunning: Bool { process.isRunning }
+
+        /// Sends `signal` to the launched process.
+        public func signal(_ signal: Int32) { kill(pid, signal) }
+
+        /// Waits for the end (SIGKILL after `timeout` seconds) and collects the output.
+        public func wait(timeout: Double) -> Result {
+            var timedOut = false
+            while process.isRunning {
+                if Date().timeIntervalSince(started) > timeout {
+                    timedOut = true
+                    // SIGKILL: a child spawned from a test thread inherits its blocked signals, SIGTERM among them.
+                    for rank in rankPIDs { kill(rank, SIGKILL) }
+                    kill(pid, SIGKILL)
+                    break
+                }
+                usleep(10_000)
             }
-            usleep(10_000)
+            process.waitUntilExit()
+            let seconds = Date().timeIntervalSince(started)
+            let read = { (path: String) in
+                String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+            }
+            defer { try? FileManager.default.removeItem(at: folder) }
+            return Result(status: process.terminationStatus, standardOutput: read(outPath),
+                          standardError: read(errPath), seconds: seconds, timedOut: timedOut)
         }
-        process.waitUntilExit()
-        let seconds = Date().timeIntervalSince(start)
-        let read = { (path: String) in
-            String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
-        }
-        defer { try? FileManager.default.removeItem(at: folder) }
-        return Result(status: process.terminationStatus, standardOutput: read(outPath),
-                      standardError: read(errPath), seconds: seconds, timedOut: timedOut)
     }
 }
 

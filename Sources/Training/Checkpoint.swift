@@ -1,0 +1,185 @@
+import Crypto
+import Foundation
+
+/// Everything a run needs to continue exactly where it stopped: parameters, optimizer state and the position in
+/// the step plan. Sample orders are not stored: each epoch's order is drawn from `(seed, epoch, rank)` alone.
+public struct TrainingState: Codable, Equatable, Sendable {
+    /// The weights, then the bias.
+    public var parameters: [Float]
+    /// The optimizer's first and second state buffers and its update count.
+    public var optimizerFirst: [Float]
+    public var optimizerSecond: [Float]
+    public var optimizerUpdates: Int
+    /// The epoch of the next step, and that step's index within the epoch.
+    public var epoch: Int
+    public var stepInEpoch: Int
+    /// Steps taken and examples seen so far, across all ranks.
+    public var step: Int
+    public var examples: Int
+    /// The next example count at which to evaluate.
+    public var nextEval: Int
+    /// Training seconds so far.
+    public var trainSeconds: Double
+    /// The loss before the first step (the divergence threshold) and the last evaluated loss.
+    public var initialLoss: Double
+    public var lastLoss: Double
+
+    /// Creates a state.
+    public init(
+        parameters: [Float], optimizerFirst: [Float], optimizerSecond: [Float], optimizerUpdates: Int, epoch: Int,
+        stepInEpoch: Int, step: Int, examples: Int, nextEval: Int, trainSeconds: Double, initialLoss: Double,
+        lastLoss: Double
+    ) {
+        self.parameters = parameters
+        self.optimizerFirst = optimizerFirst
+        self.optimizerSecond = optimizerSecond
+        self.optimizerUpdates = optimizerUpdates
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+        self.step = step
+        self.examples = examples
+        self.nextEval = nextEval
+        self.trainSeconds = trainSeconds
+        self.initialLoss = initialLoss
+        self.lastLoss = lastLoss
+    }
+}
+
+/// A checkpoint file: the state, the configuration that produced it and the data it was trained on.
+///
+/// On disk: one line `airfoil-dp checkpoint <version> <sha1 of the payload>`, then the payload as JSON. Floats are
+/// written in shortest round-trip form, so they read back bit for bit; the checksum catches truncation and
+/// flipped bytes. Files are written to a temporary name, synced and renamed, so a crash never leaves half a file.
+public struct Checkpoint: Codable, Equatable, Sendable {
+    /// The format version this build reads and writes.
+    public static let formatVersion = 1
+    static let magic = "airfoil-dp checkpoint"
+
+    /// The run's resolved configuration.
+    public var configuration: TrainingConfiguration
+    /// The data trained on.
+    public var data: DataDescription
+    /// Column means and deviations of the data (a fingerprint of its contents).
+    public var means: [Double]
+    public var standardDeviations: [Double]
+    /// The rank count that wrote it.
+    public var ranks: Int
+    /// Where training stands.
+    public var state: TrainingState
+
+    /// Creates a checkpoint.
+    public init(configuration: TrainingConfiguration, data: DataDescription, means: [Double],
+                standardDeviations: [Double], ranks: Int, state: TrainingState) {
+        self.configuration = configuration
+        self.data = data
+        self.means = means
+        self.standardDeviations = standardDeviations
+        self.ranks = ranks
+        self.state = state
+    }
+
+    /// The file's bytes.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let payload = try encoder.encode(self)
+        let header = "\(Self.magic) \(Self.formatVersion) \(DataFetcher.sha1(payload))\n"
+        return Array(header.utf8) + [UInt8](payload)
+    }
+
+    /// Parses a checkpoint file's bytes.
+    /// - Throws: ``JobFailure`` of kind `.invalidData` saying what is wrong (magic, version, checksum, content).
+    public static func decode(_ bytes: [UInt8], source: String) throws -> Checkpoint {
+        func fail(_ problem: String) -> JobFailure {
+            JobFailure(.invalidData, "checkpoint '\(source)' \(problem)")
+        }
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline < 200 else {
+            throw fail("is not an airfoil-dp checkpoint (no header line)")
+        }
+        let header = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
+        guard header.count == 4, header[0] == "airfoil-dp", header[1] == "checkpoint" else {
+            throw fail("is not an airfoil-dp checkpoint (wrong magic)")
+        }
+        guard Int(header[2]) == formatVersion else {
+            throw fail("has format version \(header[2]); this airfoil-dp reads version \(formatVersion)")
+        }
+        let payload = bytes[(newline + 1)...]
+        guard DataFetcher.sha1(payload) == header[3] else {
+            throw fail("is damaged: its checksum does not match (truncated or altered)")
+        }
+        let decoder = JSONDecoder()
+        do {
+            return try decoder.decode(Checkpoint.self, from: Data(payload))
+        } catch {
+            throw fail("has a valid checksum but unreadable content: \(error)")
+        }
+    }
+
+    /// Writes the checkpoint atomically: a temporary file beside `path`, fsync, rename.
+    /// - Throws: ``JobFailure`` of kind `.output`.
+    public func write(to path: String) throws {
+        let bytes = try encoded()
+        let temporary = path + ".tmp-\(getpid())"
+        func fail(_ what: String) -> JobFailure {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            return JobFailure(.output, "cannot write the checkpoint '\(path)': \(what): \(reason)")
+        }
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw fail("open") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                close(descriptor)
+                throw fail("write")
+            }
+            offset += written
+        }
+        guard fsync(descriptor) == 0 else {
+            close(descriptor)
+            throw fail("fsync")
+        }
+        close(descriptor)
+        guard rename(temporary, path) == 0 else { throw fail("rename") }
+    }
+
+    /// Why this checkpoint cannot continue `configuration` on `data` with `ranks` ranks, if it cannot.
+    ///
+    /// The data, model shape, global batch, optimizer, schedule and seed must match, and the epochs too unless the
+    /// learning rate is constant (then a run may be extended). The rank count may differ (the global batch fixes
+    /// the step plan), though the sample order then differs from an uninterrupted run's.
+    public func incompatibility(with configuration: TrainingConfiguration, data: DataDescription,
+                                means: [Double], standardDeviations: [Double]) -> String? {
+        // Statistics are compared to 1e-9 relative: their last bits depend on the rank count (summation order).
+        func close(_ lhs: [Double], _ rhs: [Double]) -> Bool {
+            lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { abs($0 - $1) <= 1e-9 * max(1, abs($0)) }
+        }
+        if data.fileRows != self.data.fileRows || data.trainingRows != self.data.trainingRows
+            || !close(means, self.means) || !close(standardDeviations, self.standardDeviations)
+        {
+            return "was written for other data (\(self.data.fileRows) file rows, \(self.data.trainingRows) training "
+                + "rows, other column statistics)"
+        }
+        if data.features != self.data.features { return "is for a model with \(self.data.features) features" }
+        let mine = self.configuration
+        if mine.globalBatch != configuration.globalBatch {
+            return "was written with global batch \(mine.globalBatch ?? 0), not \(configuration.globalBatch ?? 0)"
+        }
+        if mine.optimizer != configuration.optimizer || mine.schedule != configuration.schedule
+            || mine.effectiveLearningRate != configuration.effectiveLearningRate
+        {
+            return "was written with another optimizer, learning rate or schedule"
+        }
+        if mine.seed != configuration.seed { return "was written with seed \(mine.seed), not \(configuration.seed)" }
+        if mine.epochs != configuration.epochs && !configuration.schedule.isConstant {
+            return "was written for \(mine.epochs) epochs, not \(configuration.epochs), and the schedule depends on them"
+        }
+        let stepsPerEpoch = (data.trainingRows + (configuration.globalBatch ?? 1) - 1) / (configuration.globalBatch ?? 1)
+        if state.step > configuration.epochs * stepsPerEpoch {
+            return "is already past the \(configuration.epochs) epochs asked for (step \(state.step))"
+        }
+        return nil
+    }
+}
