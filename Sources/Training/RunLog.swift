@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A JSON Lines file written by rank 0, one whole record per `write`.
 ///
@@ -11,6 +12,8 @@ public final class RunLog: Sendable {
     /// The log's path.
     public let path: String
     private let descriptor: Int32
+    /// Set by ``appendLast(_:)``: later records are dropped, so the log's last line stays the last word.
+    private let sealed = Atomic<Bool>(false)
 
     /// Opens `path` for writing, creating it, and emptying it unless `continuing` (a resumed run).
     /// - Throws: ``JobFailure`` of kind `.output` naming the path and the system's reason.
@@ -27,8 +30,20 @@ public final class RunLog: Sendable {
         close(descriptor)
     }
 
-    /// Appends one record as one line.
+    /// Appends a final record from another thread (the signal thread) and drops whatever the trainer appends
+    /// after it, so that an interrupted log ends with its `end` record.
+    public func appendLast(_ record: some Encodable) throws {
+        guard !sealed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        try writeLine(record)
+    }
+
+    /// Appends one record as one line (nothing once the log is sealed by ``appendLast(_:)``).
     public func append(_ record: some Encodable) throws {
+        guard !sealed.load(ordering: .acquiring) else { return }
+        try writeLine(record)
+    }
+
+    private func writeLine(_ record: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

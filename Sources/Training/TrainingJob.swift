@@ -97,7 +97,7 @@ public enum TrainingJob {
             rank: collective.rank, size: collective.size, stallTimeout: configuration.stallTimeout
         ) { step, signal in
             let saved = checkpointPath.map { "; the last checkpoint is '\($0)'" } ?? ""
-            try? log?.append(EndRecord(
+            try? log?.appendLast(EndRecord(
                 reason: "interrupted", step: step, lastFiniteLoss: nil,
                 message: "interrupted by \(signal) at step \(step)\(saved)"))
         } : nil
