@@ -43,11 +43,12 @@ let package = Package(
             ],
             swiftSettings: tunedSettings
         ),
+        .target(name: "Comparison"),
         .target(name: "Benchmarks", dependencies: ["Kernels", "MPI", "Training"], swiftSettings: tunedSettings),
         .executableTarget(
             name: "airfoil-dp",
             dependencies: [
-                "Training", "MPI", "Kernels", "Benchmarks",
+                "Training", "MPI", "Kernels", "Benchmarks", "Comparison",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.define("TARGET_CPU_\(targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))")]
@@ -55,6 +56,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Kernels", "MPI", "TestSupport"]),
+        .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp", "TestSupport"]),
     ]
 )

@@ -13,7 +13,7 @@ struct AirfoilDP: AsyncParsableCommand {
             Started without mpirun it trains as a single rank. 'train' is the default subcommand.
             """,
         version: version,
-        subcommands: [Train.self, FetchData.self, Info.self, Bench.self],
+        subcommands: [Train.self, FetchData.self, Info.self, Bench.self, Compare.self],
         defaultSubcommand: Train.self
     )
 }

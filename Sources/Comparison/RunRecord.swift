@@ -1,0 +1,107 @@
+import Foundation
+
+/// What `compare` needs from one complete run log.
+public struct RunRecord: Equatable, Sendable {
+    /// The log file.
+    public var source: String
+    public var ranks: Int
+    public var hosts: Int
+    public var globalBatch: Int
+    public var rows: Int
+    public var epochs: Int
+    public var preset: String
+    public var optimizer: String
+    /// The learning rate the run started with (after batch scaling).
+    public var learningRate: Double
+    public var finalLoss: Double
+    public var secondsPerEpoch: Double
+    public var examplesPerSecond: Double
+    /// Training seconds until the loss first reached the target, if it did.
+    public var secondsToTarget: Double?
+    /// Allreduce seconds over training seconds.
+    public var allreduceShare: Double
+    /// Everything in the configuration that is not about ranks or batch, to group comparable runs.
+    public var settingsKey: String
+
+    /// Examples per rank per step.
+    public var perRankBatch: Double { Double(globalBatch) / Double(ranks) }
+}
+
+/// Why a file was skipped.
+public struct LogProblem: Error, Equatable, Sendable, CustomStringConvertible {
+    public var source: String
+    public var reason: String
+    public var description: String { "\(source): \(reason)" }
+}
+
+/// Reads run logs written by `airfoil-dp train --log` (schema 1).
+public enum RunLogParser {
+    /// The schema this reader understands.
+    public static let schema = 1
+
+    /// Reads one log; a damaged, incomplete or foreign file is a ``LogProblem``, never a crash.
+    public static func read(path: String, target: Double) -> Result<RunRecord, LogProblem> {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .failure(LogProblem(source: path, reason: "cannot be read"))
+        }
+        return parse(data, source: path, target: target)
+    }
+
+    /// Parses a log's bytes.
+    public static func parse(_ data: Data, source: String, target: Double) -> Result<RunRecord, LogProblem> {
+        func problem(_ reason: String) -> Result<RunRecord, LogProblem> {
+            .failure(LogProblem(source: source, reason: reason))
+        }
+        var records: [[String: Any]] = []
+        for (index, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                return problem("line \(index + 1) is not a JSON object: not a run log, or damaged")
+            }
+            records.append(object)
+        }
+        guard let header = records.first, header["type"] as? String == "header" else {
+            return problem("does not start with a header record: not an airfoil-dp run log")
+        }
+        guard let schema = header["schema"] as? Int, schema == Self.schema else {
+            return problem("schema \(header["schema"].map { "\($0)" } ?? "missing"), this airfoil-dp reads \(Self.schema)")
+        }
+        guard let summary = records.last, summary["type"] as? String == "summary" else {
+            let end = records.last { $0["type"] as? String == "end" }
+            let why = (end?["reason"] as? String).map { "it ended early (\($0))" } ?? "the run died or is still running"
+            return problem("incomplete: no summary record; \(why)")
+        }
+        guard let config = header["config"] as? [String: Any],
+              let ranks = header["ranks"] as? Int, ranks > 0,
+              let batch = config["global_batch"] as? Int, batch > 0,
+              let rows = config["rows"] as? Int,
+              let epochs = config["epochs"] as? Int,
+              let finalLoss = summary["final_loss"] as? Double,
+              let secPerEpoch = summary["sec_per_epoch"] as? Double,
+              let examplesPerSec = summary["examples_per_sec"] as? Double,
+              let seconds = summary["seconds"] as? [String: Any]
+        else {
+            return problem("a header or summary key is missing or has the wrong type")
+        }
+        let optimizer = (config["optimizer"] as? [String: Any]) ?? [:]
+        let learningRate = config["effective_learning_rate"] as? Double
+            ?? optimizer["learning_rate"] as? Double ?? 0
+        let compute = seconds["compute"] as? Double ?? 0
+        let allreduce = seconds["allreduce"] as? Double ?? 0
+        let evals = records.filter { $0["type"] as? String == "eval" }
+        let reached = evals.first { ($0["loss"] as? Double).map { $0 <= target } ?? false }
+        var settings = config
+        for key in ["global_batch", "log_path", "progress", "checkpoint_path", "checkpoint_every", "resume_path",
+                    "stall_timeout", "data_path", "effective_learning_rate"] {
+            settings[key] = nil
+        }
+        let key = (try? JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return .success(RunRecord(
+            source: source, ranks: ranks, hosts: (header["hosts"] as? [Any])?.count ?? 1, globalBatch: batch,
+            rows: rows, epochs: epochs, preset: config["preset"] as? String ?? "?",
+            optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: finalLoss,
+            secondsPerEpoch: secPerEpoch, examplesPerSecond: examplesPerSec,
+            secondsToTarget: reached?["train_seconds"] as? Double,
+            allreduceShare: compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0, settingsKey: key))
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Comparison
+import Foundation
+import Training
+
+extension TableFormat: ExpressibleByArgument {}
+
+/// `airfoil-dp compare`: a table over run logs, with scaling figures for runs that differ only in ranks.
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare run logs: loss, time, throughput, time to a target loss, speedup and efficiency.",
+        discussion: """
+            Takes log files or folders (searched for *.jsonl). The table goes to stdout alone; logs that are \
+            incomplete, of another schema or not logs are named on stderr and skipped. Exit code 0 when at least \
+            one log was read, 65 otherwise. Runs that differ only in rank count form strong-scaling groups \
+            (same global batch: speedup and efficiency against the smallest rank count) or weak-scaling groups \
+            (same per-rank batch: throughput per rank against the smallest rank count).
+            """)
+
+    @Argument(help: "Run logs, or folders holding them.")
+    var paths: [String]
+
+    @Option(help: "The loss whose first reaching is timed.")
+    var target: Double = 0.25
+
+    @Option(help: "text, csv, markdown or json.")
+    var format: TableFormat = .text
+
+    func validate() throws {
+        guard target.isFinite, target > 0 else { throw ValidationError("--target must be a positive number") }
+    }
+
+    func run() throws {
+        var runs: [RunRecord] = []
+        for path in logFiles() {
+            switch RunLogParser.read(path: path, target: target) {
+            case .success(let run): runs.append(run)
+            case .failure(let problem): Console.err("airfoil-dp compare: skipped \(problem)\n")
+            }
+        }
+        guard !runs.isEmpty else {
+            throw JobFailure(.invalidData, "compare: no complete run log among \(paths.joined(separator: " "))")
+        }
+        Console.out(format.render(ScalingAnalysis.rows(runs), target: target))
+    }
+
+    private func logFiles() -> [String] {
+        paths.flatMap { path -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                return [path]
+            }
+            let files = FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String } ?? []
+            return files.filter { $0.hasSuffix(".jsonl") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+        }
+    }
+}

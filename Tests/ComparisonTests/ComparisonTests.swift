@@ -1,0 +1,101 @@
+import Comparison
+import Foundation
+import Testing
+
+/// Synthetic logs in the trainer's schema, so the expected figures are known exactly.
+func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] = [0.48, 0.3, 0.249, 0.245],
+                  lr: Double = 0.4, summary: Bool = true) -> String {
+    let header = #"{"config":{"epochs":2,"global_batch":\#(batch),"rows":1500,"seed":0,"preset":"minibatch100","optimizer":{"kind":"sgd","learning_rate":\#(lr)},"effective_learning_rate":\#(lr),"log_path":"x\#(ranks).jsonl"},"hosts":[{"name":"a","ranks":[0]}],"ranks":\#(ranks),"schema":1,"type":"header"}"#
+    let evals = losses.enumerated().map { index, loss in
+        #"{"examples":\#(index * 200),"loss":\#(loss),"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval"}"#
+    }
+    let end = #"{"examples":3000,"examples_per_sec":\#(3000 / (2 * secPerEpoch)),"final_loss":\#(losses.last!),"params":[0],"sec_per_epoch":\#(secPerEpoch),"seconds":{"allreduce":\#(secPerEpoch / 2),"compute":\#(secPerEpoch * 1.5),"eval":0,"load":0},"steps":30,"type":"summary"}"#
+    return ([header] + evals + (summary ? [end] : [])).joined(separator: "\n") + "\n"
+}
+
+@Suite("Reading run logs for compare")
+struct RunLogParserTests {
+    @Test("a complete log gives its figures, and the time to reach the target loss")
+    func completeLog() throws {
+        let run = try RunLogParser.parse(Data(syntheticLog(ranks: 2, batch: 100, secPerEpoch: 2).utf8), source: "a",
+                                         target: 0.25).get()
+        #expect(run.ranks == 2 && run.globalBatch == 100 && run.perRankBatch == 50)
+        #expect(run.finalLoss == 0.245 && run.secondsPerEpoch == 2 && run.examplesPerSecond == 750)
+        #expect(run.secondsToTarget == 1.0)
+        #expect(run.allreduceShare == 0.25)
+        let unreached = try RunLogParser.parse(Data(syntheticLog(ranks: 2, batch: 100, secPerEpoch: 2).utf8),
+                                               source: "a", target: 0.1).get()
+        #expect(unreached.secondsToTarget == nil)
+    }
+
+    @Test("incomplete, foreign, other-schema, damaged and empty logs are refused with a reason",
+          arguments: [
+              (syntheticLog(ranks: 1, batch: 10, secPerEpoch: 1, summary: false), "incomplete"),
+              ("hello\n", "not a JSON object"),
+              (#"{"type":"eval"}"# + "\n", "header"),
+              (syntheticLog(ranks: 1, batch: 10, secPerEpoch: 1).replacingOccurrences(of: #""schema":1"#, with: #""schema":7"#), "schema 7"),
+              (String(syntheticLog(ranks: 1, batch: 10, secPerEpoch: 1).dropLast(40)), "not a JSON object"),
+              ("", "header"),
+              (syntheticLog(ranks: 1, batch: 10, secPerEpoch: 1).replacingOccurrences(of: #""ranks":1,"#, with: ""), "missing"),
+          ])
+    func refused(text: String, reason: String) {
+        switch RunLogParser.parse(Data(text.utf8), source: "f", target: 0.25) {
+        case .success: Issue.record("accepted a bad log")
+        case .failure(let problem): #expect(problem.reason.contains(reason), "\(problem.reason)")
+        }
+    }
+
+    @Test("random damage to a log never crashes the reader")
+    func damagedLogs() {
+        let original = Array(syntheticLog(ranks: 4, batch: 100, secPerEpoch: 1).utf8)
+        var state: UInt64 = 99
+        for _ in 0..<2000 {
+            var bytes = original
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let at = Int(state >> 33) % bytes.count
+            switch state % 3 {
+            case 0: bytes = Array(bytes.prefix(at))
+            case 1: bytes[at] ^= UInt8(truncatingIfNeeded: state >> 20)
+            default: bytes.insert(0, at: at)
+            }
+            _ = RunLogParser.parse(Data(bytes), source: "fuzz", target: 0.25)
+        }
+    }
+}
+
+@Suite("Scaling figures")
+struct ScalingAnalysisTests {
+    private func run(_ ranks: Int, _ batch: Int, _ secPerEpoch: Double) throws -> RunRecord {
+        try RunLogParser.parse(Data(syntheticLog(ranks: ranks, batch: batch, secPerEpoch: secPerEpoch).utf8),
+                               source: "r\(ranks)b\(batch)", target: 0.25).get()
+    }
+
+    @Test("strong scaling: speedup and efficiency against the smallest rank count of the same global batch")
+    func strong() throws {
+        let rows = ScalingAnalysis.rows([try run(4, 100, 1), try run(1, 100, 3), try run(2, 100, 2)])
+        #expect(rows.map(\.run.ranks) == [1, 2, 4])
+        #expect(rows.map(\.scaling) == ["strong", "strong", "strong"])
+        #expect(rows.map { $0.speedup! } == [1, 1.5, 3])
+        #expect(rows.map { $0.efficiency! } == [1, 0.75, 0.75])
+    }
+
+    @Test("weak scaling: throughput per rank against the smallest rank count of the same per-rank batch")
+    func weak() throws {
+        let rows = ScalingAnalysis.rows([try run(1, 10, 1), try run(2, 20, 1), try run(4, 40, 2)])
+        #expect(rows.map(\.scaling) == ["weak", "weak", "weak"])
+        #expect(rows.map(\.speedup) == [nil, nil, nil])
+        #expect(rows.map { $0.efficiency! } == [1, 0.5, 0.125])
+    }
+
+    @Test("a run with no comparable run gets no scaling figures; every format renders every row")
+    func formats() throws {
+        let rows = ScalingAnalysis.rows([try run(1, 100, 1), try run(2, 100, 1), try run(4, 7, 1)])
+        #expect(rows.first { $0.run.globalBatch == 7 }?.scaling == nil)
+        #expect(TableFormat.csv.render(rows, target: 0.25).split(separator: "\n").count == 4)
+        #expect(TableFormat.markdown.render(rows, target: 0.25).split(separator: "\n").count == 5)
+        #expect(TableFormat.text.render(rows, target: 0.25).split(separator: "\n").count == 5)
+        let json = TableFormat.json.render(rows, target: 0.25)
+        let objects = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
+        #expect(objects?.count == 3)
+    }
+}
