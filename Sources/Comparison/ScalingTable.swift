@@ -42,8 +42,8 @@ public enum ScalingAnalysis {
             }
         }
         return rows.sorted {
-            ($0.run.settingsKey, $0.run.globalBatch, $0.run.ranks, $0.run.source)
-                < ($1.run.settingsKey, $1.run.globalBatch, $1.run.ranks, $1.run.source)
+            ($0.run.globalBatch, $0.run.settingsKey, $0.run.ranks, $0.run.source)
+                < ($1.run.globalBatch, $1.run.settingsKey, $1.run.ranks, $1.run.source)
         }
     }
 }

@@ -35,16 +35,31 @@ public enum Launcher {
         try start(arguments, ranks: ranks, environment: extra).wait(timeout: timeout)
     }
 
+    /// Runs any command (found on the PATH) with a time limit, in `directory` if given.
+    public static func runCommand(
+        _ command: [String], environment extra: [String: String] = [:], timeout: Double = 120,
+        directory: String? = nil
+    ) throws -> Result {
+        try start(command: command, environment: extra, directory: directory).wait(timeout: timeout)
+    }
+
     /// Starts `airfoil-dp arguments` (under `mpirun -np ranks` when given) and returns at once.
     public static func start(
         _ arguments: [String], ranks: Int? = nil, environment extra: [String: String] = [:]
     ) throws -> Job {
-        let process = Process()
         let command = ranks.map { ["mpirun", "-np", "\($0)"] + mpirunOptions + [binary] } ?? [binary]
+        return try start(command: command + arguments, environment: extra, directory: nil)
+    }
+
+    private static func start(command: [String], environment extra: [String: String], directory: String?) throws
+        -> Job
+    {
+        let process = Process()
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         // Through a tiny exec wrapper that clears the signal mask: a child spawned from a test thread inherits
         // that thread's blocked signals (SIGTERM among them), and mpirun would then ignore the tests' signals.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", unblockAndExec] + command + arguments
+        process.arguments = ["python3", "-c", unblockAndExec] + command
         var environment = ProcessInfo.processInfo.environment
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
