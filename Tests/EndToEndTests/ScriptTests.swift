@@ -71,6 +71,7 @@ struct ScriptTests {
         "scripts/setup.sh", "scripts/run.sh", "scripts/test.sh", "scripts/sweep.sh", "scripts/plot-runs",
         "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
         "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
+        "scripts/test-multihost.sh", "scripts/netns-agent.sh",
     ])
     func help(path: String) throws {
         let result = try script([path, "--help"])
@@ -95,5 +96,26 @@ struct ScriptTests {
         let none = try Launcher.run(["compare", folder.appendingPathComponent("bad.jsonl").path])
         #expect(none.status == 65)
         #expect(none.standardOutput.isEmpty)
+    }
+}
+
+/// The multi-host run across three network namespaces (needs root and `ip netns`; the script says when it skips).
+@Suite("Multi-host over network namespaces")
+struct MultiHostTests {
+    static var canCreateNamespaces: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+            && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+                || FileManager.default.isExecutableFile(atPath: "/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/usr/bin/ip"))
+    }
+
+    @Test("gd across three hosts reaches the single-host loss and the header lists three hosts",
+          .enabled(if: canCreateNamespaces, "needs root, ip netns and unshare"))
+    func threeHosts() throws {
+        let result = try Launcher.runCommand(
+            ["bash", "scripts/test-multihost.sh"], environment: ["AIRFOIL_DP_DATA": SharedData.path], timeout: 300,
+            directory: ScriptTests.repository.path)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains("PASSED"), "\(result.standardOutput)")
+        #expect(result.standardOutput.contains("afdp-h1 [0, 1], afdp-h2 [2, 3], afdp-h3 [4, 5]"))
     }
 }
