@@ -12,8 +12,8 @@ public enum TrainingJob {
     /// - Parameters:
     ///   - versions: software versions for the log header (the MPI library's, for example).
     ///   - quiet: suppresses progress (summary lines are still printed).
-    ///   - monitored: starts the signal thread and the stall watchdog (``JobMonitor``); for the executable,
-    ///     whose main thread has blocked SIGINT and SIGTERM before MPI started.
+    ///   - monitored: installs the SIGINT/SIGTERM handling and the stall watchdog (``JobMonitor``); for the
+    ///     executable (a process-wide change that in-process tests must not make).
     /// - Returns: the summary, on every rank.
     @discardableResult
     public static func run(
@@ -92,15 +92,9 @@ public enum TrainingJob {
                 ).write(to: path)
             }
         } : nil
-        let checkpointPath = configuration.checkpointPath
-        let monitor = monitored ? JobMonitor(
-            rank: collective.rank, size: collective.size, stallTimeout: configuration.stallTimeout
-        ) { step, signal in
-            let saved = checkpointPath.map { "; the last checkpoint is '\($0)'" } ?? ""
-            try? log?.appendLast(EndRecord(
-                reason: "interrupted", step: step, lastFiniteLoss: nil,
-                message: "interrupted by \(signal) at step \(step)\(saved)"))
-        } : nil
+        let monitor = monitored
+            ? JobMonitor(rank: collective.rank, size: collective.size, stallTimeout: configuration.stallTimeout, log: log)
+            : nil
 
         let progress = isRoot ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
         let trainer = Trainer(

@@ -130,8 +130,6 @@ struct Train: ParsableCommand {
         configuration.checkpointEvery = checkpointEvery
         configuration.resumePath = resume
         configuration.stallTimeout = stallTimeout
-        // Before MPI starts its threads, so that only the monitor's thread receives SIGINT and SIGTERM.
-        JobMonitor.blockTerminationSignals()
         let communicator = try Communicator.initialize()
         do {
             try TrainingJob.run(

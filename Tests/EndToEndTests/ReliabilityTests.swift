@@ -63,7 +63,9 @@ struct ReliabilityTests {
         let result = job.wait(timeout: 30)
         #expect(result.status != 0)
         let last = try RunLogReader.records(at: log).last
-        #expect(last?["type"] as? String == "end")
+        let tail = (try? RunLogReader.records(at: log).suffix(3).map { "\($0["type"] ?? "?")@\($0["step"] ?? "?")" }) ?? []
+        #expect(last?["type"] as? String == "end",
+                "status \(result.status), \(result.seconds) s, log tail \(tail), stderr: \(result.standardError)")
         #expect(last?["reason"] as? String == "interrupted")
         #expect((last?["step"] as? Int ?? 0) > 0)
         let saved = FileManager.default.contents(atPath: checkpoint) ?? Data()
