@@ -1,21 +1,6 @@
 import Kernels
+import TestSupport
 import Testing
-
-/// A seeded source of test values (SplitMix64), so failures reproduce.
-struct TestRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.count))
-    }
-    mutating func float() -> Float { Float(Double(next() >> 11) * 0x1p-53 * 2 - 1) }
-}
 
 /// One GEMM problem with its operands stored with padded leading dimensions.
 struct Problem: CustomTestStringConvertible {

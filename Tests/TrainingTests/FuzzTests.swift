@@ -8,21 +8,9 @@ import Training
 /// A property test in the plain sense: seeded random inputs, a property checked on each, a bounded count.
 @Suite("Fuzzing the parsers")
 struct FuzzTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
-    }
-
     /// Damage of the kinds real files have: truncation, NULs, huge or odd numbers, long lines, bad UTF-8, a
     /// header row, blank lines, mixed line ends, deleted or duplicated bytes.
-    static func mutate(_ input: [UInt8], _ random: inout Generator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ random: inout TestRandom) -> [UInt8] {
         var bytes = input
         for _ in 0...random.below(4) {
             let at = random.below(bytes.count + 1)
@@ -45,7 +33,7 @@ struct FuzzTests {
     @Test("3,000 damaged airfoil files: parsed, or refused with one line naming the file")
     func dataParser() {
         let original = Array(SharedData.bytes.prefix(3000))
-        var random = Generator(state: 2026)
+        var random = TestRandom(state: 2026)
         var refused = 0
         for _ in 0..<3000 {
             let input = Self.mutate(original, &random)
@@ -69,7 +57,7 @@ struct FuzzTests {
     @Test("2,000 damaged checkpoints: read back equal, or refused")
     func checkpointReader() throws {
         let original = try CheckpointTests.sample().encoded()
-        var random = Generator(state: 7)
+        var random = TestRandom(state: 7)
         for _ in 0..<2000 {
             let input = Self.mutate(original, &random)
             do {
