@@ -2,152 +2,154 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Failures end the whole job promptly, interrupted runs leave a clean log, and resumed runs lose nothing.
-@Suite("Reliability under mpirun", .serialized)
-struct ReliabilityTests {
-    /// A run long enough (several seconds) to be hit mid-way.
-    let longRun = ["--preset", "sgd", "--global-batch", "4", "--epochs", "1000", "--quiet", "--eval-every", "100000"]
+extension EndToEnd {
+    /// Failures end the whole job promptly, interrupted runs leave a clean log, and resumed runs lose nothing.
+    @Suite("Reliability under mpirun")
+    struct ReliabilityTests {
+        /// A run long enough (several seconds) to be hit mid-way.
+        let longRun = ["--preset", "sgd", "--global-batch", "4", "--epochs", "1000", "--quiet", "--eval-every", "100000"]
 
-    private func waitForRanks(_ job: Launcher.Job, count: Int) throws -> [Int32] {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            let ranks = job.rankPIDs
-            if ranks.count == count { return ranks }
-            usleep(50_000)
+        private func waitForRanks(_ job: Launcher.Job, count: Int) throws -> [Int32] {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let ranks = job.rankPIDs
+                if ranks.count == count { return ranks }
+                usleep(50_000)
+            }
+            throw CocoaError(.fileReadUnknown)
         }
-        throw CocoaError(.fileReadUnknown)
-    }
 
-    @Test("SIGKILL to the first or the last rank ends the whole job within 5 s, non-zero, naming the rank",
-          arguments: ["first", "last"])
-    func killedRankEndsTheJob(which: String) throws {
-        let job = try Launcher.start(["--data", SharedData.path] + longRun, ranks: 4)
-        let ranks = try waitForRanks(job, count: 4)
-        usleep(800_000)
-        let victim = which == "first" ? ranks.first! : ranks.last!
-        let killedAt = Date()
-        kill(victim, SIGKILL)
-        let result = job.wait(timeout: 30)
-        let afterKill = Date().timeIntervalSince(killedAt)
-        #expect(!result.timedOut)
-        #expect(result.status != 0)
-        #expect(afterKill < 5, "the job took \(afterKill) s to end")
-        #expect(result.standardError.contains("exited on signal 9"), "\(result.standardError)")
-    }
+        @Test("SIGKILL to the first or the last rank ends the whole job within 5 s, non-zero, naming the rank",
+              arguments: ["first", "last"])
+        func killedRankEndsTheJob(which: String) throws {
+            let job = try Launcher.start(["--data", SharedData.path] + longRun, ranks: 4)
+            let ranks = try waitForRanks(job, count: 4)
+            usleep(800_000)
+            let victim = which == "first" ? ranks.first! : ranks.last!
+            let killedAt = Date()
+            kill(victim, SIGKILL)
+            let result = job.wait(timeout: 30)
+            let afterKill = Date().timeIntervalSince(killedAt)
+            #expect(!result.timedOut)
+            #expect(result.status != 0)
+            #expect(afterKill < 5, "the job took \(afterKill) s to end")
+            #expect(result.standardError.contains("exited on signal 9"), "\(result.standardError)")
+        }
 
-    @Test("a stalled rank (SIGSTOP) makes the others end the job after --stall-timeout, naming rank and step")
-    func stallWatchdog() throws {
-        let job = try Launcher.start(["--data", SharedData.path, "--stall-timeout", "2"] + longRun, ranks: 4)
-        let ranks = try waitForRanks(job, count: 4)
-        usleep(800_000)
-        kill(ranks[2], SIGSTOP)
-        let result = job.wait(timeout: 30)
-        kill(ranks[2], SIGKILL)
-        #expect(!result.timedOut)
-        #expect(result.status != 0)
-        #expect(result.seconds < 20)
-        #expect(result.standardError.contains("stalled: a collective at step"), "\(result.standardError)")
-    }
+        @Test("a stalled rank (SIGSTOP) makes the others end the job after --stall-timeout, naming rank and step")
+        func stallWatchdog() throws {
+            let job = try Launcher.start(["--data", SharedData.path, "--stall-timeout", "2"] + longRun, ranks: 4)
+            let ranks = try waitForRanks(job, count: 4)
+            usleep(800_000)
+            kill(ranks[2], SIGSTOP)
+            let result = job.wait(timeout: 30)
+            kill(ranks[2], SIGKILL)
+            #expect(!result.timedOut)
+            #expect(result.status != 0)
+            #expect(result.seconds < 20)
+            #expect(result.standardError.contains("stalled: a collective at step"), "\(result.standardError)")
+        }
 
-    @Test("SIGTERM to mpirun ends the log with an interrupted record and leaves an intact checkpoint")
-    func interrupted() throws {
-        let folder = try SharedData.temporaryDirectory()
-        let log = folder.appendingPathComponent("run.jsonl").path
-        let checkpoint = folder.appendingPathComponent("state.ckpt").path
-        let job = try Launcher.start(
-            ["--data", SharedData.path, "--log", log, "--checkpoint", checkpoint, "--checkpoint-every", "5000"]
-                + longRun, ranks: 4)
-        _ = try waitForRanks(job, count: 4)
-        while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(50_000) }
-        job.signal(SIGTERM)
-        let result = job.wait(timeout: 30)
-        #expect(result.status != 0)
-        let last = try RunLogReader.records(at: log).last
-        let tail = (try? RunLogReader.records(at: log).suffix(3).map { "\($0["type"] ?? "?")@\($0["step"] ?? "?")" }) ?? []
-        #expect(last?["type"] as? String == "end",
-                "status \(result.status), \(result.seconds) s, log tail \(tail), stderr: \(result.standardError)")
-        #expect(last?["reason"] as? String == "interrupted")
-        #expect((last?["step"] as? Int ?? 0) > 0)
-        let saved = FileManager.default.contents(atPath: checkpoint) ?? Data()
-        #expect(String(decoding: saved.prefix(21), as: UTF8.self) == "airfoil-dp checkpoint")
-    }
-
-    @Test("a run killed mid-way and resumed from its checkpoint ends with the same parameters, bit for bit")
-    func killAndResume() throws {
-        let folder = try SharedData.temporaryDirectory()
-        let fullLog = folder.appendingPathComponent("full.jsonl").path
-        let partLog = folder.appendingPathComponent("part.jsonl").path
-        let checkpoint = folder.appendingPathComponent("state.ckpt").path
-        let run = ["--data", SharedData.path, "--optimizer", "adam", "--lr", "0.001"] + longRun
-        let full = try Launcher.run(run + ["--log", fullLog], ranks: 4, timeout: 120)
-        try #require(full.status == 0, "\(full.standardError)")
-
-        let saving = run + ["--log", partLog, "--checkpoint", checkpoint, "--checkpoint-every", "20000"]
-        let job = try Launcher.start(saving, ranks: 4)
-        let ranks = try waitForRanks(job, count: 4)
-        while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(20_000) }
-        kill(ranks[1], SIGKILL)
-        let killed = job.wait(timeout: 30)
-        try #require(killed.status != 0, "the run ended before it could be killed")
-
-        let resumed = try Launcher.run(saving + ["--resume", checkpoint], ranks: 4, timeout: 120)
-        try #require(resumed.status == 0, "\(resumed.standardError)")
-        let fullRecords = try RunLogReader.records(at: fullLog)
-        let partRecords = try RunLogReader.records(at: partLog)
-        let resume = try #require(partRecords.first { $0["type"] as? String == "resume" })
-        #expect((resume["step"] as? Int ?? 0) < (fullRecords.last?["steps"] as? Int ?? 0))
-        let fullParams = try #require(fullRecords.last?["params"] as? [Double])
-        let partParams = try #require(partRecords.last?["params"] as? [Double])
-        #expect(fullParams.map { Float($0).bitPattern } == partParams.map { Float($0).bitPattern })
-        #expect(fullRecords.last?["final_loss"] as? Double == partRecords.last?["final_loss"] as? Double)
-    }
-
-    @Test("a checkpoint is refused for another global batch and accepted at another rank count")
-    func resumeCompatibility() throws {
-        let folder = try SharedData.temporaryDirectory()
-        let checkpoint = folder.appendingPathComponent("state.ckpt").path
-        let base = ["--data", SharedData.path, "--global-batch", "20", "--epochs", "2", "--quiet"]
-        let first = try Launcher.run(base + ["--checkpoint", checkpoint, "--checkpoint-every", "50"], ranks: 2)
-        try #require(first.status == 0, "\(first.standardError)")
-        let otherBatch = try Launcher.run(
-            ["--data", SharedData.path, "--global-batch", "40", "--epochs", "2", "--resume", checkpoint], ranks: 2)
-        #expect(otherBatch.status == 64)
-        #expect(otherBatch.standardError.contains("global batch 20"), "\(otherBatch.standardError)")
-        let otherRanks = try Launcher.run(base + ["--resume", checkpoint], ranks: 4)
-        #expect(otherRanks.status == 0, "\(otherRanks.standardError)")
-        var damaged = [UInt8](FileManager.default.contents(atPath: checkpoint) ?? Data())
-        try #require(damaged.count > 100)
-        damaged[damaged.count / 2] ^= 0x20
-        try Data(damaged).write(to: URL(fileURLWithPath: checkpoint))
-        let corrupt = try Launcher.run(base + ["--resume", checkpoint], ranks: 2)
-        #expect(corrupt.status == 65)
-        #expect(corrupt.standardError.contains("checksum"), "\(corrupt.standardError)")
-    }
-
-    @Test("the same seed and configuration give identical logs apart from times, at 4 ranks")
-    func reproducible() throws {
-        func strippedLog() throws -> [String] {
+        @Test("SIGTERM to mpirun ends the log with an interrupted record and leaves an intact checkpoint")
+        func interrupted() throws {
             let folder = try SharedData.temporaryDirectory()
             let log = folder.appendingPathComponent("run.jsonl").path
-            let result = try Launcher.run(
-                ["--data", SharedData.path, "--preset", "minibatch10", "--optimizer", "momentum", "--seed", "7",
-                 "--log", log, "--quiet"], ranks: 4)
-            try #require(result.status == 0, "\(result.standardError)")
-            let timeKeys: Set = ["train_seconds", "wall_seconds", "start_time", "sec_per_epoch", "examples_per_sec",
-                                 "seconds", "log_path"]
-            return try RunLogReader.records(at: log).map { record in
-                var kept = record.filter { !timeKeys.contains($0.key) }
-                if var config = kept["config"] as? [String: Any] {
-                    config["log_path"] = nil
-                    kept["config"] = config
-                }
-                let data = try JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys])
-                return String(decoding: data, as: UTF8.self)
-            }
+            let checkpoint = folder.appendingPathComponent("state.ckpt").path
+            let job = try Launcher.start(
+                ["--data", SharedData.path, "--log", log, "--checkpoint", checkpoint, "--checkpoint-every", "5000"]
+                    + longRun, ranks: 4)
+            _ = try waitForRanks(job, count: 4)
+            while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(50_000) }
+            job.signal(SIGTERM)
+            let result = job.wait(timeout: 30)
+            #expect(result.status != 0)
+            let last = try RunLogReader.records(at: log).last
+            let tail = (try? RunLogReader.records(at: log).suffix(3).map { "\($0["type"] ?? "?")@\($0["step"] ?? "?")" }) ?? []
+            #expect(last?["type"] as? String == "end",
+                    "status \(result.status), \(result.seconds) s, log tail \(tail), stderr: \(result.standardError)")
+            #expect(last?["reason"] as? String == "interrupted")
+            #expect((last?["step"] as? Int ?? 0) > 0)
+            let saved = FileManager.default.contents(atPath: checkpoint) ?? Data()
+            #expect(String(decoding: saved.prefix(21), as: UTF8.self) == "airfoil-dp checkpoint")
         }
-        let first = try strippedLog()
-        let second = try strippedLog()
-        #expect(first.count > 10)
-        #expect(first == second)
+
+        @Test("a run killed mid-way and resumed from its checkpoint ends with the same parameters, bit for bit")
+        func killAndResume() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let fullLog = folder.appendingPathComponent("full.jsonl").path
+            let partLog = folder.appendingPathComponent("part.jsonl").path
+            let checkpoint = folder.appendingPathComponent("state.ckpt").path
+            let run = ["--data", SharedData.path, "--optimizer", "adam", "--lr", "0.001"] + longRun
+            let full = try Launcher.run(run + ["--log", fullLog], ranks: 4, timeout: 120)
+            try #require(full.status == 0, "\(full.standardError)")
+
+            let saving = run + ["--log", partLog, "--checkpoint", checkpoint, "--checkpoint-every", "20000"]
+            let job = try Launcher.start(saving, ranks: 4)
+            let ranks = try waitForRanks(job, count: 4)
+            while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(20_000) }
+            kill(ranks[1], SIGKILL)
+            let killed = job.wait(timeout: 30)
+            try #require(killed.status != 0, "the run ended before it could be killed")
+
+            let resumed = try Launcher.run(saving + ["--resume", checkpoint], ranks: 4, timeout: 120)
+            try #require(resumed.status == 0, "\(resumed.standardError)")
+            let fullRecords = try RunLogReader.records(at: fullLog)
+            let partRecords = try RunLogReader.records(at: partLog)
+            let resume = try #require(partRecords.first { $0["type"] as? String == "resume" })
+            #expect((resume["step"] as? Int ?? 0) < (fullRecords.last?["steps"] as? Int ?? 0))
+            let fullParams = try #require(fullRecords.last?["params"] as? [Double])
+            let partParams = try #require(partRecords.last?["params"] as? [Double])
+            #expect(fullParams.map { Float($0).bitPattern } == partParams.map { Float($0).bitPattern })
+            #expect(fullRecords.last?["final_loss"] as? Double == partRecords.last?["final_loss"] as? Double)
+        }
+
+        @Test("a checkpoint is refused for another global batch and accepted at another rank count")
+        func resumeCompatibility() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let checkpoint = folder.appendingPathComponent("state.ckpt").path
+            let base = ["--data", SharedData.path, "--global-batch", "20", "--epochs", "2", "--quiet"]
+            let first = try Launcher.run(base + ["--checkpoint", checkpoint, "--checkpoint-every", "50"], ranks: 2)
+            try #require(first.status == 0, "\(first.standardError)")
+            let otherBatch = try Launcher.run(
+                ["--data", SharedData.path, "--global-batch", "40", "--epochs", "2", "--resume", checkpoint], ranks: 2)
+            #expect(otherBatch.status == 64)
+            #expect(otherBatch.standardError.contains("global batch 20"), "\(otherBatch.standardError)")
+            let otherRanks = try Launcher.run(base + ["--resume", checkpoint], ranks: 4)
+            #expect(otherRanks.status == 0, "\(otherRanks.standardError)")
+            var damaged = [UInt8](FileManager.default.contents(atPath: checkpoint) ?? Data())
+            try #require(damaged.count > 100)
+            damaged[damaged.count / 2] ^= 0x20
+            try Data(damaged).write(to: URL(fileURLWithPath: checkpoint))
+            let corrupt = try Launcher.run(base + ["--resume", checkpoint], ranks: 2)
+            #expect(corrupt.status == 65)
+            #expect(corrupt.standardError.contains("checksum"), "\(corrupt.standardError)")
+        }
+
+        @Test("the same seed and configuration give identical logs apart from times, at 4 ranks")
+        func reproducible() throws {
+            func strippedLog() throws -> [String] {
+                let folder = try SharedData.temporaryDirectory()
+                let log = folder.appendingPathComponent("run.jsonl").path
+                let result = try Launcher.run(
+                    ["--data", SharedData.path, "--preset", "minibatch10", "--optimizer", "momentum", "--seed", "7",
+                     "--log", log, "--quiet"], ranks: 4)
+                try #require(result.status == 0, "\(result.standardError)")
+                let timeKeys: Set = ["train_seconds", "wall_seconds", "start_time", "sec_per_epoch", "examples_per_sec",
+                                     "seconds", "log_path"]
+                return try RunLogReader.records(at: log).map { record in
+                    var kept = record.filter { !timeKeys.contains($0.key) }
+                    if var config = kept["config"] as? [String: Any] {
+                        config["log_path"] = nil
+                        kept["config"] = config
+                    }
+                    let data = try JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys])
+                    return String(decoding: data, as: UTF8.self)
+                }
+            }
+            let first = try strippedLog()
+            let second = try strippedLog()
+            #expect(first.count > 10)
+            #expect(first == second)
+        }
     }
 }

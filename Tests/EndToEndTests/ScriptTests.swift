@@ -2,120 +2,122 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The user-facing scripts: a short sweep through compare and plots, reruns, Slurm dry runs, and --help.
-@Suite("Scripts", .serialized)
-struct ScriptTests {
-    static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+extension EndToEnd {
+    /// The user-facing scripts: a short sweep through compare and plots, reruns, Slurm dry runs, and --help.
+    @Suite("Scripts")
+    struct ScriptTests {
+        static let repository = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Runs a script with bash, the tested binary first on the PATH and the shared data named.
-    private func script(_ arguments: [String], environment: [String: String] = [:]) throws -> Launcher.Result {
-        let binaryFolder = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path
-        var settings = environment
-        settings["PATH"] = binaryFolder + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-        settings["AIRFOIL_DP_DATA"] = SharedData.path
-        return try Launcher.runCommand(["bash"] + arguments, environment: settings, timeout: 300,
-                                       directory: Self.repository.path)
-    }
+        /// Runs a script with bash, the tested binary first on the PATH and the shared data named.
+        private func script(_ arguments: [String], environment: [String: String] = [:]) throws -> Launcher.Result {
+            let binaryFolder = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path
+            var settings = environment
+            settings["PATH"] = binaryFolder + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            settings["AIRFOIL_DP_DATA"] = SharedData.path
+            return try Launcher.runCommand(["bash"] + arguments, environment: settings, timeout: 300,
+                                           directory: Self.repository.path)
+        }
 
-    @Test("a short sweep writes its logs and manifest, compares them, and a rerun skips the complete runs")
-    func shortSweep() throws {
-        let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
-        let arguments = ["scripts/sweep.sh", "--batches", "2 100", "--ranks", "1 2 4", "--epochs", "1", "--out", folder]
-        let first = try script(arguments)
-        try #require(first.status == 0, "\(first.standardError)")
-        #expect(first.standardError.contains("[1/5]") && first.standardError.contains("left"))
-        #expect(first.standardError.contains("skipping global batch 2 at 4 ranks"))
-        let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
-        #expect(manifest.count == 6)
-        #expect(manifest.dropFirst().allSatisfy { $0.contains("\tok\t0\t") })
-        let table = first.standardOutput.split(separator: "\n")
-        #expect(table.count == 7, "header, five runs, footnote: \(first.standardOutput)")
-        #expect(table.filter { $0.contains("strong") }.count == 5)
-        if (try? Launcher.runCommand(["/usr/bin/python3", "-c", "import matplotlib"], timeout: 60))?.status == 0 {
-            for name in ["loss_vs_epoch", "loss_vs_time", "scaling"] {
-                for ext in ["png", "svg"] {
-                    #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/\(name).\(ext)"))
+        @Test("a short sweep writes its logs and manifest, compares them, and a rerun skips the complete runs")
+        func shortSweep() throws {
+            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
+            let arguments = ["scripts/sweep.sh", "--batches", "2 100", "--ranks", "1 2 4", "--epochs", "1", "--out", folder]
+            let first = try script(arguments)
+            try #require(first.status == 0, "\(first.standardError)")
+            #expect(first.standardError.contains("[1/5]") && first.standardError.contains("left"))
+            #expect(first.standardError.contains("skipping global batch 2 at 4 ranks"))
+            let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
+            #expect(manifest.count == 6)
+            #expect(manifest.dropFirst().allSatisfy { $0.contains("\tok\t0\t") })
+            let table = first.standardOutput.split(separator: "\n")
+            #expect(table.count == 7, "header, five runs, footnote: \(first.standardOutput)")
+            #expect(table.filter { $0.contains("strong") }.count == 5)
+            if (try? Launcher.runCommand(["/usr/bin/python3", "-c", "import matplotlib"], timeout: 60))?.status == 0 {
+                for name in ["loss_vs_epoch", "loss_vs_time", "scaling"] {
+                    for ext in ["png", "svg"] {
+                        #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/\(name).\(ext)"))
+                    }
                 }
             }
+            let again = try script(arguments)
+            #expect(again.status == 0)
+            #expect(again.standardError.components(separatedBy: "complete log found, skipped").count - 1 == 5)
         }
-        let again = try script(arguments)
-        #expect(again.status == 0)
-        #expect(again.standardError.components(separatedBy: "complete log found, skipped").count - 1 == 5)
-    }
 
-    @Test("weak scaling grows the global batch with the ranks")
-    func weakSweep() throws {
-        let result = try script(["scripts/sweep.sh", "--weak", "--batches", "10", "--ranks", "1 2 4", "--dry-run"])
-        #expect(result.status == 0)
-        for (batch, ranks) in [(10, 1), (20, 2), (40, 4)] {
-            #expect(result.standardOutput.contains("-np \(ranks) --global-batch \(batch) "), "\(result.standardOutput)")
+        @Test("weak scaling grows the global batch with the ranks")
+        func weakSweep() throws {
+            let result = try script(["scripts/sweep.sh", "--weak", "--batches", "10", "--ranks", "1 2 4", "--dry-run"])
+            #expect(result.status == 0)
+            for (batch, ranks) in [(10, 1), (20, 2), (40, 4)] {
+                #expect(result.standardOutput.contains("-np \(ranks) --global-batch \(batch) "), "\(result.standardOutput)")
+            }
         }
-    }
 
-    @Test("Slurm scripts: valid bash, and a dry run of an array task launches its batch with srun")
-    func slurm() throws {
-        for name in ["train.sbatch", "sweep-array.sbatch"] {
-            #expect(try script(["-n", "scripts/slurm/\(name)"]).status == 0)
+        @Test("Slurm scripts: valid bash, and a dry run of an array task launches its batch with srun")
+        func slurm() throws {
+            for name in ["train.sbatch", "sweep-array.sbatch"] {
+                #expect(try script(["-n", "scripts/slurm/\(name)"]).status == 0)
+            }
+            let task = try script(["scripts/slurm/sweep-array.sbatch", "--optimizer", "adam"], environment: [
+                "DRY_RUN": "1", "SLURM_ARRAY_TASK_ID": "2", "SLURM_NTASKS": "8", "SLURM_ARRAY_JOB_ID": "77",
+            ])
+            #expect(task.status == 0)
+            #expect(task.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) ==
+                "srun --mpi=pmix --kill-on-bad-exit=1 airfoil-dp --log runs/sweep-77/B100-P8.jsonl --global-batch 100 "
+                + "--lr 0.4 --epochs 2 --optimizer adam")
         }
-        let task = try script(["scripts/slurm/sweep-array.sbatch", "--optimizer", "adam"], environment: [
-            "DRY_RUN": "1", "SLURM_ARRAY_TASK_ID": "2", "SLURM_NTASKS": "8", "SLURM_ARRAY_JOB_ID": "77",
+
+        @Test("every script answers --help with its usage", arguments: [
+            "scripts/setup.sh", "scripts/run.sh", "scripts/test.sh", "scripts/sweep.sh", "scripts/plot-runs",
+            "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
+            "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
+            "scripts/test-multihost.sh", "scripts/netns-agent.sh",
         ])
-        #expect(task.status == 0)
-        #expect(task.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) ==
-            "srun --mpi=pmix --kill-on-bad-exit=1 airfoil-dp --log runs/sweep-77/B100-P8.jsonl --global-batch 100 "
-            + "--lr 0.4 --epochs 2 --optimizer adam")
+        func help(path: String) throws {
+            let result = try script([path, "--help"])
+            #expect(result.status == 0)
+            #expect(result.standardOutput.lowercased().contains("usage"), "\(path): \(result.standardOutput)")
+        }
+
+        @Test("compare skips damaged logs on stderr, keeps stdout for the table, and fails only with no valid log")
+        func compareOutputContract() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let good = folder.appendingPathComponent("good.jsonl").path
+            let run = try Launcher.run(["--data", SharedData.path, "--quiet", "--log", good])
+            try #require(run.status == 0)
+            try "not a log\n".write(toFile: folder.appendingPathComponent("bad.jsonl").path, atomically: true, encoding: .utf8)
+            let truncated = String(decoding: FileManager.default.contents(atPath: good)!.prefix(300), as: UTF8.self)
+            try truncated.write(toFile: folder.appendingPathComponent("cut.jsonl").path, atomically: true, encoding: .utf8)
+            let table = try Launcher.run(["compare", folder.path, "--format", "json"])
+            #expect(table.status == 0)
+            let rows = try JSONSerialization.jsonObject(with: Data(table.standardOutput.utf8)) as? [[String: Any]]
+            #expect(rows?.count == 1)
+            #expect(table.standardError.contains("bad.jsonl") && table.standardError.contains("cut.jsonl"))
+            let none = try Launcher.run(["compare", folder.appendingPathComponent("bad.jsonl").path])
+            #expect(none.status == 65)
+            #expect(none.standardOutput.isEmpty)
+        }
     }
 
-    @Test("every script answers --help with its usage", arguments: [
-        "scripts/setup.sh", "scripts/run.sh", "scripts/test.sh", "scripts/sweep.sh", "scripts/plot-runs",
-        "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
-        "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
-        "scripts/test-multihost.sh", "scripts/netns-agent.sh",
-    ])
-    func help(path: String) throws {
-        let result = try script([path, "--help"])
-        #expect(result.status == 0)
-        #expect(result.standardOutput.lowercased().contains("usage"), "\(path): \(result.standardOutput)")
-    }
+    /// The multi-host run across three network namespaces (needs root and `ip netns`; the script says when it skips).
+    @Suite("Multi-host over network namespaces")
+    struct MultiHostTests {
+        static var canCreateNamespaces: Bool {
+            getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+                && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+                    || FileManager.default.isExecutableFile(atPath: "/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/usr/bin/ip"))
+        }
 
-    @Test("compare skips damaged logs on stderr, keeps stdout for the table, and fails only with no valid log")
-    func compareOutputContract() throws {
-        let folder = try SharedData.temporaryDirectory()
-        let good = folder.appendingPathComponent("good.jsonl").path
-        let run = try Launcher.run(["--data", SharedData.path, "--quiet", "--log", good])
-        try #require(run.status == 0)
-        try "not a log\n".write(toFile: folder.appendingPathComponent("bad.jsonl").path, atomically: true, encoding: .utf8)
-        let truncated = String(decoding: FileManager.default.contents(atPath: good)!.prefix(300), as: UTF8.self)
-        try truncated.write(toFile: folder.appendingPathComponent("cut.jsonl").path, atomically: true, encoding: .utf8)
-        let table = try Launcher.run(["compare", folder.path, "--format", "json"])
-        #expect(table.status == 0)
-        let rows = try JSONSerialization.jsonObject(with: Data(table.standardOutput.utf8)) as? [[String: Any]]
-        #expect(rows?.count == 1)
-        #expect(table.standardError.contains("bad.jsonl") && table.standardError.contains("cut.jsonl"))
-        let none = try Launcher.run(["compare", folder.appendingPathComponent("bad.jsonl").path])
-        #expect(none.status == 65)
-        #expect(none.standardOutput.isEmpty)
-    }
-}
-
-/// The multi-host run across three network namespaces (needs root and `ip netns`; the script says when it skips).
-@Suite("Multi-host over network namespaces")
-struct MultiHostTests {
-    static var canCreateNamespaces: Bool {
-        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
-            && (FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
-                || FileManager.default.isExecutableFile(atPath: "/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/usr/bin/ip"))
-    }
-
-    @Test("gd across three hosts reaches the single-host loss and the header lists three hosts",
-          .enabled(if: canCreateNamespaces, "needs root, ip netns and unshare"))
-    func threeHosts() throws {
-        let result = try Launcher.runCommand(
-            ["bash", "scripts/test-multihost.sh"], environment: ["AIRFOIL_DP_DATA": SharedData.path], timeout: 300,
-            directory: ScriptTests.repository.path)
-        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
-        #expect(result.standardOutput.contains("PASSED"), "\(result.standardOutput)")
-        #expect(result.standardOutput.contains("afdp-h1 [0, 1], afdp-h2 [2, 3], afdp-h3 [4, 5]"))
+        @Test("gd across three hosts reaches the single-host loss and the header lists three hosts",
+              .enabled(if: canCreateNamespaces, "needs root, ip netns and unshare"))
+        func threeHosts() throws {
+            let result = try Launcher.runCommand(
+                ["bash", "scripts/test-multihost.sh"], environment: ["AIRFOIL_DP_DATA": SharedData.path], timeout: 300,
+                directory: ScriptTests.repository.path)
+            #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+            #expect(result.standardOutput.contains("PASSED"), "\(result.standardOutput)")
+            #expect(result.standardOutput.contains("afdp-h1 [0, 1], afdp-h2 [2, 3], afdp-h3 [4, 5]"))
+        }
     }
 }
