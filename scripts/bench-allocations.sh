@@ -12,17 +12,14 @@ set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source="$repo/.build/release/airfoil-dp"
-[[ -x "$source" ]] || source="$(command -v airfoil-dp || true)"
-[[ -n "$source" ]] || { echo "bench-allocations.sh: build airfoil-dp first (scripts/setup.sh)" >&2; exit 69; }
+source "$repo/scripts/lib/common.sh"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
 command -v valgrind >/dev/null || { apt-get update -q && apt-get install -y -q valgrind; }
-if [[ -z "${AIRFOIL_DP_DATA:-}" && ! -f data/airfoil_self_noise.dat && -f "$repo/../shared/data/airfoil_self_noise.dat" ]]; then
-    export AIRFOIL_DP_DATA="$repo/../shared/data/airfoil_self_noise.dat"
-fi
+airfoil_dp_default_data "$repo" || { echo "bench-allocations.sh: no data file: run 'airfoil-dp fetch-data'" >&2; exit 66; }
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp "$source" "$work/airfoil-dp"
+cp "$binary" "$work/airfoil-dp"
 strip "$work/airfoil-dp"
 mpirun_flags=(--oversubscribe --mca btl self,vader --mca oob_tcp_if_include lo)
 [[ $EUID -eq 0 ]] && mpirun_flags+=(--allow-run-as-root)

@@ -21,9 +21,8 @@ for argument in "$@"; do
 done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-binary="$(command -v airfoil-dp || true)"
-[[ -x "$repo/.build/release/airfoil-dp" ]] && binary="$repo/.build/release/airfoil-dp"
-[[ -n "$binary" ]] || { echo "bench-gemm-vs-openblas.sh: build airfoil-dp first (scripts/setup.sh)" >&2; exit 69; }
+source "$repo/scripts/lib/common.sh"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
 
 if [[ ! -f /usr/include/x86_64-linux-gnu/cblas.h && ! -f /usr/include/cblas.h ]] || ! command -v gcc >/dev/null; then
     [[ $EUID -eq 0 ]] || { echo "bench-gemm-vs-openblas.sh: install libopenblas-dev and gcc first" >&2; exit 69; }

@@ -9,12 +9,10 @@ set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-binary="$repo/.build/release/airfoil-dp"
-[[ -x "$binary" ]] || binary="$(command -v airfoil-dp || true)"
-[[ -n "$binary" ]] || { echo "bench-vs-numpy.sh: build airfoil-dp first (scripts/setup.sh)" >&2; exit 69; }
+source "$repo/scripts/lib/common.sh"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
+airfoil_dp_default_data "$repo" || { echo "bench-vs-numpy.sh: no data file: run 'airfoil-dp fetch-data'" >&2; exit 66; }
 data="${AIRFOIL_DP_DATA:-data/airfoil_self_noise.dat}"
-[[ -f "$data" ]] || data="$repo/../shared/data/airfoil_self_noise.dat"
-[[ -f "$data" ]] || { echo "bench-vs-numpy.sh: no data file: run 'airfoil-dp fetch-data'" >&2; exit 66; }
 python3 -c 'import numpy' 2>/dev/null || { echo "bench-vs-numpy.sh: python3 cannot import numpy (apt-get install python3-numpy)" >&2; exit 69; }
 
 numpy_ms=()

@@ -16,10 +16,11 @@
 # Oversubscribed on one host (more than twice as many ranks as cores, no hostfile), it also picks OpenMPI's Rabenseifner allreduce,
 # which halved the gradient allreduce's latency at 8 and 16 ranks on 2 cores (README, Performance).
 # The data file is found as airfoil-dp finds it (--data, $AIRFOIL_DP_DATA, data/); failing those, a checkout's
-# sibling ../shared/data is used, and otherwise `airfoil-dp fetch-data` downloads it.
+# sibling ../shared/data is used, and otherwise `airfoil-dp fetch-data` downloads it. The binary is this
+# checkout's release build when there is one, else airfoil-dp on the PATH (scripts/lib/common.sh).
 set -euo pipefail
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ranks=16
@@ -38,25 +39,18 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$ranks" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -np must be a positive whole number, got '$ranks'" >&2; exit 64; }
 
-# Find the binary: on the PATH, in the setup prefixes, or in this checkout's release build.
+source "$repo/scripts/lib/common.sh"
+# mpirun finds airfoil-dp by name: put the chosen binary's folder first on the PATH it exports to the ranks.
 export PATH="$PATH:/usr/local/bin:$HOME/.local/bin"
-if ! command -v airfoil-dp >/dev/null 2>&1; then
-    built="$repo/.build/release/airfoil-dp"
-    [[ -x "$built" ]] || { echo "run.sh: airfoil-dp not found: run scripts/setup.sh first" >&2; exit 69; }
-    export PATH="$repo/.build/release:$PATH"
-fi
+binary="$(airfoil_dp_binary "$repo")" || exit 69
+export PATH="$(dirname "$binary"):$PATH"
 
 has_data_flag=0
 for argument in "${passthrough[@]+"${passthrough[@]}"}"; do
     [[ "$argument" == --data || "$argument" == --data=* ]] && has_data_flag=1
 done
-if ((has_data_flag == 0)) && [[ -z "${AIRFOIL_DP_DATA:-}" && ! -f data/airfoil_self_noise.dat ]]; then
-    shared="$(cd "$repo/.." && pwd)/shared/data/airfoil_self_noise.dat"
-    if [[ -f "$shared" ]]; then
-        export AIRFOIL_DP_DATA="$shared"
-    else
-        airfoil-dp fetch-data
-    fi
+if ((has_data_flag == 0)) && ! airfoil_dp_default_data "$repo"; then
+    airfoil-dp fetch-data
 fi
 
 command=(mpirun -np "$ranks" --oversubscribe)

@@ -128,7 +128,8 @@ for entry in "${plan[@]}"; do
 done
 ((dry_run)) && exit 0
 
-binary="$(command -v airfoil-dp || echo "$repo/.build/release/airfoil-dp")"
+source "$repo/scripts/lib/common.sh"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
 echo >&2
 "$binary" compare "$out" | tee "$out/compare.txt"
 "$binary" compare "$out" --format csv > "$out/compare.csv" 2>/dev/null

@@ -16,11 +16,10 @@ skip() { echo "multi-host test: SKIPPED: $*"; exit 0; }
 [[ $EUID -eq 0 ]] || skip "needs root to create network namespaces"
 command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || skip "no 'ip netns' (apt-get install iproute2)"
 command -v unshare >/dev/null || skip "no unshare (util-linux)"
-binary="$repo/.build/release/airfoil-dp"
-[[ -x "$binary" ]] || binary="$(command -v airfoil-dp || true)"
-[[ -n "$binary" ]] || { echo "multi-host test: build airfoil-dp first" >&2; exit 1; }
-data="${AIRFOIL_DP_DATA:-$repo/../shared/data/airfoil_self_noise.dat}"
-[[ -f "$data" ]] || { echo "multi-host test: no data file (set AIRFOIL_DP_DATA)" >&2; exit 1; }
+source "$repo/scripts/lib/common.sh"
+binary="$(airfoil_dp_binary "$repo")" || exit 1
+airfoil_dp_default_data "$repo" || { echo "multi-host test: no data file (set AIRFOIL_DP_DATA)" >&2; exit 1; }
+data="${AIRFOIL_DP_DATA:-data/airfoil_self_noise.dat}"
 data="$(cd "$(dirname "$data")" && pwd)/$(basename "$data")"
 
 bridge=afdp-br

@@ -63,14 +63,6 @@ public struct Communicator: Collective, @unchecked Sendable {
         return "\(major).\(minor)"
     }
 
-    /// The name of the host this rank runs on, as MPI reports it.
-    public func processorName() throws -> String {
-        var text = [CChar](repeating: 0, count: Int(MPI_MAX_PROCESSOR_NAME) + 1)
-        var length: Int32 = 0
-        try Self.check("MPI_Get_processor_name", MPI_Get_processor_name(&text, &length))
-        return String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
         try allreduce(values.baseAddress, values.count, cmpi_float(), operation)
     }

@@ -151,7 +151,8 @@ public final class Trainer<Group: Collective> {
 
             for stepInEpoch in (epoch == firstEpoch ? firstStepInEpoch : 0)..<stepsPerEpoch {
                 let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
-                let globalCount = layout.slots(ofStep: stepInEpoch).count
+                let slots = layout.slots(ofStep: stepInEpoch)
+                let globalCount = slots.count
                 model.accumulateGradient(
                     inputs: epochInputs.baseAddress! + local.lowerBound * width,
                     targets: epochTargets.baseAddress! + local.lowerBound, count: local.count,
@@ -181,7 +182,7 @@ public final class Trainer<Group: Collective> {
                 optimizer.update(parameters, gradientSum: reduced.baseAddress!,
                                  gradientScale: 1 / Float(globalCount), learningRate: Float(rate))
                 step += 1
-                examples = epoch * rows + layout.slots(ofStep: stepInEpoch).upperBound
+                examples = epoch * rows + slots.upperBound
                 monitor?.publish(step: step)
 
                 if examples >= nextEval || step == totalSteps {

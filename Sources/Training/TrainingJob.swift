@@ -37,7 +37,7 @@ public enum TrainingJob {
             guard isRoot, let path = configuration.logPath else { return nil }
             return try RunLog(path: path, continuing: checkpoint != nil)
         }
-        let hosts = try hostRanks(collective)
+        let hosts = try HostRanks.gather(collective)
 
         let shard = try TrainingShard.load(
             path: configuration.dataPath, requestedRows: configuration.rows, collective: collective)
@@ -138,22 +138,5 @@ public enum TrainingJob {
         guard value > 0, value.isFinite else { return String(format: "%.3f", value) }
         let decimals = min(max(3, 2 - Int(log10(value).rounded(.down))), 9)
         return String(format: "%.\(decimals)f", value)
-    }
-
-    /// Every rank's host name, gathered, grouped by host in order of first rank.
-    static func hostRanks(_ collective: some Collective) throws -> [HostRanks] {
-        var name = [CChar](repeating: 0, count: 256)
-        gethostname(&name, name.count - 1)
-        let local = name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
-        var hosts: [HostRanks] = []
-        for (rank, bytes) in try collective.allgather(local).enumerated() {
-            let host = String(decoding: bytes, as: UTF8.self)
-            if let index = hosts.firstIndex(where: { $0.name == host }) {
-                hosts[index].ranks.append(rank)
-            } else {
-                hosts.append(HostRanks(name: host, ranks: [rank]))
-            }
-        }
-        return hosts
     }
 }

@@ -10,20 +10,11 @@ struct Info: ParsableCommand {
 
     func run() throws {
         let communicator = try Communicator.initialize()
-        let hosts = try communicator.allgather(Array(try communicator.processorName().utf8))
+        let hosts = try HostRanks.gather(communicator)
         if communicator.rank == 0 {
-            var byHost: [(String, [Int])] = []
-            for (rank, bytes) in hosts.enumerated() {
-                let name = String(decoding: bytes, as: UTF8.self)
-                if let index = byHost.firstIndex(where: { $0.0 == name }) {
-                    byHost[index].1.append(rank)
-                } else {
-                    byHost.append((name, [rank]))
-                }
-            }
             Console.out("airfoil-dp \(AirfoilDP.version)")
-            Console.out("ranks: \(communicator.size) on \(byHost.count) host(s)")
-            for (name, ranks) in byHost { Console.out("  \(name): ranks \(RankList.describe(ranks))") }
+            Console.out("ranks: \(communicator.size) on \(hosts.count) host(s)")
+            for host in hosts { Console.out("  \(host.name): ranks \(RankList.describe(host.ranks))") }
             Console.out("mpi: \(Communicator.libraryVersion) (MPI \(Communicator.standardVersion))")
             Console.out("cpu: \(CPUInfo.modelName) (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
             Console.out("cpu vector features: \(CPUInfo.vectorFeatures.joined(separator: " "))")
