@@ -36,27 +36,42 @@ let package = Package(
         .target(name: "CKernelSupport"),
         .target(name: "Kernels", dependencies: ["CKernelSupport"], swiftSettings: tunedSettings),
         .target(
-            name: "Training",
-            dependencies: [
-                "Kernels", "MPI",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
+            name: "Common",
+            dependencies: ["MPI", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: tunedSettings
         ),
-        .target(name: "Comparison"),
-        .target(name: "Benchmarks", dependencies: ["Kernels", "MPI", "Training"], swiftSettings: tunedSettings),
+        .target(name: "Data", dependencies: ["Common", "MPI"], swiftSettings: tunedSettings),
+        .target(name: "Models", dependencies: ["Common", "Kernels"], swiftSettings: tunedSettings),
+        .target(name: "Optimization", dependencies: ["Common"], swiftSettings: tunedSettings),
+        .target(
+            name: "Training",
+            dependencies: ["Common", "Data", "Models", "Optimization", "MPI"],
+            swiftSettings: tunedSettings
+        ),
+        .target(name: "Comparison", dependencies: ["Training"]),
+        .target(
+            name: "Benchmarks",
+            dependencies: ["Kernels", "MPI", "Common", "Data", "Models", "Training"],
+            swiftSettings: tunedSettings
+        ),
         .executableTarget(
             name: "airfoil-dp",
             dependencies: [
-                "Training", "MPI", "Kernels", "Benchmarks", "Comparison",
+                "Training", "MPI", "Kernels", "Benchmarks", "Comparison", "Common", "Data", "Models", "Optimization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.define("TARGET_CPU_\(targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))")]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Kernels", "MPI", "TestSupport"]),
-        .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "TestSupport"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Common", "MPI", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Common", "Kernels", "TestSupport"]),
+        .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Common", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "Data", "Models", "Optimization", "Common", "Kernels", "MPI", "TestSupport"]
+        ),
+        .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Training", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp", "TestSupport"]),
     ]
 )

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import Kernels
 
 /// The chapter's "four ways to multiply matrices" and a size sweep of the blocked GEMM.

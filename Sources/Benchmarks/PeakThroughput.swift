@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import Training
 
 /// Measures this core's single-precision peak: a loop of independent fused multiply-adds.

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import Training
 
 /// Timing helpers shared by the benchmarks: medians of repeated runs after a warm-up.

@@ -1,5 +1,8 @@
-import Crypto
+import Models
+import Data
+import Common
 import Foundation
+import Optimization
 
 /// Everything a run needs to continue exactly where it stopped: parameters, optimizer state and the position in
 /// the step plan. Sample orders are not stored: each epoch's order is drawn from `(seed, epoch, rank)` alone.
@@ -83,7 +86,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let payload = try encoder.encode(self)
-        let header = "\(Self.magic) \(Self.formatVersion) \(DataFetcher.sha1(payload))\n"
+        let header = "\(Self.magic) \(Self.formatVersion) \(Digest.sha1(payload))\n"
         return Array(header.utf8) + [UInt8](payload)
     }
 
@@ -104,7 +107,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
             throw fail("has format version \(header[2]); this airfoil-dp reads version \(formatVersion)")
         }
         let payload = bytes[(newline + 1)...]
-        guard DataFetcher.sha1(payload) == header[3] else {
+        guard Digest.sha1(payload) == header[3] else {
             throw fail("is damaged: its checksum does not match (truncated or altered)")
         }
         let decoder = JSONDecoder()

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import Foundation
 
 /// Rank 0's progress on standard error: a live line on a terminal, a plain line every few seconds elsewhere.

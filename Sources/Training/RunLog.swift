@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import Foundation
 
 /// A JSON Lines file written by rank 0, one whole record per `write`.

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import MPI
 
 /// The outcome of a complete training run, as rank 0 measured it.

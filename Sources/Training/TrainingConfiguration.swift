@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 /// How rank 0 reports progress on standard error.
 public enum ProgressMode: String, CaseIterable, Codable, Sendable {
     /// A live, rewritten line when standard error is a terminal; otherwise a plain line every few seconds.

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import ArgumentParser
 
 /// The `airfoil-dp` command: data-parallel minibatch SGD on the airfoil self-noise data, over MPI.

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import ArgumentParser
 
 /// `airfoil-dp bench`: the speed measurements (never run as timed tests).

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import MPI
 
 /// How this binary was built, for `info` and the run log's header.

@@ -1,3 +1,7 @@
+import Optimization
+import Models
+import Data
+import Common
 import Foundation
 import TestSupport
 import Testing

@@ -1,4 +1,4 @@
-import Crypto
+import Common
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -22,11 +22,6 @@ public enum DataFetcher {
         case downloaded(bytes: Int)
     }
 
-    /// The lowercase hex SHA-1 of `bytes`.
-    public static func sha1(_ bytes: some DataProtocol) -> String {
-        Insecure.SHA1.hash(data: bytes).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-    }
-
     /// Fetches `source` (an `http`, `https` or `file` URL) into `destination` and verifies its SHA-1.
     ///
     /// - Parameter force: download even when a file with the right checksum is already there.
@@ -36,7 +31,7 @@ public enum DataFetcher {
         from source: String, to destination: String, sha1 expected: String = expectedSHA1, force: Bool = false
     ) async throws -> Outcome {
         let expected = expected.lowercased()
-        if !force, let existing = FileManager.default.contents(atPath: destination), sha1(existing) == expected {
+        if !force, let existing = FileManager.default.contents(atPath: destination), Digest.sha1(existing) == expected {
             return .alreadyPresent
         }
         guard let url = URL(string: source), let scheme = url.scheme?.lowercased(),
@@ -45,7 +40,7 @@ public enum DataFetcher {
             throw JobFailure(.usage, "'\(source)' is not an http, https or file URL")
         }
         let data = try await download(url, scheme: scheme)
-        let actual = sha1(data)
+        let actual = Digest.sha1(data)
         guard actual == expected else {
             throw JobFailure(.invalidData, "the file from '\(source)' has SHA-1 \(actual), expected \(expected): "
                 + "it was not saved")

@@ -1,3 +1,4 @@
+import Common
 /// How the training rows are split into per-rank shards and how each step's global batch is shared.
 ///
 /// An epoch is a sequence of `rows` slots; slot `k` belongs to rank `k mod ranks`. Shards are contiguous and

@@ -1,5 +1,6 @@
+import Common
 import Testing
-import Training
+import Optimization
 
 @Suite("Update rules of d2l chapter 11, against values worked by hand")
 struct OptimizerTests {

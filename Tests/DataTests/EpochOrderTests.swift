@@ -1,5 +1,6 @@
+import Common
 import Testing
-import Training
+import Data
 
 @Suite("Seeded epoch orders and the generator")
 struct EpochOrderTests {

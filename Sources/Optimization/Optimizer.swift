@@ -1,3 +1,4 @@
+import Common
 /// Applies one of d2l chapter 11's update rules to the parameters, with its state in buffers allocated once.
 ///
 /// Every rank applies the same rule to the same allreduced gradient, so parameters and state stay identical

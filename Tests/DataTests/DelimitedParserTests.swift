@@ -1,6 +1,7 @@
+import Common
 import TestSupport
 import Testing
-import Training
+import Data
 
 @Suite("Parsing delimited numeric tables")
 struct DelimitedParserTests {

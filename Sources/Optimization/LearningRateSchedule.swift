@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// How the learning rate moves over a run (d2l 11.11), with an optional linear warmup.

@@ -1,5 +1,6 @@
+import Common
 import Testing
-import Training
+import Data
 
 @Suite("Column statistics combined from per-rank partial sums")
 struct ColumnStatisticsTests {

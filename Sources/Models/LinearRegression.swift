@@ -1,3 +1,4 @@
+import Common
 import Kernels
 
 /// The chapter's linear model `y = X w + b` with squared loss `(y_hat - y)^2 / 2`, computed with ``GEMM``.

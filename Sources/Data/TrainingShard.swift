@@ -1,3 +1,4 @@
+import Common
 import MPI
 
 /// One rank's standardised share of the training set, plus what every rank knows about the whole data set.

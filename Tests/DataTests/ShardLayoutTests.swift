@@ -1,5 +1,6 @@
+import Common
 import Testing
-import Training
+import Data
 
 @Suite("Shards, slots and per-step shares")
 struct ShardLayoutTests {

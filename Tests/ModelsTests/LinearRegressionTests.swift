@@ -1,5 +1,6 @@
+import Common
 import Testing
-import Training
+import Models
 
 @Suite("The linear model's loss and gradient")
 struct LinearRegressionTests {

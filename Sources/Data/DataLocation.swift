@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// Where the data file is looked for, in the order real tools use: an explicit flag, then an environment

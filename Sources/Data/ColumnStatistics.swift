@@ -1,3 +1,4 @@
+import Common
 /// Per-column mean and population standard deviation, accumulated on each rank and combined by one allreduce.
 ///
 /// Sums are of values shifted by a reference row that every rank knows (the file's first row), in Double, which

@@ -1,3 +1,5 @@
+import Common
+
 /// Reads a table of numbers: one row per line, columns separated by tabs or commas, no header.
 ///
 /// Line ends may be LF or CRLF; blank lines are skipped; spaces around a field are ignored. The delimiter is the
@@ -98,11 +100,5 @@ public enum DelimitedParser {
             }
         }
         return field.count > 32 ? text + "..." : text
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

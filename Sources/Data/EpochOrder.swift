@@ -1,3 +1,4 @@
+import Common
 /// The seeded order in which one rank visits its shard during an epoch.
 ///
 /// Each epoch's order is a fresh Fisher-Yates shuffle drawn from `(seed, epoch, rank)` alone, so it does not

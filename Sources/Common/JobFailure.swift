@@ -31,7 +31,7 @@ public struct JobFailure: Error, Equatable, Sendable, CustomStringConvertible {
         self.init(kind: kind, message: message, reported: false)
     }
 
-    init(kind: Kind, message: String, reported: Bool) {
+    public init(kind: Kind, message: String, reported: Bool) {
         self.kind = kind
         self.message = message
         self.reported = reported

@@ -1,7 +1,8 @@
+import Common
 import Foundation
 import TestSupport
 import Testing
-import Training
+import Data
 
 @Suite("Finding and fetching the data file")
 struct DataLocationTests {
@@ -15,7 +16,7 @@ struct DataLocationTests {
 
     @Test("the shared copy has d2l's published SHA-1")
     func sharedChecksum() {
-        #expect(DataFetcher.sha1(SharedData.bytes) == DataFetcher.expectedSHA1)
+        #expect(Digest.sha1(SharedData.bytes) == DataFetcher.expectedSHA1)
     }
 
     @Test("fetching from a file:// URL verifies, writes, and then finds the file already present")
@@ -24,7 +25,7 @@ struct DataLocationTests {
         let destination = folder.appendingPathComponent("data/airfoil_self_noise.dat").path
         let source = URL(fileURLWithPath: SharedData.path).absoluteString
         #expect(try await DataFetcher.fetch(from: source, to: destination) == .downloaded(bytes: 59984))
-        #expect(DataFetcher.sha1(FileManager.default.contents(atPath: destination)!) == DataFetcher.expectedSHA1)
+        #expect(Digest.sha1(FileManager.default.contents(atPath: destination)!) == DataFetcher.expectedSHA1)
         #expect(try await DataFetcher.fetch(from: source, to: destination) == .alreadyPresent)
     }
 

@@ -1,3 +1,4 @@
+import Common
 /// The update rules of d2l chapter 11, by the names `--optimizer` takes.
 public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
     /// Minibatch SGD, `w -= lr * g` (d2l 11.5).

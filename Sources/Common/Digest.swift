@@ -1,0 +1,30 @@
+import Crypto
+import Foundation
+
+/// Hex digests for integrity checks: of downloaded data (d2l publishes SHA-1 sums), of checkpoint and model file
+/// payloads, and of a model's parameter bits (`params_digest`). A checksum, not a signature: it catches damage,
+/// not a deliberate edit whose digest was recomputed.
+public enum Digest {
+    /// The lowercase hex SHA-1 of `bytes`.
+    public static func sha1(_ bytes: some DataProtocol) -> String {
+        Insecure.SHA1.hash(data: bytes).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    /// The SHA-1 of the floats' bit patterns in order, little-endian: equal exactly when every bit is.
+    public static func sha1(bitsOf values: UnsafeBufferPointer<Float>) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * 4)
+        for value in values {
+            let bits = value.bitPattern.littleEndian
+            withUnsafeBytes(of: bits) { bytes.append(contentsOf: $0) }
+        }
+        return sha1(bytes)
+    }
+}
+
+extension String {
+    /// The string padded on the left with `pad` to at least `width` characters.
+    public func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}
