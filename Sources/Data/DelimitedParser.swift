@@ -6,6 +6,9 @@ import Common
 /// first line's (a tab if it has one, else a comma) and so is the column count, which every row must repeat.
 /// Every field must be a finite decimal number. Rows are handed to a visitor one at a time, so a caller that
 /// keeps only some rows (its shard) never holds the whole table.
+///
+/// The line-level core (``format(ofFirstLine:)``, ``scan(_:format:visit:)``) parses any run of whole lines, so a
+/// rank can parse just its byte range of a file and number the lines once it knows how many came before.
 public enum DelimitedParser {
     /// The shape of a parsed table.
     public struct Shape: Equatable, Sendable {
@@ -21,6 +24,28 @@ public enum DelimitedParser {
         }
     }
 
+    /// The delimiter and column count every row must follow, fixed by the first non-blank line.
+    public struct Format: Equatable, Sendable {
+        public var delimiter: UInt8
+        public var columns: Int
+    }
+
+    /// A problem on one line of a scanned run of lines: the line's index in the run (0-based) and what is wrong.
+    public struct LineProblem: Equatable, Sendable {
+        public var line: Int
+        public var problem: String
+    }
+
+    /// What a scan of a run of lines found.
+    public struct ScanResult: Sendable {
+        /// Lines scanned (blank ones included).
+        public var lines: Int
+        /// Rows found (blank lines not counted).
+        public var rows: Int
+        /// The first problem, if any; the scan stops parsing rows there but keeps counting lines.
+        public var problem: LineProblem?
+    }
+
     /// Parses `bytes`, calling `visit(rowIndex, values)` for each row in order.
     ///
     /// - Parameter source: the file name used in error messages.
@@ -29,58 +54,113 @@ public enum DelimitedParser {
     public static func parse(
         _ bytes: [UInt8], source: String, visit: (Int, [Double]) throws -> Void
     ) throws -> Shape {
-        var delimiter: UInt8?
-        var columns = 0
-        var rowIndex = 0
-        var values: [Double] = []
-        var lineNumber = 0
-        var lineStart = 0
-        while lineStart < bytes.count {
-            lineNumber += 1
-            var lineEnd = lineStart
-            while lineEnd < bytes.count && bytes[lineEnd] != newline { lineEnd += 1 }
-            let line = bytes[lineStart..<lineEnd]
-            lineStart = lineEnd + 1
-            if line.allSatisfy(isBlank) { continue }
-            func fail(_ problem: String) -> JobFailure {
-                JobFailure(.invalidData, "data file '\(source)' line \(lineNumber): \(problem)")
-            }
-            if delimiter == nil {
-                delimiter = line.contains(tab) ? tab : comma
-            }
-            let fields = line.split(separator: delimiter!, omittingEmptySubsequences: false)
-            if columns == 0 {
-                guard fields.count >= 2 else {
-                    throw fail("expected at least 2 tab- or comma-separated columns (features, then the target)")
-                }
-                columns = fields.count
-                values.reserveCapacity(columns)
-            }
-            guard fields.count == columns else {
-                throw fail("expected \(columns) columns, found \(fields.count)")
-            }
-            values.removeAll(keepingCapacity: true)
-            for (columnIndex, field) in fields.enumerated() {
-                let trimmed = field.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
-                let text = String(decoding: trimmed, as: UTF8.self)
-                guard !trimmed.contains(0), let value = Double(text) else {
-                    throw fail("column \(columnIndex + 1): '\(printable(field))' is not a number")
-                }
-                guard value.isFinite else {
-                    throw fail("column \(columnIndex + 1): '\(printable(field))' is not finite")
-                }
-                values.append(value)
-            }
-            try visit(rowIndex, values)
-            rowIndex += 1
-        }
-        guard rowIndex > 0 else {
+        guard let first = try bytes.withUnsafeBytes({ try firstLine(of: $0, source: source) }) else {
             throw JobFailure(.invalidData, "data file '\(source)' is empty: it has no rows")
         }
-        return Shape(rows: rowIndex, columns: columns)
+        var visitError: Error?
+        let result = bytes.withUnsafeBytes { buffer in
+            scan(buffer[...], format: first.format) { row, values, _ in
+                do { try visit(row, values) } catch {
+                    visitError = visitError ?? error
+                }
+            }
+        }
+        if let visitError { throw visitError }
+        if let problem = result.problem {
+            throw JobFailure(.invalidData, "data file '\(source)' line \(problem.line + 1): \(problem.problem)")
+        }
+        return Shape(rows: result.rows, columns: first.format.columns)
     }
 
-    private static let newline = UInt8(ascii: "\n")
+    /// The format of the first non-blank line of `bytes` and that line's 1-based number, or nil when every line is
+    /// blank.
+    /// - Throws: ``JobFailure`` of kind `.invalidData` when the first line has fewer than two fields.
+    public static func firstLine(of bytes: UnsafeRawBufferPointer, source: String) throws
+        -> (format: Format, lineNumber: Int, values: [Double])?
+    {
+        var lineNumber = 0
+        var start = 0
+        while start < bytes.count {
+            lineNumber += 1
+            var end = start
+            while end < bytes.count && bytes[end] != newline { end += 1 }
+            let line = bytes[start..<end]
+            start = end + 1
+            if line.allSatisfy(isBlank) { continue }
+            let delimiter = line.contains(tab) ? tab : comma
+            let fields = line.split(separator: delimiter, omittingEmptySubsequences: false).count
+            guard fields >= 2 else {
+                throw JobFailure(.invalidData, "data file '\(source)' line \(lineNumber): expected at least 2 tab- or "
+                    + "comma-separated columns (features, then the target)")
+            }
+            let format = Format(delimiter: delimiter, columns: fields)
+            var values: [Double] = []
+            if case .failure(let problem) = parseRow(line, format: format, into: &values) {
+                throw JobFailure(.invalidData, "data file '\(source)' line \(lineNumber): \(problem)")
+            }
+            return (format, lineNumber, values)
+        }
+        return nil
+    }
+
+    /// Scans the whole lines of `bytes` (the last may lack its line end), calling
+    /// `visit(rowIndex, values, byteRange)` for every row up to the first problem; byte ranges are positions in
+    /// `bytes` and include the line end.
+    public static func scan(
+        _ bytes: Slice<UnsafeRawBufferPointer>, format: Format, visit: (Int, [Double], Range<Int>) -> Void
+    ) -> ScanResult {
+        var result = ScanResult(lines: 0, rows: 0, problem: nil)
+        var values: [Double] = []
+        values.reserveCapacity(format.columns)
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            var end = start
+            while end < bytes.endIndex && bytes[end] != newline { end += 1 }
+            let line = bytes[start..<end]
+            let lineRange = start..<min(end + 1, bytes.endIndex)
+            start = end + 1
+            result.lines += 1
+            guard result.problem == nil, !line.allSatisfy(isBlank) else { continue }
+            switch parseRow(line, format: format, into: &values) {
+            case .failure(let problem):
+                result.problem = LineProblem(line: result.lines - 1, problem: problem.description)
+            case .success:
+                visit(result.rows, values, lineRange)
+                result.rows += 1
+            }
+        }
+        return result
+    }
+
+    /// A problem with one row, as the message after "line N: ".
+    public struct RowProblem: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Parses one non-blank line into `values` (replacing them).
+    static func parseRow(_ line: Slice<UnsafeRawBufferPointer>, format: Format, into values: inout [Double])
+        -> Result<Void, RowProblem>
+    {
+        let fields = line.split(separator: format.delimiter, omittingEmptySubsequences: false)
+        guard fields.count == format.columns else {
+            return .failure(RowProblem(description: "expected \(format.columns) columns, found \(fields.count)"))
+        }
+        values.removeAll(keepingCapacity: true)
+        for (columnIndex, field) in fields.enumerated() {
+            let trimmed = field.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
+            let text = String(decoding: trimmed, as: UTF8.self)
+            guard !trimmed.contains(0), let value = Double(text) else {
+                return .failure(RowProblem(description: "column \(columnIndex + 1): '\(printable(field))' is not a number"))
+            }
+            guard value.isFinite else {
+                return .failure(RowProblem(description: "column \(columnIndex + 1): '\(printable(field))' is not finite"))
+            }
+            values.append(value)
+        }
+        return .success(())
+    }
+
+    static let newline = UInt8(ascii: "\n")
     private static let tab = UInt8(ascii: "\t")
     private static let comma = UInt8(ascii: ",")
 

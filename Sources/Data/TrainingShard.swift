@@ -1,14 +1,17 @@
 import Common
 import MPI
 
-/// One rank's standardised share of the training set, plus what every rank knows about the whole data set.
+/// One rank's standardised share of the training set (and of the held-out rows), plus what every rank knows about
+/// the whole data set.
 ///
 /// Features are stored row-major with a trailing column of ones, so the bias is the last weight and one GEMM
 /// computes predictions (and one more computes the weights' and bias's gradient together).
 public struct TrainingShard: Sendable {
-    /// The data file's path.
+    /// The data file's path, or the synthetic data's `synthetic:...` specification.
     public let source: String
-    /// The number of data rows in the file.
+    /// The synthetic data's settings, when the rows are generated.
+    public let synthetic: SyntheticData?
+    /// The number of data rows in the file (or the synthetic data set).
     public let fileRows: Int
     /// The number of leading rows used for training.
     public let trainingRows: Int
@@ -20,81 +23,99 @@ public struct TrainingShard: Sendable {
     public let inputs: [Float]
     /// `rows.count` standardised targets.
     public let targets: [Float]
+    /// The held-out rows this rank holds (`--val-rows`: the rows after the training rows), shared as the training
+    /// rows are; empty without them.
+    public let validationRows: Range<Int>
+    /// The held-out rows across all ranks.
+    public let validationRowsTotal: Int
+    /// `validationRows.count` rows of standardised features with their trailing 1, and their targets.
+    public let validationInputs: [Float]
+    public let validationTargets: [Float]
     /// Mean of every column (features, then target) over all rows of the file.
     public let means: [Double]
     /// Population standard deviation of every column over all rows of the file.
     public let standardDeviations: [Double]
+    /// Bytes each rank read from the data file, re-reads included, in rank order (zeros for synthetic data).
+    public let bytesRead: [Int]
 
     /// The width of a row of ``inputs``: the features and the bias input.
     public var inputWidth: Int { features + 1 }
 
-    /// Loads this rank's shard of the first `requestedRows` rows of the file (default: 1500, or the whole file
-    /// if shorter), standardising every column with statistics of all the file's rows, computed collectively.
+    /// Loads this rank's shard of the first `requestedRows` rows (default: 1500 rows of a file, or the whole file
+    /// if shorter; every row of synthetic data less the held-out ones) and of the `validationRows` after them,
+    /// standardising every column with statistics of the whole data set, computed collectively.
     ///
-    /// Every rank reads and validates the whole file (its problems are found identically everywhere) but keeps
-    /// only its own rows. Each rank sums its shard's rows (the last rank also the rows after the training set),
-    /// and one allreduce of those sums gives every rank the same means and deviations.
+    /// `path` names a file or, starting with `synthetic`, generated data (``SyntheticData``). A file is read by
+    /// byte ranges (``FileShardReader``): each rank reads about a P-th of it.
     public static func load(
-        path: String, requestedRows: Int?, collective: some Collective
+        path: String, requestedRows: Int?, validationRows: Int = 0, collective: some Collective
     ) throws -> TrainingShard {
-        let (bytes, shape, firstRow, trainingRows) = try collective.agree {
-            let bytes = try DataLocation.read(path)
-            var firstRow: [Double] = []
-            let shape = try DelimitedParser.parse(bytes, source: path) { index, values in
-                if index == 0 { firstRow = values }
-            }
-            let trainingRows = requestedRows ?? min(defaultTrainingRows, shape.rows)
-            guard trainingRows <= shape.rows else {
-                throw JobFailure(.usage, "--rows \(trainingRows) is larger than the \(shape.rows) rows of '\(path)'")
-            }
-            guard trainingRows >= collective.size else {
-                throw JobFailure(.usage, "the training set has \(trainingRows) rows, fewer than the "
-                    + "\(collective.size) ranks: every rank needs at least one row")
-            }
-            return (bytes, shape, firstRow, trainingRows)
+        let synthetic = try collective.agree { try SyntheticData.parse(path) }
+        let raw = if let synthetic {
+            try SyntheticShardReader.read(
+                synthetic, requestedRows: requestedRows, validationRows: validationRows, collective: collective)
+        } else {
+            try FileShardReader.read(
+                path: path, requestedRows: requestedRows, validationRows: validationRows,
+                defaultRows: defaultTrainingRows, collective: collective)
         }
-        let layout = ShardLayout(rows: trainingRows, ranks: collective.size, globalBatch: trainingRows)
-        let rows = layout.shard(of: collective.rank)
-        let isLast = collective.rank == collective.size - 1
-        var statistics = ColumnStatistics(shift: firstRow)
-        var raw: [Double] = []
-        raw.reserveCapacity(rows.count * shape.columns)
-        try DelimitedParser.parse(bytes, source: path) { index, values in
-            if rows.contains(index) {
-                raw.append(contentsOf: values)
-                statistics.add(values)
-            } else if isLast && index >= trainingRows {
-                statistics.add(values)
-            }
-        }
-        var packed = statistics.packed
-        try collective.allreduce(&packed, .sum)
-        statistics.unpack(packed)
-        let means = statistics.means
-        let deviations = statistics.standardDeviations
+        let means = raw.statistics.means
+        let deviations = raw.statistics.standardDeviations
         try collective.agree {
             if let constant = deviations.firstIndex(of: 0) {
                 throw JobFailure(.invalidData, "data file '\(path)': column \(constant + 1) is constant "
                     + "(standard deviation 0), so it cannot be standardised")
             }
         }
-        let features = shape.columns - 1
+        var bytesRead = [Int64](repeating: 0, count: collective.size)
+        bytesRead[collective.rank] = Int64(raw.bytesRead)
+        try collective.allreduce(&bytesRead, .sum)
+        let training = standardise(raw.trainingValues, columns: raw.columns, means: means, deviations: deviations)
+        let validation = standardise(raw.validationValues, columns: raw.columns, means: means, deviations: deviations)
+        return TrainingShard(
+            source: path, synthetic: synthetic, fileRows: raw.dataRows, trainingRows: raw.trainingRows,
+            features: raw.columns - 1, rows: raw.training, inputs: training.inputs, targets: training.targets,
+            validationRows: raw.validation, validationRowsTotal: raw.validationTotal,
+            validationInputs: validation.inputs, validationTargets: validation.targets, means: means,
+            standardDeviations: deviations, bytesRead: bytesRead.map { Int($0) })
+    }
+
+    /// Standardises rows of raw values (features, then target) into inputs with a trailing 1 and targets.
+    public static func standardise(_ values: [Double], columns: Int, means: [Double], deviations: [Double])
+        -> (inputs: [Float], targets: [Float])
+    {
+        let rows = values.count / columns
+        let features = columns - 1
         var inputs: [Float] = []
         var targets: [Float] = []
-        inputs.reserveCapacity(rows.count * (features + 1))
-        targets.reserveCapacity(rows.count)
-        for row in 0..<rows.count {
-            for column in 0..<shape.columns {
-                let value = Float((raw[row * shape.columns + column] - means[column]) / deviations[column])
+        inputs.reserveCapacity(rows * (features + 1))
+        targets.reserveCapacity(rows)
+        for row in 0..<rows {
+            for column in 0..<columns {
+                let value = Float((values[row * columns + column] - means[column]) / deviations[column])
                 if column == features { targets.append(value) } else { inputs.append(value) }
             }
             inputs.append(1)
         }
-        return TrainingShard(
-            source: path, fileRows: shape.rows, trainingRows: trainingRows, features: features, rows: rows,
-            inputs: inputs, targets: targets, means: means, standardDeviations: deviations)
+        return (inputs, targets)
     }
 
     /// d2l trains on the first 1500 of the airfoil file's 1503 rows.
     public static let defaultTrainingRows = 1500
+}
+
+/// The leading rows of a data set read whole by one process, for `airfoil-dp predict`.
+public enum LeadingRows {
+    /// The first `rows` rows of the file or synthetic data at `path`: their raw values row after row (features, then
+    /// the target) and the column count.
+    /// - Throws: ``JobFailure``: `.missingData`, `.invalidData`, or `.usage` when there are fewer rows.
+    public static func read(path: String, rows: Int) throws -> (columns: Int, values: [Double]) {
+        let raw = if let synthetic = try SyntheticData.parse(path) {
+            try SyntheticShardReader.read(synthetic, requestedRows: rows, validationRows: 0, collective: SingleProcess())
+        } else {
+            try FileShardReader.read(path: path, requestedRows: rows, validationRows: 0, defaultRows: rows,
+                                     collective: SingleProcess())
+        }
+        return (raw.columns, raw.trainingValues)
+    }
 }

@@ -6,7 +6,7 @@ import Kernels
 /// The bias is the last weight: inputs carry a trailing 1 (see ``TrainingShard``), so one GEMM gives the
 /// predictions and one transposed GEMM gives the gradient of weights and bias together. Parameters and scratch
 /// space live in buffers allocated once, so a training step allocates nothing.
-public final class LinearRegression {
+public final class LinearRegression: Model {
     /// The weights, then the bias; updated in place by the optimizer.
     public let parameters: UnsafeMutableBufferPointer<Float>
     private let residuals: UnsafeMutableBufferPointer<Float>
@@ -35,8 +35,7 @@ public final class LinearRegression {
     /// The width of an input row (features and bias input).
     public var inputWidth: Int { parameters.count }
 
-    /// A copy of the parameters: the weights, then the bias.
-    public var parameterValues: [Float] { Array(parameters) }
+    public var maxRows: Int { residuals.count }
 
     /// Writes the sum over `count` rows of the per-example gradients into `gradient` (``inputWidth`` floats).
     ///
@@ -57,16 +56,26 @@ public final class LinearRegression {
                       beta: 0, c: gradient, ldc: 1)
     }
 
-    /// The sum over `count` rows of `(y_hat - y)^2 / 2`, accumulated in Double.
     public func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double {
-        guard count > 0 else { return 0 }
-        computeResiduals(inputs: inputs, targets: targets, count: count)
         var total = 0.0
-        for index in 0..<count {
-            let error = Double(residuals[index])
-            total += error * error
+        var start = 0
+        while start < count {
+            let rows = min(maxRows, count - start)
+            computeResiduals(inputs: inputs + start * inputWidth, targets: targets + start, count: rows)
+            for index in 0..<rows {
+                let error = Double(residuals[index])
+                total += error * error
+            }
+            start += rows
         }
         return total / 2
+    }
+
+    public func predict(inputs: UnsafePointer<Float>, count: Int, into predictions: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        gemm.multiply(.none, .none, m: count, n: 1, k: inputWidth, alpha: 1,
+                      a: inputs, lda: inputWidth, b: parameters.baseAddress!, ldb: 1,
+                      beta: 0, c: predictions, ldc: 1)
     }
 
     /// `residual = X w - y`: the targets are copied in and the GEMM adds `X w` with `beta = -1`.

@@ -55,7 +55,9 @@ public struct TrainingState: Codable, Equatable, Sendable {
 /// flipped bytes. Files are written to a temporary name, synced and renamed, so a crash never leaves half a file.
 public struct Checkpoint: Codable, Equatable, Sendable {
     /// The format version this build reads and writes.
-    public static let formatVersion = 1
+    /// Version 2 added the model's architecture to the configuration (`model`), the held-out rows and the model
+    /// file path; version 1 files are refused.
+    public static let formatVersion = 2
     static let magic = "airfoil-dp checkpoint"
 
     /// The run's resolved configuration.
@@ -121,31 +123,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     /// Writes the checkpoint atomically: a temporary file beside `path`, fsync, rename.
     /// - Throws: ``JobFailure`` of kind `.output`.
     public func write(to path: String) throws {
-        let bytes = try encoded()
-        let temporary = path + ".tmp-\(getpid())"
-        func fail(_ what: String) -> JobFailure {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            return JobFailure(.output, "cannot write the checkpoint '\(path)': \(what): \(reason)")
-        }
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw fail("open") }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                close(descriptor)
-                throw fail("write")
-            }
-            offset += written
-        }
-        guard fsync(descriptor) == 0 else {
-            close(descriptor)
-            throw fail("fsync")
-        }
-        close(descriptor)
-        guard rename(temporary, path) == 0 else { throw fail("rename") }
+        try AtomicFile.write(try encoded(), to: path, what: "the checkpoint")
     }
 
     /// Why this checkpoint cannot continue `configuration` on `data` with `ranks` ranks, if it cannot.
@@ -167,6 +145,10 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         }
         if data.features != self.data.features { return "is for a model with \(self.data.features) features" }
         let mine = self.configuration
+        if mine.model != configuration.model || mine.validationRows != configuration.validationRows {
+            return "was written for the model \(mine.model.description) with \(mine.validationRows) held-out rows, not "
+                + "\(configuration.model.description) with \(configuration.validationRows)"
+        }
         if mine.globalBatch != configuration.globalBatch {
             return "was written with global batch \(mine.globalBatch ?? 0), not \(configuration.globalBatch ?? 0)"
         }

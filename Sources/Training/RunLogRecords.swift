@@ -49,13 +49,21 @@ public struct DataDescription: Codable, Equatable, Sendable {
     public var trainingRows: Int
     /// Feature columns (the target not counted).
     public var features: Int
+    /// Held-out rows after the training rows (`--val-rows`).
+    public var validationRows: Int
+    /// The generator's settings and version, for synthetic data (a changed generator never passes for the same
+    /// data).
+    public var synthetic: SyntheticData?
 
     /// Creates a description.
-    public init(path: String, fileRows: Int, trainingRows: Int, features: Int) {
+    public init(path: String, fileRows: Int, trainingRows: Int, features: Int, validationRows: Int = 0,
+                synthetic: SyntheticData? = nil) {
         self.path = path
         self.fileRows = fileRows
         self.trainingRows = trainingRows
         self.features = features
+        self.validationRows = validationRows
+        self.synthetic = synthetic
     }
 }
 
@@ -68,6 +76,10 @@ public struct HeaderRecord: Codable, Sendable {
     public var hosts: [HostRanks]
     public var shardRows: [Int]
     public var data: DataDescription
+    /// Bytes each rank read from the data file, re-reads included (zeros for synthetic data).
+    public var bytesRead: [Int]
+    /// Parameters of the model.
+    public var paramCount: Int
     public var stepsPerEpoch: Int
     public var versions: [String: String]
     public var startTime: String
@@ -90,6 +102,8 @@ public struct EvalRecord: Codable, Sendable {
     public var loss: Double
     /// The learning rate of the last update (after scaling, warmup and schedule).
     public var lr: Double
+    /// The same loss over the held-out rows (`--val-rows`); absent without them.
+    public var valLoss: Double?
 }
 
 /// Where the time of a run went, in seconds, on rank 0.
@@ -113,8 +127,17 @@ public struct SummaryRecord: Codable, Sendable {
     public var steps: Int
     public var examples: Int
     public var seconds: TimeSplit
-    /// The final weights, then the bias, in shortest round-trip form (they read back bit for bit).
-    public var params: [Float]
+    /// The linear model's final weights, then the bias, in shortest round-trip form (they read back bit for bit);
+    /// absent for the MLP, whose parameters go to `--save-model`'s file.
+    public var params: [Float]?
+    /// The number of parameters.
+    public var paramCount: Int
+    /// SHA-1 of the final parameters' bits (all layers, the model's order): equal for bit-identical models.
+    public var paramsDigest: String
+    /// The model file written by `--save-model`, if any.
+    public var modelFile: String?
+    /// The last loss over the held-out rows (`--val-rows`).
+    public var valLoss: Double?
     /// Parameters and optimizer state were compared across ranks at the end (allreduce of min and max of a
     /// checksum of their bits) and found equal; a run where they differ fails instead.
     public var replicasIdentical: Bool

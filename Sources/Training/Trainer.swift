@@ -18,8 +18,15 @@ public struct TrainingSummary: Sendable {
     public var examples: Int
     /// Where the time went.
     public var seconds: TimeSplit
-    /// The final weights, then the bias.
+    /// Every parameter of the final model, in the model's order (for the linear model: the weights, then the bias).
     public var parameters: [Float]
+    /// The loss over the held-out rows at the end (nil without `--val-rows`).
+    public var validationLoss: Double?
+}
+
+extension TrainingSummary {
+    /// SHA-1 of the final parameters' bits, the summary's `params_digest`.
+    public var parametersDigest: String { parameters.withUnsafeBufferPointer { Digest.sha1(bitsOf: $0) } }
 }
 
 /// Data-parallel minibatch SGD: each rank's local gradient sum, one allreduce, the same step on every rank.
@@ -31,7 +38,7 @@ public final class Trainer<Group: Collective> {
     private let shard: TrainingShard
     private let layout: ShardLayout
     private let collective: Group
-    private let model: LinearRegression
+    private let model: any Model
     private let optimizer: Optimizer
     private let log: RunLog?
     private var progress: ProgressReporter?
@@ -72,8 +79,10 @@ public final class Trainer<Group: Collective> {
         self.progress = progress
         self.jobStart = jobStart
         self.loadSeconds = loadSeconds
-        model = LinearRegression(inputWidth: shard.inputWidth, maxRows: shard.rows.count, seed: configuration.seed)
-        optimizer = Optimizer(settings: configuration.optimizer, count: shard.inputWidth)
+        model = configuration.model.make(
+            features: shard.features, maxRows: Self.scratchRows(layout: layout, shardRows: shard.rows.count),
+            seed: configuration.seed)
+        optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count)
         if let resume {
             for index in model.parameters.indices {
                 model.parameters[index] = resume.parameters[index]
@@ -106,7 +115,8 @@ public final class Trainer<Group: Collective> {
         var order = EpochOrder(seed: configuration.seed, rank: rank, shardRows: shardRows)
         let epochInputs = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows * width, 1))
         let epochTargets = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows, 1))
-        let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: width + 1)
+        let parameterCount = model.parameters.count
+        let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: parameterCount + 1)
         defer {
             epochInputs.deallocate()
             epochTargets.deallocate()
@@ -123,10 +133,13 @@ public final class Trainer<Group: Collective> {
         let timesAllreduce = collective.size > 1
         let progressInterval = 1024
 
-        let initialLoss = try resume?.initialLoss ?? evaluate()
+        let start = try resume == nil ? evaluate() : nil
+        let initialLoss = resume?.initialLoss ?? start!.loss
         var lastLoss = resume?.lastLoss ?? initialLoss
-        if resume == nil {
-            try record(step: 0, examples: 0, trainNanoseconds: 0, loss: initialLoss, rate: rate)
+        var lastValidationLoss = start?.validation
+        if let start {
+            try record(step: 0, examples: 0, trainNanoseconds: 0, loss: start.loss, validationLoss: start.validation,
+                       rate: rate)
         } else {
             trainNanoseconds = UInt64((resume!.trainSeconds * 1e9).rounded())
         }
@@ -161,7 +174,7 @@ public final class Trainer<Group: Collective> {
                     inputs: epochInputs.baseAddress! + local.lowerBound * width,
                     targets: epochTargets.baseAddress! + local.lowerBound, count: local.count,
                     into: reduced.baseAddress!)
-                reduced[width] = Float(local.count)
+                reduced[parameterCount] = Float(local.count)
                 if timesAllreduce {
                     let before = MonotonicClock.now()
                     monitor?.enterCollective(at: before)
@@ -175,11 +188,11 @@ public final class Trainer<Group: Collective> {
                 }
 
                 var finite = true
-                for index in 0..<width where !reduced[index].isFinite { finite = false }
+                for index in 0..<parameterCount where !reduced[index].isFinite { finite = false }
                 if !finite {
                     throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
                 }
-                precondition(reduced[width] == Float(globalCount), "ranks disagree on the step's batch")
+                precondition(reduced[parameterCount] == Float(globalCount), "ranks disagree on the step's batch")
                 if !constantRate {
                     rate = schedule.rate(base: baseRate, step: step, epoch: epoch, totalSteps: totalSteps)
                 }
@@ -192,10 +205,11 @@ public final class Trainer<Group: Collective> {
                 if examples >= nextEval || step == totalSteps {
                     let evalStart = MonotonicClock.now()
                     trainNanoseconds += evalStart - stretchStart
-                    let loss = try evaluate()
+                    let (loss, validationLoss) = try evaluate()
+                    lastValidationLoss = validationLoss
                     nextEval = (examples / evalEvery + 1) * evalEvery
                     try record(step: step, examples: examples, trainNanoseconds: trainNanoseconds, loss: loss,
-                               rate: rate)
+                               validationLoss: validationLoss, rate: rate)
                     if !loss.isFinite {
                         throw try diverge(step: step, loss: lastLoss, reason: "the loss is no longer finite")
                     }
@@ -248,7 +262,7 @@ public final class Trainer<Group: Collective> {
             seconds: TimeSplit(
                 compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(allreduceNanoseconds) * 1e-9,
                 eval: Double(evalNanoseconds) * 1e-9, load: loadSeconds),
-            parameters: model.parameterValues)
+            parameters: model.parameterValues, validationLoss: lastValidationLoss)
     }
 
     /// Compares parameters and optimizer state across ranks: a checksum of their bits, allreduced with min and
@@ -278,27 +292,45 @@ public final class Trainer<Group: Collective> {
         mark = now
     }
 
-    /// The mean loss over the whole training set: each rank's shard, then one allreduce of sum and count.
-    private func evaluate() throws -> Double {
-        let local = shard.inputs.withUnsafeBufferPointer { inputs in
-            shard.targets.withUnsafeBufferPointer { targets in
-                model.squaredErrorSum(inputs: inputs.baseAddress!, targets: targets.baseAddress!,
-                                      count: shard.rows.count)
+    /// The mean loss over the whole training set, and over the held-out rows when there are any: each rank's
+    /// shards, then one allreduce of the sums and counts.
+    private func evaluate() throws -> (loss: Double, validation: Double?) {
+        func lossSum(_ inputs: [Float], _ targets: [Float], _ count: Int) -> Double {
+            inputs.withUnsafeBufferPointer { inputs in
+                targets.withUnsafeBufferPointer { targets in
+                    count == 0 ? 0 : model.squaredErrorSum(
+                        inputs: inputs.baseAddress!, targets: targets.baseAddress!, count: count)
+                }
             }
         }
-        var totals = [local, Double(shard.rows.count)]
+        var totals = [lossSum(shard.inputs, shard.targets, shard.rows.count), Double(shard.rows.count)]
+        let validates = shard.validationRowsTotal > 0
+        if validates {
+            totals += [lossSum(shard.validationInputs, shard.validationTargets, shard.validationRows.count),
+                       Double(shard.validationRows.count)]
+        }
         monitor?.enterCollective(at: MonotonicClock.now())
         try collective.allreduce(&totals, .sum)
         monitor?.leaveCollective()
-        return totals[0] / totals[1]
+        return (totals[0] / totals[1], validates ? totals[2] / totals[3] : nil)
     }
 
-    private func record(step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double, rate: Double) throws {
+    /// Rows of scratch space the model needs: the largest local share of a step, and evaluation chunks of up to
+    /// 4096 rows (evaluation walks a shard of any size through the same space).
+    static func scratchRows(layout: ShardLayout, shardRows: Int) -> Int {
+        let largestShare = (layout.globalBatch + layout.ranks - 1) / layout.ranks
+        return max(largestShare, min(shardRows, 4096), 1)
+    }
+
+    private func record(
+        step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double, validationLoss: Double?, rate: Double
+    ) throws {
         guard let log else { return }
         try log.append(EvalRecord(
             step: step, epoch: Double(examples) / Double(layout.rows), examples: examples,
             trainSeconds: Double(trainNanoseconds) * 1e-9,
-            wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: rate))
+            wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: rate,
+            valLoss: validationLoss))
     }
 
     /// Ends the run on every rank at the same step: rank 0 logs and prints why; all throw the same failure.

@@ -23,6 +23,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var rows: Int?
     /// The preset the other values came from.
     public var preset: Preset
+    /// The model trained: the chapter's linear regression or an MLP.
+    public var model: ModelSpec = .linear
+    /// Rows after the training rows held out for `val_loss` (0: none).
+    public var validationRows: Int = 0
+    /// Where rank 0 saves the trained model at the end, if anywhere.
+    public var saveModelPath: String?
     /// The optimizer, its hyperparameters and base learning rate.
     public var optimizer: OptimizerSettings
     /// How the learning rate changes over the run.
@@ -112,6 +118,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if epochs <= 0 { found.append("--epochs must be positive (got \(epochs))") }
         if evalEvery <= 0 { found.append("--eval-every must be positive (got \(evalEvery))") }
         if let rows, rows <= 0 { found.append("--rows must be positive (got \(rows))") }
+        if validationRows < 0 { found.append("--val-rows must not be negative (got \(validationRows))") }
+        found += model.problems
         if let globalBatch, globalBatch <= 0 { found.append("--global-batch must be positive (got \(globalBatch))") }
         return found
     }

@@ -44,7 +44,8 @@ public enum TrainingJob {
         let hosts = try HostRanks.gather(collective)
 
         let shard = try TrainingShard.load(
-            path: configuration.dataPath, requestedRows: configuration.rows, collective: collective)
+            path: configuration.dataPath, requestedRows: configuration.rows,
+            validationRows: configuration.validationRows, collective: collective)
         let rows = shard.trainingRows
         configuration.rows = rows
         let batch = configuration.globalBatch ?? rows
@@ -71,7 +72,8 @@ public enum TrainingJob {
         let loadSeconds = MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now())
 
         let data = DataDescription(
-            path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features)
+            path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features,
+            validationRows: shard.validationRowsTotal, synthetic: shard.synthetic)
         if let checkpoint {
             try collective.agree {
                 if let problem = checkpoint.incompatibility(
@@ -86,7 +88,9 @@ public enum TrainingJob {
         } else {
             try log?.append(HeaderRecord(
                 config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
-                data: data, stepsPerEpoch: layout.stepsPerEpoch, versions: versions, startTime: startTime))
+                data: data, bytesRead: shard.bytesRead,
+                paramCount: configuration.model.parameterCount(features: shard.features),
+                stepsPerEpoch: layout.stepsPerEpoch, versions: versions, startTime: startTime))
         }
         let saveCheckpoint: ((TrainingState) throws -> Void)? = isRoot ? configuration.checkpointPath.map { path in
             { [configuration] state in
@@ -108,10 +112,19 @@ public enum TrainingJob {
         defer { monitor?.finish() }
         let summary = try trainer.run()
 
+        if isRoot, let path = configuration.saveModelPath {
+            try ModelFile(
+                model: configuration.model, features: shard.features, parameters: summary.parameters,
+                means: shard.means, standardDeviations: shard.standardDeviations, trainingRows: rows,
+                data: shard.source
+            ).write(to: path)
+        }
         try log?.append(SummaryRecord(
             finalLoss: summary.finalLoss, secPerEpoch: summary.secondsPerEpoch,
             examplesPerSec: summary.examplesPerSecond, steps: summary.steps, examples: summary.examples,
-            seconds: summary.seconds, params: summary.parameters, replicasIdentical: true))
+            seconds: summary.seconds, params: configuration.model.kind == .linear ? summary.parameters : nil,
+            paramCount: summary.parameters.count, paramsDigest: summary.parametersDigest,
+            modelFile: configuration.saveModelPath, valLoss: summary.validationLoss, replicasIdentical: true))
         if isRoot {
             Console.out(String(format: "loss: %.3f, ", summary.finalLoss)
                 + "\(significant(summary.secondsPerEpoch)) sec/epoch")

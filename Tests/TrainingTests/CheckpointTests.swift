@@ -47,7 +47,7 @@ struct CheckpointTests {
             }
         }
         #expect(refusal(Array("not a checkpoint\n{}".utf8))?.contains("wrong magic") == true)
-        let otherVersion = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "checkpoint 1 ", with: "checkpoint 9 ")
+        let otherVersion = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "checkpoint \(Checkpoint.formatVersion) ", with: "checkpoint 9 ")
         #expect(refusal(Array(otherVersion.utf8))?.contains("format version 9") == true)
         for length in [0, 10, bytes.count / 2, bytes.count - 1] {
             #expect(refusal(Array(bytes.prefix(length))) != nil, "truncated to \(length)")

@@ -1,0 +1,215 @@
+import Common
+import Foundation
+import MPI
+
+/// Loads a rank's rows of a data file by reading about its share of the bytes, not the whole file.
+///
+/// The file is split into P byte ranges; a row belongs to the range where it starts. Each rank reads its range
+/// (and the rest of the row that crosses its end), validates and counts its rows and lines and sums their column
+/// statistics. One allreduce of the counts numbers every row and line globally (an exclusive scan), so an error
+/// names the file's own line. Each rank then knows which rows every other rank trains on, and tells it the byte
+/// span of those that lie in its range; the other rank reads exactly those bytes. Every rank also reads the
+/// file's first line itself (the delimiter, the column count and the statistics' reference row).
+enum FileShardReader {
+    static func read(path: String, requestedRows: Int?, validationRows: Int, defaultRows: Int,
+                     collective: some Collective) throws -> RawShard
+    {
+        let file = try collective.agree { try DataFile(path: path) }
+        defer { file.close() }
+        let first = try collective.agree { () -> (format: DelimitedParser.Format, values: [Double]) in
+            guard let first = try file.firstLine() else {
+                throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
+            }
+            return (first.format, first.values)
+        }
+        let format = first.format
+        let rank = collective.rank
+        let ranks = collective.size
+
+        // This rank's byte range, read with the whole of the row that crosses its end.
+        let start = Int(Int64(file.size) * Int64(rank) / Int64(ranks))
+        let end = Int(Int64(file.size) * Int64(rank + 1) / Int64(ranks))
+        let readStart = max(start - 1, 0)
+        let bytes = try collective.agree { () -> [UInt8] in
+            var bytes = try file.read(from: readStart, count: end - readStart)
+            if end < file.size && bytes.last != DelimitedParser.newline {
+                try file.extendToLineEnd(&bytes, from: end)
+            }
+            return bytes
+        }
+        // The first line that starts in the range: at `start`, or after the first line end at or after start - 1.
+        var firstLineStart = 0
+        if start > 0 {
+            firstLineStart = (bytes.firstIndex(of: DelimitedParser.newline) ?? bytes.count) + 1
+            if firstLineStart > end - readStart { firstLineStart = bytes.count }
+        }
+        var statistics = ColumnStatistics(shift: first.values)
+        var rowSpans: [Range<Int>] = []
+        let scan = bytes.withUnsafeBytes { buffer in
+            DelimitedParser.scan(buffer[min(firstLineStart, buffer.count)...], format: format) { _, values, span in
+                statistics.add(values)
+                rowSpans.append(span)
+            }
+        }
+
+        // Global row and line numbers: one allreduce of every rank's counts.
+        var counts = [Int64](repeating: 0, count: 3 * ranks)
+        counts[3 * rank] = Int64(scan.rows)
+        counts[3 * rank + 1] = Int64(scan.lines)
+        counts[3 * rank + 2] = Int64(scan.problem.map { $0.line + 1 } ?? 0)
+        try collective.allreduce(&counts, .sum)
+        let linesBefore = (0..<rank).reduce(0) { $0 + Int(counts[3 * $1 + 1]) }
+        let rowsBefore = (0..<rank).reduce(0) { $0 + Int(counts[3 * $1]) }
+        let fileRows = (0..<ranks).reduce(0) { $0 + Int(counts[3 * $1]) }
+        try collective.agree {
+            if let problem = scan.problem {
+                throw JobFailure(.invalidData, "data file '\(path)' line \(linesBefore + problem.line + 1): \(problem.problem)")
+            }
+        }
+        var packed = statistics.packed
+        try collective.allreduce(&packed, .sum)
+        statistics.unpack(packed)
+        let plan = try collective.agree {
+            try ShardPlan.make(requested: requestedRows, validationRows: validationRows, available: fileRows,
+                               defaultRows: defaultRows, ranks: ranks, source: path)
+        }
+
+        // Tell every rank the byte span of its rows that lie in this rank's range: (first row, start, end) for its
+        // training rows and for its held-out rows, -1 where there are none.
+        let mine = rowsBefore..<(rowsBefore + scan.rows)
+        var spans = [Int64](repeating: -1, count: ranks * 6)
+        for other in 0..<ranks {
+            for (part, wanted) in [plan.training(of: other), plan.validation(of: other)].enumerated() {
+                let overlap = mine.clamped(to: wanted)
+                guard !overlap.isEmpty else { continue }
+                let slot = other * 6 + part * 3
+                spans[slot] = Int64(overlap.lowerBound)
+                spans[slot + 1] = Int64(readStart + rowSpans[overlap.lowerBound - rowsBefore].lowerBound)
+                spans[slot + 2] = Int64(readStart + rowSpans[overlap.upperBound - 1 - rowsBefore].upperBound)
+            }
+        }
+        let gathered = try collective.allgather(spans.withUnsafeBytes { Array($0) }).map { bytes in
+            bytes.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
+        }
+        var parts: [[Double]] = [[], []]
+        try collective.agree {
+            for owner in 0..<ranks {
+                for part in 0..<2 {
+                    let slot = rank * 6 + part * 3
+                    guard gathered[owner].count == ranks * 6, gathered[owner][slot] >= 0 else { continue }
+                    let span = Int(gathered[owner][slot + 1])..<Int(gathered[owner][slot + 2])
+                    let text = owner == rank
+                        ? Array(bytes[(span.lowerBound - readStart)..<(span.upperBound - readStart)])
+                        : try file.read(from: span.lowerBound, count: span.count)
+                    try text.withUnsafeBytes { buffer in
+                        let result = DelimitedParser.scan(buffer[...], format: format) { _, values, _ in
+                            parts[part] += values
+                        }
+                        if result.problem != nil {
+                            throw JobFailure(.runtime, "data file '\(path)' changed while it was being read")
+                        }
+                    }
+                }
+            }
+            let training = plan.training(of: rank)
+            let validation = plan.validation(of: rank)
+            guard parts[0].count == training.count * format.columns,
+                  parts[1].count == validation.count * format.columns
+            else {
+                throw JobFailure(.runtime, "data file '\(path)' changed while it was being read")
+            }
+        }
+        return RawShard(
+            dataRows: fileRows, columns: format.columns, trainingRows: plan.trainingRows,
+            training: plan.training(of: rank), trainingValues: parts[0], validationTotal: plan.validationRows,
+            validation: plan.validation(of: rank), validationValues: parts[1], statistics: statistics,
+            bytesRead: file.bytesRead)
+    }
+}
+
+/// An open data file whose reads are counted.
+final class DataFile {
+    let path: String
+    let size: Int
+    private let descriptor: Int32
+    /// Every byte read so far, re-reads included.
+    private(set) var bytesRead = 0
+
+    /// Opens `path` for reading.
+    /// - Throws: ``JobFailure`` of kind `.missingData` saying how to get the file.
+    init(path: String) throws {
+        self.path = path
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw JobFailure(.missingData, "data file '\(path)' not found (pass --data PATH, set "
+                + "\(DataLocation.environmentVariable), or run 'airfoil-dp fetch-data' to download it into data/)")
+        }
+        guard (status.st_mode & S_IFMT) != S_IFDIR else {
+            throw JobFailure(.missingData, "data file '\(path)' is a directory, not a file")
+        }
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw JobFailure(.missingData, "data file '\(path)' cannot be read (check its permissions)")
+        }
+        size = Int(status.st_size)
+    }
+
+    func close() { _ = Foundation.close(descriptor) }
+
+    /// Reads up to `count` bytes at `offset` (fewer only at the end of the file).
+    func read(from offset: Int, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: max(count, 0))
+        var done = 0
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else {
+                throw JobFailure(.missingData, "data file '\(path)' cannot be read: \(String(cString: strerror(errno)))")
+            }
+            if got == 0 { break }
+            done += got
+        }
+        bytesRead += done
+        return Array(bytes.prefix(done))
+    }
+
+    /// Appends bytes from `offset` up to and including the next line end (or the end of the file).
+    func extendToLineEnd(_ bytes: inout [UInt8], from offset: Int) throws {
+        var position = offset
+        while position < size {
+            let chunk = try read(from: position, count: 4096)
+            guard !chunk.isEmpty else { return }
+            if let newline = chunk.firstIndex(of: DelimitedParser.newline) {
+                bytes += chunk[...newline]
+                return
+            }
+            bytes += chunk
+            position += chunk.count
+        }
+    }
+
+    /// The first non-blank line's format and values, reading from the start until that line is complete.
+    func firstLine() throws -> (format: DelimitedParser.Format, lineNumber: Int, values: [Double])? {
+        var prefix: [UInt8] = []
+        while true {
+            let chunk = try read(from: prefix.count, count: 4096)
+            prefix += chunk
+            let atEnd = chunk.isEmpty || prefix.count >= size
+            if let lineEnd = Self.endOfFirstNonBlankLine(prefix) ?? (atEnd ? prefix.count : nil) {
+                return try prefix[..<lineEnd].withUnsafeBytes {
+                    try DelimitedParser.firstLine(of: $0, source: path)
+                }
+            }
+        }
+    }
+
+    /// The index after the line end of the first non-blank line, if that line is complete in `bytes`.
+    private static func endOfFirstNonBlankLine(_ bytes: [UInt8]) -> Int? {
+        var start = 0
+        while let newline = bytes[start...].firstIndex(of: DelimitedParser.newline) {
+            if bytes[start..<newline].contains(where: { ![32, 13, 9].contains($0) }) { return newline + 1 }
+            start = newline + 1
+        }
+        return nil
+    }
+}

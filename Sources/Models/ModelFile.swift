@@ -1,0 +1,107 @@
+import Common
+import Foundation
+
+/// A trained model as `--save-model` writes it and `airfoil-dp predict` reads it: the architecture, every
+/// parameter bit for bit, and the standardisation the model was trained with.
+///
+/// On disk: one line `airfoil-dp model <version> <sha1 of the payload>`, then the payload as JSON (floats in
+/// shortest round-trip form, so they read back exactly). The digest catches truncation and damage, not a deliberate
+/// edit with a recomputed digest, so every field is also checked against the others when read.
+public struct ModelFile: Codable, Equatable, Sendable {
+    /// The format version this build reads and writes.
+    public static let formatVersion = 1
+    static let magic = "airfoil-dp model"
+
+    /// The architecture.
+    public var model: ModelSpec
+    /// Input features (the data's columns less the target).
+    public var features: Int
+    /// Every parameter in the model's order.
+    public var parameters: [Float]
+    /// Mean and population deviation of every column (features, then the target) used to standardise.
+    public var means: [Double]
+    public var standardDeviations: [Double]
+    /// How many leading rows of the data the model was trained on.
+    public var trainingRows: Int
+    /// The data the model was trained on (a path or a synthetic specification), for people.
+    public var data: String
+
+    /// Creates a model file's contents.
+    public init(model: ModelSpec, features: Int, parameters: [Float], means: [Double], standardDeviations: [Double],
+                trainingRows: Int, data: String) {
+        self.model = model
+        self.features = features
+        self.parameters = parameters
+        self.means = means
+        self.standardDeviations = standardDeviations
+        self.trainingRows = trainingRows
+        self.data = data
+    }
+
+    /// The file's bytes.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let payload = try encoder.encode(self)
+        return Array("\(Self.magic) \(Self.formatVersion) \(Digest.sha1(payload))\n".utf8) + [UInt8](payload)
+    }
+
+    /// Writes the file atomically (temporary file, fsync, rename).
+    public func write(to path: String) throws {
+        try AtomicFile.write(try encoded(), to: path, what: "the model file")
+    }
+
+    /// Parses and validates a model file's bytes.
+    /// - Throws: ``JobFailure`` of kind `.invalidData` saying what is wrong.
+    public static func decode(_ bytes: [UInt8], source: String) throws -> ModelFile {
+        func fail(_ problem: String) -> JobFailure { JobFailure(.invalidData, "model file '\(source)' \(problem)") }
+        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline < 200 else {
+            throw fail("is not an airfoil-dp model file (no header line)")
+        }
+        let header = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
+        guard header.count == 4, header[0] == "airfoil-dp", header[1] == "model" else {
+            throw fail("is not an airfoil-dp model file (wrong magic)")
+        }
+        guard Int(header[2]) == formatVersion else {
+            throw fail("has format version \(header[2]); this airfoil-dp reads version \(formatVersion)")
+        }
+        let payload = bytes[(newline + 1)...]
+        guard Digest.sha1(payload) == header[3] else {
+            throw fail("is damaged: its checksum does not match (truncated or altered)")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let file: ModelFile
+        do {
+            file = try decoder.decode(ModelFile.self, from: Data(payload))
+        } catch {
+            throw fail("has a valid checksum but unreadable content")
+        }
+        if let problem = file.problems.first { throw fail(problem) }
+        return file
+    }
+
+    /// Fields that contradict each other or make no model, one line each.
+    var problems: [String] {
+        var found: [String] = []
+        if !(1...1_000_000).contains(features) { found.append("field 'features' is \(features), outside 1..1000000") }
+        found += model.problems.map { "field 'model': \($0)" }
+        if model.kind == .linear && !model.hidden.isEmpty { found.append("field 'model' has hidden layers for linear") }
+        guard found.isEmpty else { return found }
+        let expected = model.parameterCount(features: features)
+        if parameters.count != expected {
+            found.append("field 'parameters' has \(parameters.count) values; \(model.description) with \(features) "
+                + "features has \(expected)")
+        }
+        if !parameters.allSatisfy(\.isFinite) { found.append("field 'parameters' holds a value that is not finite") }
+        if means.count != features + 1 || !means.allSatisfy(\.isFinite) {
+            found.append("field 'means' must hold \(features + 1) finite values")
+        }
+        if standardDeviations.count != features + 1 || !standardDeviations.allSatisfy({ $0 > 0 && $0.isFinite }) {
+            found.append("field 'standard_deviations' must hold \(features + 1) positive finite values")
+        }
+        if trainingRows < 1 { found.append("field 'training_rows' is \(trainingRows), not positive") }
+        return found
+    }
+}

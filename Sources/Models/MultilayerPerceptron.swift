@@ -1,0 +1,194 @@
+import Common
+import Kernels
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A multilayer perceptron for regression: hidden layers `a = act(x W + b)`, then a linear output `y = a W + b`,
+/// with the loss `(y_hat - y)^2 / 2`. Every layer's forward and backward products are ``GEMM`` calls.
+///
+/// Layout. Layer `l` maps `in` to `out` features with an `(in + 1) x out` row-major block of ``parameters``: the
+/// weights, then the bias as the last row. Every activation buffer carries a trailing column of ones (as the input
+/// rows do), so one GEMM computes `x W + b`, and one transposed GEMM computes the weights' and the bias's gradient
+/// together (`[a, 1]^T dZ`: its last row is the bias sum). The input gradient of a layer is `dZ W^T` over the
+/// weight rows only. Blocks follow each other from the first layer to the output, so the whole model is one
+/// buffer and its gradient another.
+///
+/// Each row's results depend only on that row and the parameters, not on the other rows of the batch: the GEMM
+/// computes every output element from one row of its left operand.
+public final class MultilayerPerceptron: Model {
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    public let maxRows: Int
+    /// Widths from the input to the output, e.g. `[5, 64, 64, 1]`.
+    public let widths: [Int]
+    /// The hidden layers' nonlinearity.
+    public let activation: Activation
+
+    /// Where each layer's `(in + 1) x out` block starts in ``parameters``.
+    private let offsets: [Int]
+    /// Hidden activations, `maxRows x (width + 1)` each, the last column fixed at 1; index `l` is layer `l`'s
+    /// output for `l < layers - 1`.
+    private let hiddenOutputs: [UnsafeMutableBufferPointer<Float>]
+    /// Gradients with respect to the hidden pre-activations, `maxRows x width` each.
+    private let hiddenDeltas: [UnsafeMutableBufferPointer<Float>]
+    /// The output column: predictions, then residuals.
+    private let output: UnsafeMutableBufferPointer<Float>
+    private let gemm = GEMM()
+
+    /// Creates the network with PyTorch's default initialisation for linear layers: weights and biases uniform in
+    /// `+-1/sqrt(in)`, drawn from `seed` layer by layer (the same on every rank).
+    public init(widths: [Int], activation: Activation, maxRows: Int, seed: UInt64) {
+        precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 })
+        self.widths = widths
+        self.activation = activation
+        self.maxRows = max(maxRows, 1)
+        var offsets: [Int] = []
+        var total = 0
+        for layer in 0..<(widths.count - 1) {
+            offsets.append(total)
+            total += (widths[layer] + 1) * widths[layer + 1]
+        }
+        self.offsets = offsets
+        parameters = .allocate(capacity: total)
+        for layer in 0..<(widths.count - 1) {
+            var generator = SeededGenerator(seed: seed, stream: 2, UInt64(layer))
+            let bound = 1 / Double(widths[layer]).squareRoot()
+            for index in 0..<((widths[layer] + 1) * widths[layer + 1]) {
+                parameters[offsets[layer] + index] = Float((2 * generator.nextUnit() - 1) * bound)
+            }
+        }
+        let rows = self.maxRows
+        hiddenOutputs = widths.dropFirst().dropLast().map { width in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows * (width + 1))
+            buffer.initialize(repeating: 1)
+            return buffer
+        }
+        hiddenDeltas = widths.dropFirst().dropLast().map { width in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows * width)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        output = .allocate(capacity: rows)
+        output.initialize(repeating: 0)
+    }
+
+    deinit {
+        parameters.deallocate()
+        hiddenOutputs.forEach { $0.deallocate() }
+        hiddenDeltas.forEach { $0.deallocate() }
+        output.deallocate()
+    }
+
+    /// The number of layers with parameters (hidden layers and the output).
+    public var layers: Int { widths.count - 1 }
+
+    public func accumulateGradient(
+        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int,
+        into gradient: UnsafeMutablePointer<Float>
+    ) {
+        guard count > 0 else {
+            gradient.update(repeating: 0, count: parameters.count)
+            return
+        }
+        forward(inputs: inputs, count: count)
+        let residual = output.baseAddress!
+        for row in 0..<count { residual[row] -= targets[row] }
+        // From the output back: dW = [a, 1]^T dZ, then dA = dZ W^T and dZ = dA * act'(a) for the layer below.
+        var delta = UnsafePointer(residual)
+        var deltaStride = 1
+        for layer in stride(from: layers - 1, through: 0, by: -1) {
+            let inWidth = widths[layer]
+            let outWidth = widths[layer + 1]
+            let (layerInput, inputStride) = input(of: layer, inputs: inputs)
+            gemm.multiply(.transposed, .none, m: inWidth + 1, n: outWidth, k: count, alpha: 1,
+                          a: layerInput, lda: inputStride, b: delta, ldb: deltaStride,
+                          beta: 0, c: gradient + offsets[layer], ldc: outWidth)
+            guard layer > 0 else { break }
+            let below = hiddenDeltas[layer - 1].baseAddress!
+            gemm.multiply(.none, .transposed, m: count, n: inWidth, k: outWidth, alpha: 1,
+                          a: delta, lda: deltaStride, b: parameters.baseAddress! + offsets[layer], ldb: outWidth,
+                          beta: 0, c: below, ldc: inWidth)
+            multiplyByActivationSlope(below, activations: layerInput, count: count, width: inWidth, stride: inputStride)
+            delta = UnsafePointer(below)
+            deltaStride = inWidth
+        }
+    }
+
+    public func predict(inputs: UnsafePointer<Float>, count: Int, into predictions: UnsafeMutablePointer<Float>) {
+        var start = 0
+        while start < count {
+            let rows = min(maxRows, count - start)
+            forward(inputs: inputs + start * (widths[0] + 1), count: rows)
+            (predictions + start).update(from: output.baseAddress!, count: rows)
+            start += rows
+        }
+    }
+
+    public func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double {
+        var total = 0.0
+        var start = 0
+        while start < count {
+            let rows = min(maxRows, count - start)
+            forward(inputs: inputs + start * (widths[0] + 1), count: rows)
+            for row in 0..<rows {
+                let error = Double(output[row]) - Double(targets[start + row])
+                total += error * error
+            }
+            start += rows
+        }
+        return total / 2
+    }
+
+    /// Layer `layer`'s input rows (with their trailing 1) and their stride.
+    @inline(__always)
+    private func input(of layer: Int, inputs: UnsafePointer<Float>) -> (UnsafePointer<Float>, Int) {
+        layer == 0 ? (inputs, widths[0] + 1) : (UnsafePointer(hiddenOutputs[layer - 1].baseAddress!), widths[layer] + 1)
+    }
+
+    /// Fills the hidden activations and the output column for `count <= maxRows` rows.
+    private func forward(inputs: UnsafePointer<Float>, count: Int) {
+        precondition(count <= maxRows, "more rows than the model's scratch space")
+        for layer in 0..<layers {
+            let inWidth = widths[layer]
+            let outWidth = widths[layer + 1]
+            let (layerInput, inputStride) = input(of: layer, inputs: inputs)
+            let isOutput = layer == layers - 1
+            let target = isOutput ? output.baseAddress! : hiddenOutputs[layer].baseAddress!
+            let targetStride = isOutput ? 1 : outWidth + 1
+            gemm.multiply(.none, .none, m: count, n: outWidth, k: inWidth + 1, alpha: 1,
+                          a: layerInput, lda: inputStride, b: parameters.baseAddress! + offsets[layer], ldb: outWidth,
+                          beta: 0, c: target, ldc: targetStride)
+            if !isOutput { activate(target, count: count, width: outWidth, stride: targetStride) }
+        }
+    }
+
+    /// Applies the nonlinearity to the first `width` columns of `count` rows.
+    @inline(__always)
+    private func activate(_ values: UnsafeMutablePointer<Float>, count: Int, width: Int, stride: Int) {
+        for row in 0..<count {
+            let line = values + row * stride
+            switch activation {
+            case .relu: for column in 0..<width { line[column] = max(line[column], 0) }
+            case .tanh: for column in 0..<width { line[column] = tanhf(line[column]) }
+            }
+        }
+    }
+
+    /// `delta *= act'(z)`, written through the activation `a = act(z)`: relu' is `a > 0`, tanh' is `1 - a^2`.
+    @inline(__always)
+    private func multiplyByActivationSlope(
+        _ delta: UnsafeMutablePointer<Float>, activations: UnsafePointer<Float>, count: Int, width: Int, stride: Int
+    ) {
+        for row in 0..<count {
+            let line = delta + row * width
+            let values = activations + row * stride
+            switch activation {
+            case .relu: for column in 0..<width where values[column] <= 0 { line[column] = 0 }
+            case .tanh: for column in 0..<width { line[column] *= 1 - values[column] * values[column] }
+            }
+        }
+    }
+}
