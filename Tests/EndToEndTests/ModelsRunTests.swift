@@ -128,7 +128,7 @@ extension EndToEnd {
             #expect(cut.status == 65 && cut.standardError.contains("checksum"), "\(cut.standardError)")
             let missing = try Launcher.run(["predict", model + ".none", "--data", data])
             #expect(missing.status == 66)
-            let mismatch = try Launcher.run(["predict", model, "--data", "synthetic:rows=10"])
+            let mismatch = try Launcher.run(["predict", model, "--data", "synthetic:rows=10", "--rows", "5"])
             #expect(mismatch.status == 65 && mismatch.standardError.contains("features"), "\(mismatch.standardError)")
         }
     }
