@@ -33,6 +33,8 @@ public enum StepBenchmark {
     ) throws -> [Result] {
         var results: [Result] = []
         let rows = shard.trainingRows
+        // The trainer's allreduce buffer: every gradient and the example count.
+        let gradientFloats = configuration.model.parameterCount(features: shard.features) + 1
         for batch in batches {
             let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
             var settings = configuration
@@ -45,14 +47,14 @@ public enum StepBenchmark {
             // The raw allreduce is sampled before and after the training run and the samples pooled, so that a
             // drift in machine load during the run does not favour either side.
             let rawBefore = try AllreduceBenchmark.samples(
-                collective: collective, floats: shard.inputWidth + 1, iterations: steps / 2)
+                collective: collective, floats: gradientFloats, iterations: steps / 2)
             try collective.barrier()
             let trainer = Trainer(
                 configuration: settings, shard: shard, layout: layout, collective: collective, log: nil,
                 progress: nil, jobStart: MonotonicClock.now(), loadSeconds: 0, stepDurations: durations)
             let summary = try trainer.run()
             let rawAfter = try AllreduceBenchmark.samples(
-                collective: collective, floats: shard.inputWidth + 1, iterations: steps - steps / 2)
+                collective: collective, floats: gradientFloats, iterations: steps - steps / 2)
             let raw = Timing.median(rawBefore + rawAfter)
             results.append(Result(
                 globalBatch: batch, steps: summary.steps,

@@ -12,10 +12,12 @@ import Training
 struct BenchStep: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "Median training step against the median raw allreduce at global batch P, 10 P and 100 P.",
+        abstract: "Median training step against the median raw allreduce of the same gradient buffer.",
         discussion: """
             Runs the real trainer (evaluation only before and after) at global batch = ranks, 10 x ranks and \
-            min(100 x ranks, rows), then allreduces the same 7-float buffer as many times, in the same job. \
+            min(100 x ranks, rows) (or the --global-batch values), with the model and optimizer given, then \
+            allreduces a buffer of the same size (parameters + 1: 7 floats for the linear model, 4,610 for the \
+            5-64-64-1 MLP) as many times, in the same job. \
             Heap allocations per step: scripts/bench-allocations.sh.
             """)
 
@@ -24,18 +26,33 @@ struct BenchStep: ParsableCommand {
     @Option(help: "The data file (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")
     var data: String?
 
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "The update rule (its cost is part of the step).")
+    var optimizer: OptimizerKind = .sgd
+
+    @Option(help: "A global batch to time (repeat for several; default: P, 10 P and 100 P for P ranks).")
+    var globalBatch: [Int] = []
+
     @Option(help: "Steps timed per batch size (default 3000; 300 with --quick).")
     var steps: Int?
 
     func run() throws {
         let communicator = try Communicator.initialize()
         // The sgd preset's learning rate is stable at every batch size; the step's cost does not depend on it.
-        let configuration = TrainingConfiguration(
-            dataPath: DataLocation.resolve(flag: data), preset: .sgd, progress: .never)
+        var configuration = TrainingConfiguration(
+            dataPath: DataLocation.resolve(flag: data), preset: .sgd,
+            optimizer: OptimizerSettings.defaults(for: optimizer), progress: .never)
+        configuration.model = try modelOptions.specification()
+        if let problem = configuration.model.problems.first { throw JobFailure(.usage, problem) }
+        if globalBatch.contains(where: { $0 < communicator.size }) {
+            throw JobFailure(.usage, "--global-batch must be at least the \(communicator.size) ranks")
+        }
         do {
             let shard = try TrainingShard.load(path: configuration.dataPath, requestedRows: nil, collective: communicator)
             let ranks = communicator.size
-            let batches = [ranks, 10 * ranks, min(100 * ranks, shard.trainingRows)].filter { $0 <= shard.trainingRows }
+            let defaults = [ranks, 10 * ranks, min(100 * ranks, shard.trainingRows)]
+            let batches = (globalBatch.isEmpty ? defaults : globalBatch).filter { $0 <= shard.trainingRows }
             let results = try StepBenchmark.measure(
                 collective: communicator, shard: shard, configuration: configuration,
                 batches: Array(Set(batches)).sorted(), steps: steps ?? (options.quick ? 300 : 3000))

@@ -12,8 +12,6 @@ extension ProgressMode: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
-extension ModelKind: ExpressibleByArgument {}
-extension Activation: ExpressibleByArgument {}
 
 /// `airfoil-dp train`: the chapter's linear regression by minibatch SGD, one shard per MPI rank.
 struct Train: ParsableCommand {
@@ -39,14 +37,7 @@ struct Train: ParsableCommand {
     @Option(help: "Learning rate (default: the preset's for sgd, Gluon's for the other optimizers).")
     var lr: Double?
 
-    @Option(help: "The model: linear (the chapter's) or mlp (hidden layers of --hidden widths, then a linear output).")
-    var model: ModelKind = .linear
-
-    @Option(help: "Hidden layer widths of --model mlp, comma-separated.")
-    var hidden: String = "64,64"
-
-    @Option(help: "The hidden layers' nonlinearity for --model mlp: relu or tanh.")
-    var activation: Activation = .relu
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "Hold out the N rows after the training rows; every eval record then carries val_loss.")
     var valRows: Int = 0
@@ -146,13 +137,7 @@ struct Train: ParsableCommand {
             scaleLR: scaleLr, baseBatch: baseBatch, maxLR: maxLr,
             globalBatch: globalBatch, epochs: epochs, seed: seed, evalEvery: evalEvery, logPath: log,
             progress: progress)
-        let widths = try hidden.split(separator: ",", omittingEmptySubsequences: false).map { text -> Int in
-            guard let width = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw JobFailure(.usage, "--hidden '\(hidden)' is not a comma-separated list of widths")
-            }
-            return width
-        }
-        configuration.model = ModelSpec(kind: model, hidden: widths, activation: activation)
+        configuration.model = try modelOptions.specification()
         configuration.validationRows = valRows
         configuration.saveModelPath = saveModel
         configuration.warmupEpochs = warmupEpochs
