@@ -1,4 +1,5 @@
 import Foundation
+import Training
 
 /// What `compare` needs from one complete run log.
 public struct RunRecord: Equatable, Sendable {
@@ -53,11 +54,13 @@ public enum RunLogParser {
             .failure(LogProblem(source: source, reason: reason))
         }
         var records: [[String: Any]] = []
+        var lines: [Data] = []
         for (index, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
                 return problem("line \(index + 1) is not a JSON object: not a run log, or damaged")
             }
             records.append(object)
+            lines.append(Data(line))
         }
         guard let header = records.first, header["type"] as? String == "header" else {
             return problem("does not start with a header record: not an airfoil-dp run log")
@@ -70,25 +73,25 @@ public enum RunLogParser {
             let why = (end?["reason"] as? String).map { "it ended early (\($0))" } ?? "the run died or is still running"
             return problem("incomplete: no summary record; \(why)")
         }
+        let decoder = RunLogSchema.decoder()
         guard let config = header["config"] as? [String: Any],
               let ranks = header["ranks"] as? Int, ranks > 0,
               let batch = config["global_batch"] as? Int, batch > 0,
               let rows = config["rows"] as? Int,
               let epochs = config["epochs"] as? Int,
-              let finalLoss = summary["final_loss"] as? Double,
-              let secPerEpoch = summary["sec_per_epoch"] as? Double,
-              let examplesPerSec = summary["examples_per_sec"] as? Double,
-              let seconds = summary["seconds"] as? [String: Any]
+              let result = try? decoder.decode(SummaryRecord.self, from: lines[lines.count - 1])
         else {
             return problem("a header or summary key is missing or has the wrong type")
+        }
+        let evals = zip(records, lines).compactMap { record, line in
+            record["type"] as? String == "eval" ? try? decoder.decode(EvalRecord.self, from: line) : nil
         }
         let optimizer = (config["optimizer"] as? [String: Any]) ?? [:]
         let learningRate = config["effective_learning_rate"] as? Double
             ?? optimizer["learning_rate"] as? Double ?? 0
-        let compute = seconds["compute"] as? Double ?? 0
-        let allreduce = seconds["allreduce"] as? Double ?? 0
-        let evals = records.filter { $0["type"] as? String == "eval" }
-        let reached = evals.first { ($0["loss"] as? Double).map { $0 <= target } ?? false }
+        let compute = result.seconds.compute
+        let allreduce = result.seconds.allreduce
+        let reached = evals.first { $0.loss <= target }
         var settings = config
         for key in ["global_batch", "log_path", "progress", "checkpoint_path", "checkpoint_every", "resume_path",
                     "stall_timeout", "data_path", "effective_learning_rate"] {
@@ -99,9 +102,9 @@ public enum RunLogParser {
         return .success(RunRecord(
             source: source, ranks: ranks, hosts: (header["hosts"] as? [Any])?.count ?? 1, globalBatch: batch,
             rows: rows, epochs: epochs, preset: config["preset"] as? String ?? "?",
-            optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: finalLoss,
-            secondsPerEpoch: secPerEpoch, examplesPerSecond: examplesPerSec,
-            secondsToTarget: reached?["train_seconds"] as? Double,
+            optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: result.finalLoss,
+            secondsPerEpoch: result.secPerEpoch, examplesPerSecond: result.examplesPerSec,
+            secondsToTarget: reached?.trainSeconds,
             allreduceShare: compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0, settingsKey: key))
     }
 }

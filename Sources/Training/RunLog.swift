@@ -40,12 +40,7 @@ public final class RunLog: Sendable {
     }
 
     private static func encode(_ record: some Encodable) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        var line = try encoder.encode(record)
+        var line = try RunLogSchema.encoder().encode(record)
         line.append(UInt8(ascii: "\n"))
         return line
     }

@@ -12,6 +12,25 @@ import MPI
 public enum RunLogSchema {
     /// The schema version written in every header.
     public static let version = 1
+
+    /// The encoder of every record: snake_case keys, sorted; non-finite numbers as strings.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+
+    /// The decoder that reads what ``encoder()`` writes; keys a record type does not know are ignored.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
 }
 
 /// The distinct hosts of a job, with the ranks on each.
@@ -130,10 +149,11 @@ public struct SummaryRecord: Codable, Sendable {
     /// The linear model's final weights, then the bias, in shortest round-trip form (they read back bit for bit);
     /// absent for the MLP, whose parameters go to `--save-model`'s file.
     public var params: [Float]?
-    /// The number of parameters.
-    public var paramCount: Int
-    /// SHA-1 of the final parameters' bits (all layers, the model's order): equal for bit-identical models.
-    public var paramsDigest: String
+    /// The number of parameters (absent in logs of airfoil-dp 0.1).
+    public var paramCount: Int?
+    /// SHA-1 of the final parameters' bits (all layers, the model's order): equal for bit-identical models
+    /// (absent in logs of airfoil-dp 0.1).
+    public var paramsDigest: String?
     /// The model file written by `--save-model`, if any.
     public var modelFile: String?
     /// The last loss over the held-out rows (`--val-rows`).

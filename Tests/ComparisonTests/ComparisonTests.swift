@@ -7,9 +7,9 @@ func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] 
                   lr: Double = 0.4, summary: Bool = true) -> String {
     let header = #"{"config":{"epochs":2,"global_batch":\#(batch),"rows":1500,"seed":0,"preset":"minibatch100","optimizer":{"kind":"sgd","learning_rate":\#(lr)},"effective_learning_rate":\#(lr),"log_path":"x\#(ranks).jsonl"},"hosts":[{"name":"a","ranks":[0]}],"ranks":\#(ranks),"schema":1,"type":"header"}"#
     let evals = losses.enumerated().map { index, loss in
-        #"{"examples":\#(index * 200),"loss":\#(loss),"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval"}"#
+        #"{"epoch":\#(Double(index) * 0.1),"examples":\#(index * 200),"loss":\#(loss),"lr":\#(lr),"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval","wall_seconds":\#(Double(index))}"#
     }
-    let end = #"{"examples":3000,"examples_per_sec":\#(3000 / (2 * secPerEpoch)),"final_loss":\#(losses.last!),"params":[0],"sec_per_epoch":\#(secPerEpoch),"seconds":{"allreduce":\#(secPerEpoch / 2),"compute":\#(secPerEpoch * 1.5),"eval":0,"load":0},"steps":30,"type":"summary"}"#
+    let end = #"{"examples":3000,"examples_per_sec":\#(3000 / (2 * secPerEpoch)),"final_loss":\#(losses.last!),"params":[0],"sec_per_epoch":\#(secPerEpoch),"seconds":{"allreduce":\#(secPerEpoch / 2),"compute":\#(secPerEpoch * 1.5),"eval":0,"load":0},"replicas_identical":true,"steps":30,"type":"summary"}"#
     return ([header] + evals + (summary ? [end] : [])).joined(separator: "\n") + "\n"
 }
 
