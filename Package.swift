@@ -42,7 +42,7 @@ let package = Package(
         ),
         .target(name: "Data", dependencies: ["Common", "MPI"], swiftSettings: tunedSettings),
         .target(name: "Models", dependencies: ["Common", "Kernels"], swiftSettings: tunedSettings),
-        .target(name: "Optimization", dependencies: ["Common"], swiftSettings: tunedSettings),
+        .target(name: "Optimization", dependencies: ["Common", "CKernelSupport"], swiftSettings: tunedSettings),
         .target(
             name: "Training",
             dependencies: ["Common", "Data", "Models", "Optimization", "MPI"],

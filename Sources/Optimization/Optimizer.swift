@@ -1,3 +1,4 @@
+import CKernelSupport
 import Common
 /// Applies one of d2l chapter 11's update rules to the parameters, with its state in buffers allocated once.
 ///
@@ -84,14 +85,14 @@ public final class Optimizer {
                 w -= rate * (g + momentum * s1)
             case .adagrad:
                 s1 += g * g
-                w -= rate * g / (s1 + epsilon).squareRoot()
+                w -= rate * g / kernels_sqrt8(s1 + epsilon)
             case .rmsprop:
                 s1 = gamma1 * s1 + (one - gamma1) * g * g
-                w -= rate * g / (s1 + epsilon).squareRoot()
+                w -= rate * g / kernels_sqrt8(s1 + epsilon)
             case .adadelta:
                 s2 = Self.load(second + start, lanes)
                 s1 = rho * s1 + (one - rho) * g * g
-                let change = ((s2 + epsilon) / (s1 + epsilon)).squareRoot() * g
+                let change = kernels_sqrt8((s2 + epsilon) / (s1 + epsilon)) * g
                 w -= rate * change
                 s2 = rho * s2 + (one - rho) * change * change
             case .adam:
@@ -99,7 +100,7 @@ public final class Optimizer {
                 s1 = beta1 * s1 + (one - beta1) * g
                 s2 = beta2 * s2 + (one - beta2) * g * g
                 let corrected = s1 / correction1
-                w -= rate * corrected / ((s2 / correction2).squareRoot() + epsilon)
+                w -= rate * corrected / (kernels_sqrt8(s2 / correction2) + epsilon)
             }
             Self.store(w, weights + start, lanes)
             if !plainSGD { Self.store(s1, first + start, lanes) }

@@ -1,10 +1,19 @@
-// The one thing the Swift kernels cannot say: a cache prefetch hint (LLVM's llvm.prefetch). Header-only.
+// What the Swift kernels cannot say: a cache prefetch hint (LLVM's llvm.prefetch), and a vector square root
+// (Swift's SIMD squareRoot() runs lane by lane with a check per lane). Header-only.
 #ifndef AIRFOIL_DP_CKERNELSUPPORT_H
 #define AIRFOIL_DP_CKERNELSUPPORT_H
 
 /// Asks the cache to fetch the line holding `address` for writing soon (temporal locality: keep it close).
 static inline __attribute__((always_inline)) void kernels_prefetch_for_write(const void *address) {
     __builtin_prefetch(address, 1, 3);
+}
+
+/// Eight floats, imported into Swift as SIMD8<Float>.
+typedef float kernels_float8 __attribute__((ext_vector_type(8)));
+
+/// The correctly rounded square root of each lane (one vsqrtps with AVX): the same bits as the scalar sqrt.
+static inline __attribute__((always_inline)) kernels_float8 kernels_sqrt8(kernels_float8 x) {
+    return __builtin_elementwise_sqrt(x);
 }
 
 #endif
