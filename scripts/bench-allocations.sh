@@ -35,16 +35,21 @@ vg=(valgrind --tool=memcheck "$work/airfoil-dp")
 
 one_a=$(allocs "${vg[@]}" "${train[@]}" --epochs 1)
 one_b=$(allocs "${vg[@]}" "${train[@]}" --epochs 2)
+# The MLP (5-64-64-1, Adam), batch 10: 100 steps per epoch.
+mlp=(--model mlp --optimizer adam --global-batch 10)
+mlp_a=$(allocs "${vg[@]}" "${train[@]}" "${mlp[@]}" --epochs 10)
+mlp_b=$(allocs "${vg[@]}" "${train[@]}" "${mlp[@]}" --epochs 20)
 two_a=$(allocs mpirun -np 2 "${mpirun_flags[@]}" "${vg[@]}" "${train[@]}" --global-batch 2 --epochs 2)
 two_b=$(allocs mpirun -np 2 "${mpirun_flags[@]}" "${vg[@]}" "${train[@]}" --global-batch 2 --epochs 4)
 raw_a=$(allocs mpirun -np 2 "${mpirun_flags[@]}" "${vg[@]}" bench allreduce --floats 7 --iterations 1000)
 raw_b=$(allocs mpirun -np 2 "${mpirun_flags[@]}" "${vg[@]}" bench allreduce --floats 7 --iterations 2000)
 
-/usr/bin/env python3 - "$one_a" "$one_b" "$two_a" "$two_b" "$raw_a" "$raw_b" <<'PY'
+/usr/bin/env python3 - "$one_a" "$one_b" "$two_a" "$two_b" "$raw_a" "$raw_b" "$mlp_a" "$mlp_b" <<'PY'
 import sys
-one_a, one_b, two_a, two_b, raw_a, raw_b = map(int, sys.argv[1:])
+one_a, one_b, two_a, two_b, raw_a, raw_b, mlp_a, mlp_b = map(int, sys.argv[1:])
 print("heap allocations (valgrind, rank 0):")
 print(f"  1 rank, sgd step:             {(one_b - one_a) / 1000:.3f} per step  ({one_a} at 1000 steps, {one_b} at 2000)")
+print(f"  1 rank, MLP step (Adam, 10):  {(mlp_b - mlp_a) / 1000:.3f} per step  ({mlp_a} at 1000 steps, {mlp_b} at 2000)")
 print(f"  2 ranks, one example per rank: {(two_b - two_a) / 1000:.3f} per step  ({two_a} at 1000 steps, {two_b} at 2000)")
 # bench allreduce makes N timed calls after N/10 warm-up calls: 1,100 more calls at N = 2,000 than at 1,000.
 print(f"  2 ranks, raw MPI_Allreduce:   {(raw_b - raw_a) / 1100:.3f} per call of the same 7 floats (OpenMPI's own)")
