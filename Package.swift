@@ -24,7 +24,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(
@@ -32,12 +31,13 @@ let package = Package(
             pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]
         ),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "CKernelSupport"),
         .target(name: "Kernels", dependencies: ["CKernelSupport"], swiftSettings: tunedSettings),
         .target(
             name: "Common",
-            dependencies: ["MPI", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["MPI", "CCrypto"],
             swiftSettings: tunedSettings
         ),
         .target(name: "Data", dependencies: ["Common", "MPI"], swiftSettings: tunedSettings),

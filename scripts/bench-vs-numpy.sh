@@ -17,7 +17,7 @@ python3 -c 'import numpy' 2>/dev/null || { echo "bench-vs-numpy.sh: python3 cann
 
 numpy_ms=()
 ours_ms=()
-for run in 1 2 3; do
+for _ in 1 2 3; do
     numpy_ms+=("$(python3 - "$data" <<'PY'
 import sys, time
 import numpy as np

@@ -43,7 +43,8 @@ source "$repo/scripts/lib/common.sh"
 # mpirun finds airfoil-dp by name: put the chosen binary's folder first on the PATH it exports to the ranks.
 export PATH="$PATH:/usr/local/bin:$HOME/.local/bin"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
-export PATH="$(dirname "$binary"):$PATH"
+binary_folder="$(dirname "$binary")"
+export PATH="$binary_folder:$PATH"
 
 has_data_flag=0
 for argument in "${passthrough[@]+"${passthrough[@]}"}"; do

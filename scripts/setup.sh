@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up airfoil-dp on a Debian machine: installs OpenMPI and pkgconf through apt where missing, builds the
-# release binary, and installs it into PREFIX/bin so that `mpirun ... airfoil-dp` finds it by name.
+# Sets up airfoil-dp on a Debian machine: installs OpenMPI, OpenSSL's libcrypto (SHA-1) and pkgconf through apt
+# where missing, builds the release binary, and installs it into PREFIX/bin so that `mpirun ... airfoil-dp`
+# finds it by name.
 #
 # Usage: scripts/setup.sh [--prefix DIR] [--no-install] [--help]
 #   --prefix DIR   install into DIR/bin (default: /usr/local as root, ~/.local otherwise)
@@ -30,12 +31,13 @@ command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 [[ -f /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]] || pkg-config --exists ompi-c 2>/dev/null \
     || missing+=(libopenmpi-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
+pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
 if ((${#missing[@]})); then
     echo "setup.sh: installing ${missing[*]} through apt" >&2
     sudo=()
     [[ $EUID -eq 0 ]] || sudo=(sudo)
     "${sudo[@]}" apt-get update -q
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q libopenmpi-dev openmpi-bin pkgconf
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q libopenmpi-dev openmpi-bin pkgconf libssl-dev
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup.sh: swift is not on the PATH (install Swift 6 from swift.org)" >&2; exit 69; }
 

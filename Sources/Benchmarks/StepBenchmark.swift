@@ -49,9 +49,10 @@ public enum StepBenchmark {
             let rawBefore = try AllreduceBenchmark.samples(
                 collective: collective, floats: gradientFloats, iterations: steps / 2)
             try collective.barrier()
+            var hooks = TrainerHooks()
+            hooks.stepDurations = durations
             let trainer = Trainer(
-                configuration: settings, shard: shard, layout: layout, collective: collective, log: nil,
-                progress: nil, jobStart: MonotonicClock.now(), loadSeconds: 0, stepDurations: durations)
+                configuration: settings, shard: shard, layout: layout, collective: collective, hooks: hooks)
             let summary = try trainer.run()
             let rawAfter = try AllreduceBenchmark.samples(
                 collective: collective, floats: gradientFloats, iterations: steps - steps / 2)

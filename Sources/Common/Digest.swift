@@ -1,13 +1,22 @@
-import Crypto
+import CCrypto
 import Foundation
 
 /// Hex digests for integrity checks: of downloaded data (d2l publishes SHA-1 sums), of checkpoint and model file
 /// payloads, and of a model's parameter bits (`params_digest`). A checksum, not a signature: it catches damage,
 /// not a deliberate edit whose digest was recomputed.
+///
+/// SHA-1 comes from the system's OpenSSL libcrypto (installed by apt like OpenMPI): a kept implementation that
+/// costs nothing to build, where swift-crypto compiled BoringSSL (about 360 files, most of a clean build).
 public enum Digest {
     /// The lowercase hex SHA-1 of `bytes`.
     public static func sha1(_ bytes: some DataProtocol) -> String {
-        Insecure.SHA1.hash(data: bytes).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        let contiguous = Array(bytes)
+        var digest = [UInt8](repeating: 0, count: 20)
+        let succeeded = contiguous.withUnsafeBytes { buffer in
+            ccrypto_sha1(buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, buffer.count, &digest)
+        }
+        precondition(succeeded == 1, "libcrypto's SHA-1 failed")
+        return digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
     /// The SHA-1 of the floats' bit patterns in order, little-endian: equal exactly when every bit is.

@@ -29,6 +29,32 @@ extension TrainingSummary {
     public var parametersDigest: String { parameters.withUnsafeBufferPointer { Digest.sha1(bitsOf: $0) } }
 }
 
+/// What a run reports to and where it may start, beside the training itself; every part is optional.
+public struct TrainerHooks {
+    /// Rank 0's run log.
+    public var log: RunLog?
+    /// Rank 0's progress line.
+    public var progress: ProgressReporter?
+    /// Told of the step and of every open collective, for signals and the stall watchdog.
+    public var monitor: JobMonitor?
+    /// When the job started (monotonic nanoseconds), for `wall_seconds`.
+    public var jobStart = MonotonicClock.now()
+    /// Seconds spent loading, for the summary.
+    public var loadSeconds = 0.0
+    /// A checkpoint's state to continue from (the same on every rank).
+    public var resume: TrainingState?
+    /// Steps between calls of `saveCheckpoint` (rank 0 passes one; others pass nil).
+    public var checkpointEvery = 0
+    public var saveCheckpoint: ((TrainingState) throws -> Void)?
+    /// For `bench step`: each step's duration in nanoseconds, the time from one step's allreduce call to the
+    /// next one's, a whole cycle of update, gradient and allreduce (on one rank, from one step's end to the
+    /// next's).
+    public var stepDurations: UnsafeMutableBufferPointer<UInt64>?
+
+    /// No log, progress, monitor, checkpoint or timing.
+    public init() {}
+}
+
 /// Data-parallel minibatch SGD: each rank's local gradient sum, one allreduce, the same step on every rank.
 ///
 /// Every decision that could differ between ranks is made from values all ranks share (the step plan from
@@ -51,34 +77,23 @@ public final class Trainer<Group: Collective> {
     private let monitor: JobMonitor?
 
     /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard.
-    ///
-    /// - Parameters:
-    ///   - stepDurations: when given, each step's duration in nanoseconds is written into it, for
-    ///     `bench step`: the time from one step's allreduce call to the next one's, a whole cycle of update,
-    ///     gradient and allreduce (on one rank, from one step's end to the next's).
-    ///   - resume: a checkpoint's state to continue from (the same on every rank).
-    ///   - checkpointEvery: steps between calls of `saveCheckpoint` (rank 0 passes one; others pass nil).
-    ///   - monitor: told of the step and of every open collective, for signals and the stall watchdog.
     public init(
         configuration: TrainingConfiguration, shard: TrainingShard, layout: ShardLayout, collective: Group,
-        log: RunLog?, progress: ProgressReporter?, jobStart: UInt64, loadSeconds: Double,
-        stepDurations: UnsafeMutableBufferPointer<UInt64>? = nil, resume: TrainingState? = nil,
-        checkpointEvery: Int = 0, saveCheckpoint: ((TrainingState) throws -> Void)? = nil,
-        monitor: JobMonitor? = nil
+        hooks: TrainerHooks = TrainerHooks()
     ) {
-        self.stepDurations = stepDurations
-        self.resume = resume
-        self.checkpointEvery = checkpointEvery
-        self.saveCheckpoint = saveCheckpoint
-        self.monitor = monitor
+        stepDurations = hooks.stepDurations
+        resume = hooks.resume
+        checkpointEvery = hooks.checkpointEvery
+        saveCheckpoint = hooks.saveCheckpoint
+        monitor = hooks.monitor
+        log = hooks.log
+        progress = hooks.progress
+        jobStart = hooks.jobStart
+        loadSeconds = hooks.loadSeconds
         self.configuration = configuration
         self.shard = shard
         self.layout = layout
         self.collective = collective
-        self.log = log
-        self.progress = progress
-        self.jobStart = jobStart
-        self.loadSeconds = loadSeconds
         model = configuration.model.make(
             features: shard.features, maxRows: Self.scratchRows(layout: layout, shardRows: shard.rows.count),
             seed: configuration.seed)
@@ -154,17 +169,7 @@ public final class Trainer<Group: Collective> {
 
         for epoch in firstEpoch..<configuration.epochs {
             order.shuffle(epoch: epoch)
-            shard.inputs.withUnsafeBufferPointer { inputs in
-                shard.targets.withUnsafeBufferPointer { targets in
-                    order.positions.withUnsafeBufferPointer { positions in
-                        for (slot, row) in positions.enumerated() {
-                            (epochInputs.baseAddress! + slot * width)
-                                .update(from: inputs.baseAddress! + row * width, count: width)
-                            epochTargets[slot] = targets[row]
-                        }
-                    }
-                }
-            }
+            gather(order, inputs: epochInputs, targets: epochTargets)
 
             for stepInEpoch in (epoch == firstEpoch ? firstStepInEpoch : 0)..<stepsPerEpoch {
                 let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
@@ -224,9 +229,7 @@ public final class Trainer<Group: Collective> {
                 if let saveCheckpoint, checkpointEvery > 0, step % checkpointEvery == 0 {
                     let saveStart = MonotonicClock.now()
                     let lastOfEpoch = stepInEpoch == stepsPerEpoch - 1
-                    try saveCheckpoint(TrainingState(
-                        parameters: Array(parameters), optimizerFirst: Array(optimizer.first),
-                        optimizerSecond: Array(optimizer.second), optimizerUpdates: optimizer.updates,
+                    try saveCheckpoint(state(
                         epoch: lastOfEpoch ? epoch + 1 : epoch, stepInEpoch: lastOfEpoch ? 0 : stepInEpoch + 1,
                         step: step, examples: examples, nextEval: nextEval,
                         trainSeconds: Double(trainNanoseconds + (saveStart - stretchStart)) * 1e-9,
@@ -238,13 +241,8 @@ public final class Trainer<Group: Collective> {
                 if progress != nil && step % progressInterval == 0 {
                     let now = MonotonicClock.now()
                     if let due = progress?.isDue(now), due {
-                        let seconds = Double(trainNanoseconds + (now - stretchStart)) * 1e-9
-                        let rate = seconds > 0 ? Double(examples) / seconds : 0
-                        let left = rate > 0 ? Double(configuration.epochs * rows - examples) / rate : 0
-                        progress?.report(
-                            now: now, epoch: Double(examples) / Double(rows), epochs: configuration.epochs,
-                            step: step, totalSteps: totalSteps, loss: lastLoss, examplesPerSecond: rate,
-                            secondsLeft: left)
+                        reportProgress(now: now, trainSeconds: Double(trainNanoseconds + (now - stretchStart)) * 1e-9,
+                                       step: step, examples: examples, loss: lastLoss)
                     }
                 }
             }
@@ -263,6 +261,48 @@ public final class Trainer<Group: Collective> {
                 compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(allreduceNanoseconds) * 1e-9,
                 eval: Double(evalNanoseconds) * 1e-9, load: loadSeconds),
             parameters: model.parameterValues, validationLoss: lastValidationLoss)
+    }
+
+    /// Copies the shard's rows into `inputs` and `targets` in the epoch's order, so each step's rows are contiguous.
+    private func gather(
+        _ order: EpochOrder, inputs epochInputs: UnsafeMutableBufferPointer<Float>,
+        targets epochTargets: UnsafeMutableBufferPointer<Float>
+    ) {
+        let width = shard.inputWidth
+        shard.inputs.withUnsafeBufferPointer { inputs in
+            shard.targets.withUnsafeBufferPointer { targets in
+                order.positions.withUnsafeBufferPointer { positions in
+                    for (slot, row) in positions.enumerated() {
+                        (epochInputs.baseAddress! + slot * width)
+                            .update(from: inputs.baseAddress! + row * width, count: width)
+                        epochTargets[slot] = targets[row]
+                    }
+                }
+            }
+        }
+    }
+
+    /// The state a checkpoint records: the model, the optimizer and where the run stands.
+    private func state(
+        epoch: Int, stepInEpoch: Int, step: Int, examples: Int, nextEval: Int, trainSeconds: Double,
+        initialLoss: Double, lastLoss: Double
+    ) -> TrainingState {
+        TrainingState(
+            parameters: Array(model.parameters), optimizerFirst: Array(optimizer.first),
+            optimizerSecond: Array(optimizer.second), optimizerUpdates: optimizer.updates, epoch: epoch,
+            stepInEpoch: stepInEpoch, step: step, examples: examples, nextEval: nextEval, trainSeconds: trainSeconds,
+            initialLoss: initialLoss, lastLoss: lastLoss)
+    }
+
+    /// Prints one progress line: where the run stands, its speed and the time left.
+    private func reportProgress(now: UInt64, trainSeconds: Double, step: Int, examples: Int, loss: Double) {
+        let rows = layout.rows
+        let rate = trainSeconds > 0 ? Double(examples) / trainSeconds : 0
+        let left = rate > 0 ? Double(configuration.epochs * rows - examples) / rate : 0
+        progress?.report(
+            now: now, epoch: Double(examples) / Double(rows), epochs: configuration.epochs, step: step,
+            totalSteps: configuration.epochs * layout.stepsPerEpoch, loss: loss, examplesPerSecond: rate,
+            secondsLeft: left)
     }
 
     /// Compares parameters and optimizer state across ranks: a checksum of their bits, allreduced with min and

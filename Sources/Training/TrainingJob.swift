@@ -105,10 +105,17 @@ public enum TrainingJob {
             : nil
 
         let progress = isRoot ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
+        var hooks = TrainerHooks()
+        hooks.log = log
+        hooks.progress = progress
+        hooks.monitor = monitor
+        hooks.jobStart = jobStart
+        hooks.loadSeconds = loadSeconds
+        hooks.resume = checkpoint?.state
+        hooks.checkpointEvery = configuration.checkpointEvery
+        hooks.saveCheckpoint = saveCheckpoint
         let trainer = Trainer(
-            configuration: configuration, shard: shard, layout: layout, collective: collective, log: log,
-            progress: progress, jobStart: jobStart, loadSeconds: loadSeconds, resume: checkpoint?.state,
-            checkpointEvery: configuration.checkpointEvery, saveCheckpoint: saveCheckpoint, monitor: monitor)
+            configuration: configuration, shard: shard, layout: layout, collective: collective, hooks: hooks)
         defer { monitor?.finish() }
         let summary = try trainer.run()
 

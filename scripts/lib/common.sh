@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts in scripts/ (not run): where the airfoil-dp binary and the data file are, decided in
 # one place so every script agrees.
 
