@@ -1,8 +1,5 @@
 import Common
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Downloads the data file from its public home and checks it against a known SHA-1.
 ///
@@ -66,6 +63,9 @@ public enum DataFetcher {
         return .downloaded(bytes: data.count)
     }
 
+    /// Reads a `file` URL, or downloads an `http(s)` one with the system's `curl` program: the binary links no
+    /// networking stack (FoundationNetworking would pull libcurl and its TLS libraries into every rank's binary and
+    /// keep it from running where they differ).
     private static func download(_ url: URL, scheme: String) async throws -> Data {
         if scheme == "file" {
             guard let data = FileManager.default.contents(atPath: url.path) else {
@@ -73,17 +73,30 @@ public enum DataFetcher {
             }
             return data
         }
-        var request = URLRequest(url: url)
-        request.timeoutInterval = 60
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await URLSession.shared.data(for: request)
-        } catch {
-            throw JobFailure(.missingData, "download of '\(url.absoluteString)' failed: \(error.localizedDescription)")
+        guard let curl = ["/usr/bin/curl", "/bin/curl", "/usr/local/bin/curl"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }) else {
+            throw JobFailure(.missingData, "download of '\(url.absoluteString)' needs the curl program "
+                + "(apt-get install curl), or fetch the file yourself and pass --url file:///path")
         }
-        if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-            throw JobFailure(.missingData, "download of '\(url.absoluteString)' failed: HTTP \(http.statusCode)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: curl)
+        process.arguments = ["--fail", "--silent", "--show-error", "--location", "--max-time", "60", url.absoluteString]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw JobFailure(.missingData, "download of '\(url.absoluteString)' failed: cannot start \(curl)")
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let reason = message.split(separator: "\n").first.map(String.init) ?? "curl exit \(process.terminationStatus)"
+            throw JobFailure(.missingData, "download of '\(url.absoluteString)' failed: \(reason)")
         }
         return data
     }

@@ -6,7 +6,7 @@ import ArgumentParser
 
 /// The `airfoil-dp` command: data-parallel minibatch SGD on the airfoil self-noise data, over MPI.
 struct AirfoilDP: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = "0.2.0"
 
     static let configuration = CommandConfiguration(
         commandName: "airfoil-dp",

@@ -100,6 +100,48 @@ extension EndToEnd {
         }
     }
 
+    /// The Swift-free bundle: built, unpacked, and run with an empty environment.
+    @Suite("Cluster bundle")
+    struct BundleTests {
+        @Test("the bundle's binary links no Swift library and trains alone and under mpirun with env -i")
+        func swiftFreeBundle() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let built = try Launcher.runCommand(
+                ["bash", "scripts/bundle.sh", "--out", folder.path], timeout: 600,
+                directory: ScriptTests.repository.path)
+            try #require(built.status == 0, "\(built.standardError)")
+            let archive = built.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(archive.hasSuffix("-linux-\(Self.machine).tar.gz"), "\(archive)")
+            let unpacked = folder.appendingPathComponent("unpacked").path
+            try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+            let untar = try Launcher.runCommand(["tar", "-C", unpacked, "-xzf", archive])
+            try #require(untar.status == 0, "\(untar.standardError)")
+            let root = try #require(try FileManager.default.contentsOfDirectory(atPath: unpacked).first)
+            let binary = "\(unpacked)/\(root)/bin/airfoil-dp"
+            for file in ["README.md", "scripts/run.sh", "scripts/sweep.sh", "scripts/plot-runs", "scripts/lib/common.sh",
+                         "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch", "hostfiles/localhost"] {
+                #expect(FileManager.default.fileExists(atPath: "\(unpacked)/\(root)/\(file)"), "missing \(file)")
+            }
+            let libraries = try Launcher.runCommand(["ldd", binary])
+            #expect(libraries.status == 0)
+            for swiftLibrary in ["libswiftCore", "libFoundation", "libdispatch", "libcurl"] {
+                #expect(!libraries.standardOutput.contains(swiftLibrary), "\(libraries.standardOutput)")
+            }
+            let empty = ["env", "-i", "PATH=/usr/bin:/bin", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"]
+            let alone = try Launcher.runCommand(empty + [binary, "--data", SharedData.path, "--quiet"])
+            #expect(alone.status == 0 && alone.standardOutput.hasPrefix("loss: 0.24"), "\(alone.standardError)")
+            let parallel = try Launcher.runCommand(
+                empty + ["mpirun", "-np", "2"] + Launcher.mpirunOptions + [binary, "--data", SharedData.path, "--quiet"])
+            #expect(parallel.status == 0 && parallel.standardOutput.contains("on 2 ranks"), "\(parallel.standardError)")
+        }
+
+        static var machine: String {
+            var name = utsname()
+            uname(&name)
+            return withUnsafeBytes(of: &name.machine) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        }
+    }
+
     /// The multi-host run across three network namespaces (needs root and `ip netns`; the script says when it skips).
     @Suite("Multi-host over network namespaces")
     struct MultiHostTests {

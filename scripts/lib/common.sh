@@ -3,11 +3,14 @@
 # one place so every script agrees.
 
 # airfoil_dp_binary REPO: prints the binary to use: REPO's release build when there is one (in a checkout it is
-# the freshest), else airfoil-dp on the PATH (an installed copy); fails with a message when neither exists.
+# the freshest), else REPO/bin/airfoil-dp (an unpacked bundle), else airfoil-dp on the PATH (an installed copy);
+# fails with a message when none exists.
 airfoil_dp_binary() {
     local built="$1/.build/release/airfoil-dp"
     if [[ -x "$built" ]]; then
         echo "$built"
+    elif [[ -x "$1/bin/airfoil-dp" ]]; then
+        echo "$1/bin/airfoil-dp"
     elif command -v airfoil-dp >/dev/null 2>&1; then
         command -v airfoil-dp
     else
