@@ -50,6 +50,8 @@ public struct TrainerHooks {
     /// next one's, a whole cycle of update, gradient and allreduce (on one rank, from one step's end to the
     /// next's).
     public var stepDurations: UnsafeMutableBufferPointer<UInt64>?
+    /// Spans of the first steps for `--timeline` (load is recorded by the caller).
+    public var timeline: Timeline?
 
     /// No log, progress, monitor, checkpoint or timing.
     public init() {}
@@ -75,6 +77,7 @@ public final class Trainer<Group: Collective> {
     private let checkpointEvery: Int
     private let saveCheckpoint: ((TrainingState) throws -> Void)?
     private let monitor: JobMonitor?
+    private let timeline: Timeline?
 
     /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard.
     public init(
@@ -86,6 +89,7 @@ public final class Trainer<Group: Collective> {
         checkpointEvery = hooks.checkpointEvery
         saveCheckpoint = hooks.saveCheckpoint
         monitor = hooks.monitor
+        timeline = hooks.timeline
         log = hooks.log
         progress = hooks.progress
         jobStart = hooks.jobStart
@@ -164,22 +168,33 @@ public final class Trainer<Group: Collective> {
         let firstEpoch = resume?.epoch ?? 0
         let firstStepInEpoch = resume?.stepInEpoch ?? 0
         monitor?.publish(step: step)
+        if let timeline {
+            try collective.barrier()
+            timeline.start(at: MonotonicClock.now())
+        }
         var stretchStart = MonotonicClock.now()
         var previousStepMark = stretchStart
 
         for epoch in firstEpoch..<configuration.epochs {
+            let gatherStart = timeline == nil ? 0 : MonotonicClock.now()
             order.shuffle(epoch: epoch)
             gather(order, inputs: epochInputs, targets: epochTargets)
+            if let timeline, step < timeline.stepLimit {
+                timeline.add(.gather, from: gatherStart, to: MonotonicClock.now(), step: step)
+            }
 
             for stepInEpoch in (epoch == firstEpoch ? firstStepInEpoch : 0)..<stepsPerEpoch {
                 let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
                 let slots = layout.slots(ofStep: stepInEpoch)
                 let globalCount = slots.count
+                let traced = timeline != nil && step < timeline!.stepLimit
+                var traceMark = traced ? MonotonicClock.now() : 0
                 model.accumulateGradient(
                     inputs: epochInputs.baseAddress! + local.lowerBound * width,
                     targets: epochTargets.baseAddress! + local.lowerBound, count: local.count,
                     into: reduced.baseAddress!)
                 reduced[parameterCount] = Float(local.count)
+                if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
                 if timesAllreduce {
                     let before = MonotonicClock.now()
                     monitor?.enterCollective(at: before)
@@ -191,6 +206,7 @@ public final class Trainer<Group: Collective> {
                     try collective.allreduce(reduced, .sum)
                     if stepDurations != nil { recordStep(step, since: &previousStepMark, now: MonotonicClock.now()) }
                 }
+                if traced { traceMark = trace(.allreduce, since: traceMark, step: step) }
 
                 var finite = true
                 for index in 0..<parameterCount where !reduced[index].isFinite { finite = false }
@@ -203,6 +219,7 @@ public final class Trainer<Group: Collective> {
                 }
                 optimizer.update(parameters, gradientSum: reduced.baseAddress!,
                                  gradientScale: 1 / Float(globalCount), learningRate: Float(rate))
+                if traced { _ = trace(.update, since: traceMark, step: step) }
                 step += 1
                 examples = epoch * rows + slots.upperBound
                 monitor?.publish(step: step)
@@ -225,6 +242,7 @@ public final class Trainer<Group: Collective> {
                     lastLoss = loss
                     stretchStart = MonotonicClock.now()
                     evalNanoseconds += stretchStart - evalStart
+                    if traced { timeline!.add(.evaluation, from: evalStart, to: stretchStart, step: step) }
                 }
                 if let saveCheckpoint, checkpointEvery > 0, step % checkpointEvery == 0 {
                     let saveStart = MonotonicClock.now()
@@ -237,6 +255,7 @@ public final class Trainer<Group: Collective> {
                     // Saving is not training: restart the stretch after it.
                     trainNanoseconds += saveStart - stretchStart
                     stretchStart = MonotonicClock.now()
+                    if traced { timeline!.add(.checkpoint, from: saveStart, to: stretchStart, step: step) }
                 }
                 if progress != nil && step % progressInterval == 0 {
                     let now = MonotonicClock.now()
@@ -323,6 +342,14 @@ public final class Trainer<Group: Collective> {
             }
             throw JobFailure(kind: .runtime, message: "replicas differ", reported: true)
         }
+    }
+
+    /// Records a timeline span from `start` to now; returns now.
+    @inline(__always)
+    private func trace(_ kind: Timeline.Kind, since start: UInt64, step: Int) -> UInt64 {
+        let now = MonotonicClock.now()
+        timeline?.add(kind, from: start, to: now, step: step)
+        return now
     }
 
     /// Writes the time since the previous step's mark as this step's duration, for `bench step`.

@@ -29,6 +29,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var validationRows: Int = 0
     /// Where rank 0 saves the trained model at the end, if anywhere.
     public var saveModelPath: String?
+    /// Where rank 0 writes the Chrome-trace timeline of the first ``timelineSteps`` steps, if anywhere.
+    public var timelinePath: String?
+    /// Steps the timeline covers.
+    public var timelineSteps: Int = 1000
     /// The optimizer, its hyperparameters and base learning rate.
     public var optimizer: OptimizerSettings
     /// How the learning rate changes over the run.
@@ -119,6 +123,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if evalEvery <= 0 { found.append("--eval-every must be positive (got \(evalEvery))") }
         if let rows, rows <= 0 { found.append("--rows must be positive (got \(rows))") }
         if validationRows < 0 { found.append("--val-rows must not be negative (got \(validationRows))") }
+        if !(1...10_000_000).contains(timelineSteps) {
+            found.append("--timeline-steps must be between 1 and 10000000 (got \(timelineSteps))")
+        }
         found += model.problems
         if let globalBatch, globalBatch <= 0 { found.append("--global-batch must be positive (got \(globalBatch))") }
         return found

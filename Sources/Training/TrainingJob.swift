@@ -69,7 +69,10 @@ public enum TrainingJob {
         configuration.effectiveLearningRate = configuration.scaleLR.scale(
             configuration.learningRate, batch: batch, baseBatch: configuration.baseBatch, maximum: configuration.maxLR)
         let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
-        let loadSeconds = MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now())
+        let loadEnd = MonotonicClock.now()
+        let loadSeconds = MonotonicClock.seconds(from: jobStart, to: loadEnd)
+        let timeline = configuration.timelinePath.map { _ in Timeline(stepLimit: configuration.timelineSteps) }
+        timeline?.add(.load, from: jobStart, to: loadEnd, step: 0)
 
         let data = DataDescription(
             path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features,
@@ -114,11 +117,15 @@ public enum TrainingJob {
         hooks.resume = checkpoint?.state
         hooks.checkpointEvery = configuration.checkpointEvery
         hooks.saveCheckpoint = saveCheckpoint
+        hooks.timeline = timeline
         let trainer = Trainer(
             configuration: configuration, shard: shard, layout: layout, collective: collective, hooks: hooks)
         defer { monitor?.finish() }
         let summary = try trainer.run()
 
+        if let timeline, let path = configuration.timelinePath {
+            try timeline.write(to: path, collective: collective, hosts: hosts)
+        }
         if isRoot, let path = configuration.saveModelPath {
             try ModelFile(
                 model: configuration.model, features: shard.features, parameters: summary.parameters,

@@ -45,6 +45,12 @@ struct Train: ParsableCommand {
     @Option(help: "Save the trained model to this file at the end (rank 0; read by 'airfoil-dp predict').")
     var saveModel: String?
 
+    @Option(help: "Write a Chrome trace (Perfetto, chrome://tracing) of where each rank's time went to this file.")
+    var timeline: String?
+
+    @Option(help: "Steps the --timeline covers, from the first.")
+    var timelineSteps: Int = 1000
+
     @Option(help: "The update rule: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var optimizer: OptimizerKind = .sgd
 
@@ -140,6 +146,8 @@ struct Train: ParsableCommand {
         configuration.model = try modelOptions.specification()
         configuration.validationRows = valRows
         configuration.saveModelPath = saveModel
+        configuration.timelinePath = timeline
+        configuration.timelineSteps = timelineSteps
         configuration.warmupEpochs = warmupEpochs
         configuration.checkpointPath = checkpoint
         configuration.checkpointEvery = checkpointEvery

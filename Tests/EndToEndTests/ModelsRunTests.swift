@@ -102,6 +102,33 @@ extension EndToEnd {
             #expect(refused.status == 64, "1500 + 4 rows do not fit the 1503: \(refused.standardError)")
         }
 
+        @Test("--timeline writes one Chrome trace: a process per rank, every kind of span, bounded by --timeline-steps")
+        func timeline() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let trace = folder.appendingPathComponent("trace.json").path
+            _ = try train(["--data", data, "--model", "mlp", "--epochs", "2", "--timeline", trace, "--timeline-steps", "12",
+                           "--checkpoint", folder.appendingPathComponent("c.ckpt").path, "--checkpoint-every", "5"],
+                          ranks: 2)
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: trace)))
+            let events = try #require((object as? [String: Any])?["traceEvents"] as? [[String: Any]])
+            let spans = events.filter { $0["ph"] as? String == "X" }
+            #expect(Set(events.filter { $0["name"] as? String == "process_name" }.compactMap { $0["pid"] as? Int }) == [0, 1])
+            for kind in ["load", "gather", "gradient", "allreduce", "update", "evaluation", "checkpoint"] {
+                #expect(spans.contains { $0["name"] as? String == kind }, "no \(kind) span")
+            }
+            for rank in [0, 1] {
+                let gradients = spans.filter { $0["pid"] as? Int == rank && $0["name"] as? String == "gradient" }
+                #expect(gradients.count == 12, "rank \(rank): \(gradients.count) gradient spans for 12 steps")
+            }
+            #expect(spans.allSatisfy { ($0["ts"] as? Double ?? -1) >= 0 && ($0["dur"] as? Double ?? -1) >= 0 })
+            if (try? Launcher.runCommand(["/usr/bin/python3", "-c", "import matplotlib"], timeout: 60))?.status == 0 {
+                let plot = try Launcher.runCommand(["bash", "scripts/plot-runs", "--timeline", trace, "--steps", "5"],
+                                                   timeout: 120, directory: ScriptTests.repository.path)
+                #expect(plot.status == 0, "\(plot.standardError)")
+                #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("timeline.png").path))
+            }
+        }
+
         @Test("a saved model predicts the training run's final loss; bad model files are refused")
         func saveAndPredict() throws {
             let folder = try SharedData.temporaryDirectory()
