@@ -6,7 +6,8 @@
 #
 # Usage: scripts/bundle.sh [--out DIR] [--help]
 #   --out DIR   where the archive goes (default: dist)
-# Builds into .build-static (a separate scratch folder, so the ordinary build stays as it is).
+# Builds into .build-static, and the manual page in .build-manual (separate scratch folders, so the ordinary build
+# stays as it is and the script can run while another SwiftPM command holds .build).
 set -euo pipefail
 
 usage() {
@@ -42,6 +43,9 @@ cp scripts/run.sh scripts/sweep.sh scripts/plot-runs "$stage/$name/scripts/"
 cp scripts/lib/common.sh "$stage/$name/scripts/lib/"
 cp scripts/slurm/*.sbatch "$stage/$name/scripts/slurm/"
 cp -r hostfiles "$stage/$name/"
+source "$repo/scripts/lib/common.sh"
+airfoil_dp_install_docs "$stage/$name/bin/airfoil-dp" "$(airfoil_dp_manual "$repo" "$repo/.build-manual")" \
+    "$stage/$name/share"
 if libraries="$(ldd "$stage/$name/bin/airfoil-dp")" && grep -Eq 'libswift|libFoundation|libdispatch' <<<"$libraries"; then
     echo "bundle.sh: the binary still links a Swift library:" >&2
     grep -E 'libswift|libFoundation|libdispatch' <<<"$libraries" >&2
@@ -54,7 +58,8 @@ cat > "$stage/$name/README.md" <<README
 the C and C++ runtime (glibc 2.36 or newer, libstdc++, libgcc_s), OpenMPI 4.x (\`libmpi.so.40\`, with the
 libraries it loads itself) and OpenSSL 3's \`libcrypto.so.3\`. Check with \`ldd bin/airfoil-dp\`.
 
-    export PATH="\$PWD/bin:\$PATH"
+    export PATH="\$PWD/bin:\$PATH" MANPATH="\$PWD/share/man:"
+    source share/bash-completion/completions/airfoil-dp   # tab completion in bash
     airfoil-dp info                              # ranks, hosts, MPI, CPU
     mpirun -np 16 airfoil-dp --data /path/to/airfoil_self_noise.dat
     srun --mpi=pmix -n 64 airfoil-dp --data /shared/airfoil_self_noise.dat --log runs/run.jsonl

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up airfoil-dp on a Debian machine: installs OpenMPI, OpenSSL's libcrypto (SHA-1) and pkgconf through apt
 # where missing, builds the release binary, and installs it into PREFIX/bin so that `mpirun ... airfoil-dp`
-# finds it by name.
+# finds it by name, with its manual page and shell completions under PREFIX/share.
 #
 # Usage: scripts/setup.sh [--prefix DIR] [--no-install] [--help]
 #   --prefix DIR   install into DIR/bin (default: /usr/local as root, ~/.local otherwise)
@@ -48,7 +48,10 @@ binary="$(swift build -c release --show-bin-path)/airfoil-dp"
 if ((install_binary)); then
     mkdir -p "$prefix/bin"
     install -m 0755 "$binary" "$prefix/bin/airfoil-dp"
-    echo "setup.sh: installed $prefix/bin/airfoil-dp" >&2
+    # shellcheck source=lib/common.sh
+    source "$repo/scripts/lib/common.sh"
+    airfoil_dp_install_docs "$binary" "$(airfoil_dp_manual "$repo")" "$prefix/share"
+    echo "setup.sh: installed $prefix/bin/airfoil-dp, its manual page and bash, zsh and fish completions" >&2
     case ":$PATH:" in
         *":$prefix/bin:"*) ;;
         *) echo "setup.sh: note: $prefix/bin is not on your PATH; scripts/run.sh adds it, or run: export PATH=\"$prefix/bin:\$PATH\"" >&2 ;;

@@ -10,7 +10,7 @@ struct AirfoilDP: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "airfoil-dp",
-        abstract: "Data-parallel minibatch SGD for a linear model on the airfoil self-noise data, over MPI.",
+        abstract: "Data-parallel minibatch SGD over MPI: the chapter's linear model or an MLP, on the airfoil data, any table or synthetic data.",
         discussion: """
             Run it under mpirun to train on many ranks, for example:
               mpirun -np 16 --oversubscribe airfoil-dp --preset minibatch100

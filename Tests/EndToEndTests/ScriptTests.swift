@@ -119,9 +119,16 @@ extension EndToEnd {
             let root = try #require(try FileManager.default.contentsOfDirectory(atPath: unpacked).first)
             let binary = "\(unpacked)/\(root)/bin/airfoil-dp"
             for file in ["README.md", "scripts/run.sh", "scripts/sweep.sh", "scripts/plot-runs", "scripts/lib/common.sh",
-                         "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch", "hostfiles/localhost"] {
+                         "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch", "hostfiles/localhost",
+                         "share/man/man1/airfoil-dp.1", "share/bash-completion/completions/airfoil-dp",
+                         "share/zsh/site-functions/_airfoil-dp", "share/fish/vendor_completions.d/airfoil-dp.fish"] {
                 #expect(FileManager.default.fileExists(atPath: "\(unpacked)/\(root)/\(file)"), "missing \(file)")
             }
+            let completion = try Launcher.runCommand(["bash", "-c",
+                "source '\(unpacked)/\(root)/share/bash-completion/completions/airfoil-dp' && complete -p airfoil-dp"])
+            #expect(completion.status == 0 && completion.standardOutput.contains("airfoil-dp"), "\(completion.standardError)")
+            let manual = try String(contentsOfFile: "\(unpacked)/\(root)/share/man/man1/airfoil-dp.1", encoding: .utf8)
+            #expect(manual.contains("predict") && manual.contains("--model"), "the manual covers every subcommand")
             let libraries = try Launcher.runCommand(["ldd", binary])
             #expect(libraries.status == 0)
             for swiftLibrary in ["libswiftCore", "libFoundation", "libdispatch", "libcurl"] {

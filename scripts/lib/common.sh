@@ -29,3 +29,24 @@ airfoil_dp_default_data() {
     [[ -f "$shared" ]] || return 1
     export AIRFOIL_DP_DATA="$shared"
 }
+
+# airfoil_dp_install_docs BINARY MANUAL SHARE: installs BINARY's shell completions (bash, zsh, fish, from
+# swift-argument-parser's generator) and the manual page MANUAL under SHARE (for example /usr/local/share).
+airfoil_dp_install_docs() {
+    local binary="$1" manual="$2" share="$3"
+    mkdir -p "$share/bash-completion/completions" "$share/zsh/site-functions" "$share/fish/vendor_completions.d" \
+        "$share/man/man1"
+    "$binary" --generate-completion-script bash > "$share/bash-completion/completions/airfoil-dp"
+    "$binary" --generate-completion-script zsh > "$share/zsh/site-functions/_airfoil-dp"
+    "$binary" --generate-completion-script fish > "$share/fish/vendor_completions.d/airfoil-dp.fish"
+    install -m 0644 "$manual" "$share/man/man1/airfoil-dp.1"
+}
+
+# airfoil_dp_manual REPO [SCRATCH]: generates the manual page with swift-argument-parser's generate-manual plugin
+# (from a release build in SCRATCH, default REPO/.build) and prints its path. A separate SCRATCH lets it run while
+# another SwiftPM command holds the default one (the test suite builds the bundle).
+airfoil_dp_manual() {
+    local scratch="${2:-$1/.build}"
+    (cd "$1" && swift package --scratch-path "$scratch" --allow-writing-to-package-directory generate-manual >&2)
+    echo "$scratch/plugins/GenerateManual/outputs/airfoil-dp/airfoil-dp.1"
+}
