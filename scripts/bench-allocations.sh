@@ -14,15 +14,14 @@ if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,10p' "$0" | se
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
-command -v valgrind >/dev/null || { apt-get update -q && apt-get install -y -q valgrind; }
+command -v valgrind >/dev/null || airfoil_dp_apt_install valgrind
 airfoil_dp_default_data "$repo" || { echo "bench-allocations.sh: no data file: run 'airfoil-dp fetch-data'" >&2; exit 66; }
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp "$binary" "$work/airfoil-dp"
 strip "$work/airfoil-dp"
-mpirun_flags=(--oversubscribe --mca btl self,vader --mca oob_tcp_if_include lo)
-[[ $EUID -eq 0 ]] && mpirun_flags+=(--allow-run-as-root)
+mapfile -t mpirun_flags < <(airfoil_dp_mpirun_flags 2)
 
 # allocs LAUNCH... : the "total heap usage" allocation count of the first (rank 0's) valgrind report.
 allocs() {

@@ -24,9 +24,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 
-if [[ ! -f /usr/include/x86_64-linux-gnu/cblas.h && ! -f /usr/include/cblas.h ]] || ! command -v gcc >/dev/null; then
-    [[ $EUID -eq 0 ]] || { echo "bench-gemm-vs-openblas.sh: install libopenblas-dev and gcc first" >&2; exit 69; }
-    apt-get update -q && apt-get install -y -q libopenblas-dev gcc
+if ! command -v gcc >/dev/null || ! echo '#include <cblas.h>' | gcc -E - >/dev/null 2>&1; then
+    airfoil_dp_apt_install libopenblas-dev gcc
 fi
 
 work="$(mktemp -d)"

@@ -20,12 +20,21 @@ done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench-presets.sh: --runs must be a positive whole number" >&2; exit 64; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-declare -A batch=([gd]=1500 [sgd]=1 [minibatch100]=100 [minibatch10]=10)
+# shellcheck source=lib/common.sh
+source "$repo/scripts/lib/common.sh"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
+# Each preset's global batch, from the binary (the one source); all rows (0) counts as 1500.
+declare -A batch=()
+presets=()
+while IFS=$'\t' read -r name _ global _; do
+    presets+=("$name")
+    batch[$name]=$((global == 0 ? 1500 : global))
+done < <("$binary" presets)
 
 printf '%-14s' "preset"
 for ranks in $rank_counts; do printf '%16s' "$ranks ranks"; done
 echo
-for preset in gd sgd minibatch100 minibatch10; do
+for preset in "${presets[@]}"; do
     printf '%-14s' "$preset"
     for ranks in $rank_counts; do
         extra=()

@@ -54,17 +54,8 @@ if ((has_data_flag == 0)) && ! airfoil_dp_default_data "$repo"; then
     airfoil-dp fetch-data
 fi
 
-command=(mpirun -np "$ranks" --oversubscribe)
-[[ $EUID -eq 0 ]] && command+=(--allow-run-as-root)
-if [[ -n "$hostfile" ]]; then
-    command+=(--hostfile "$hostfile" --mca mpi_yield_when_idle 1)
-else
-    command+=(--mca btl self,vader --mca oob_tcp_if_include lo)
-    if ((ranks > 2 * $(nproc))); then
-        command+=(--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 6)
-    fi
-fi
-command+=(-x PATH)
+mapfile -t flags < <(airfoil_dp_mpirun_flags "$ranks" "$hostfile")
+command=(mpirun -np "$ranks" "${flags[@]}" -x PATH)
 [[ -n "${AIRFOIL_DP_DATA:-}" ]] && command+=(-x AIRFOIL_DP_DATA)
 command+=(airfoil-dp "${passthrough[@]+"${passthrough[@]}"}")
 

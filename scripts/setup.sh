@@ -28,16 +28,14 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 missing=()
 command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
-[[ -f /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]] || pkg-config --exists ompi-c 2>/dev/null \
-    || missing+=(libopenmpi-dev)
+pkg-config --exists ompi-c 2>/dev/null || missing+=(libopenmpi-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
 pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
+# shellcheck source=lib/common.sh
+source "$repo/scripts/lib/common.sh"
 if ((${#missing[@]})); then
     echo "setup.sh: installing ${missing[*]} through apt" >&2
-    sudo=()
-    [[ $EUID -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -q
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q libopenmpi-dev openmpi-bin pkgconf libssl-dev
+    airfoil_dp_apt_install libopenmpi-dev openmpi-bin pkgconf libssl-dev
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup.sh: swift is not on the PATH (install Swift 6 from swift.org)" >&2; exit 69; }
 
@@ -48,8 +46,6 @@ binary="$(swift build -c release --show-bin-path)/airfoil-dp"
 if ((install_binary)); then
     mkdir -p "$prefix/bin"
     install -m 0755 "$binary" "$prefix/bin/airfoil-dp"
-    # shellcheck source=lib/common.sh
-    source "$repo/scripts/lib/common.sh"
     airfoil_dp_install_docs "$binary" "$(airfoil_dp_manual "$repo")" "$prefix/share"
     echo "setup.sh: installed $prefix/bin/airfoil-dp, its manual page and bash, zsh and fish completions" >&2
     case ":$PATH:" in

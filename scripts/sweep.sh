@@ -61,16 +61,8 @@ if ((dry_run == 0)); then
     [[ -f "$manifest" ]] || printf 'log\tranks\tglobal_batch\tlr\tepochs\tstatus\texit_code\tseconds\n' > "$manifest"
 fi
 
-# preset_of BATCH: the chapter's learning rate and epochs for a global batch.
-preset_of() {
-    case "$1" in
-        1) echo "0.005 2" ;;
-        10) echo "0.05 2" ;;
-        100) echo "0.4 2" ;;
-        "$training_rows") echo "1 10" ;;
-        *) echo "0.05 2" ;;
-    esac
-}
+source "$repo/scripts/lib/common.sh"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
 
 plan=()
 for batch in $batches; do
@@ -99,7 +91,7 @@ for entry in "${plan[@]}"; do
     index=$((index + 1))
     global=${entry%%:*}
     ranks=${entry##*:}
-    read -r preset_lr preset_epochs <<<"$(preset_of "$global")"
+    read -r preset_lr preset_epochs <<<"$(airfoil_dp_preset_for_batch "$binary" "$global" "$training_rows")"
     run_lr=${lr:-$preset_lr}
     run_epochs=${epochs:-$preset_epochs}
     log="$out/B$global-P$ranks.jsonl"
@@ -127,9 +119,6 @@ for entry in "${plan[@]}"; do
     done_runs=$((done_runs + 1))
 done
 ((dry_run)) && exit 0
-
-source "$repo/scripts/lib/common.sh"
-binary="$(airfoil_dp_binary "$repo")" || exit 69
 echo >&2
 "$binary" compare "$out" | tee "$out/compare.txt"
 "$binary" compare "$out" --format csv > "$out/compare.csv" 2>/dev/null

@@ -10,7 +10,9 @@ if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,6p' "$0" | sed
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/scripts/setup.sh" --no-install
-command -v python3 >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q python3; }
+# shellcheck source=lib/common.sh
+source "$repo/scripts/lib/common.sh"
+command -v python3 >/dev/null 2>&1 || airfoil_dp_apt_install python3
 
 cd "$repo"
 # Root may launch mpirun in the end-to-end tests (they set these too; exported here for manual reruns).

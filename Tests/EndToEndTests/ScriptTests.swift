@@ -72,7 +72,7 @@ extension EndToEnd {
             "scripts/setup.sh", "scripts/run.sh", "scripts/test.sh", "scripts/sweep.sh", "scripts/plot-runs",
             "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
             "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
-            "scripts/test-multihost.sh", "scripts/netns-agent.sh",
+            "scripts/test-multihost.sh", "scripts/netns-agent.sh", "scripts/bundle.sh", ".ci/run",
         ])
         func help(path: String) throws {
             let result = try script([path, "--help"])
@@ -138,7 +138,7 @@ extension EndToEnd {
             let alone = try Launcher.runCommand(empty + [binary, "--data", SharedData.path, "--quiet"])
             #expect(alone.status == 0 && alone.standardOutput.hasPrefix("loss: 0.24"), "\(alone.standardError)")
             let parallel = try Launcher.runCommand(
-                empty + ["mpirun", "-np", "2"] + Launcher.mpirunOptions + [binary, "--data", SharedData.path, "--quiet"])
+                empty + ["mpirun", "-np", "2"] + Launcher.mpirunOptions(ranks: 2) + [binary, "--data", SharedData.path, "--quiet"])
             #expect(parallel.status == 0 && parallel.standardOutput.contains("on 2 ranks"), "\(parallel.standardError)")
         }
 

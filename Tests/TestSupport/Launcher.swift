@@ -17,10 +17,21 @@ public enum Launcher {
         return URL(fileURLWithPath: Bundle.main.bundlePath).appendingPathComponent("airfoil-dp").path
     }
 
-    /// The `mpirun` options for this machine: more ranks than cores, root allowed, loopback transports only.
-    public static let mpirunOptions = [
-        "--oversubscribe", "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo",
-    ]
+    /// The `mpirun` options the project's scripts use for `ranks` ranks on this host (more ranks than cores, root
+    /// allowed, loopback transports only, ...), from their one source, `scripts/lib/common.sh`.
+    public static func mpirunOptions(ranks: Int) -> [String] {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", "source \"$0/scripts/lib/common.sh\" && airfoil_dp_mpirun_flags \(ranks)", repository]
+        let output = Pipe()
+        process.standardOutput = output
+        guard (try? process.run()) != nil else { return ["--oversubscribe"] }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.split(separator: "\n").map(String.init)
+    }
 
     static let unblockAndExec = """
         import os, signal, sys
@@ -47,7 +58,7 @@ public enum Launcher {
     public static func start(
         _ arguments: [String], ranks: Int? = nil, environment extra: [String: String] = [:]
     ) throws -> Job {
-        let command = ranks.map { ["mpirun", "-np", "\($0)"] + mpirunOptions + [binary] } ?? [binary]
+        let command = ranks.map { ["mpirun", "-np", "\($0)"] + mpirunOptions(ranks: $0) + [binary] } ?? [binary]
         return try start(command: command + arguments, environment: extra, directory: nil)
     }
 

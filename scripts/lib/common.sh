@@ -50,3 +50,42 @@ airfoil_dp_manual() {
     (cd "$1" && swift package --scratch-path "$scratch" --allow-writing-to-package-directory generate-manual >&2)
     echo "$scratch/plugins/GenerateManual/outputs/airfoil-dp/airfoil-dp.1"
 }
+
+# airfoil_dp_preset_for_batch BINARY BATCH ROWS: prints "LR EPOCHS" of the preset whose global batch is BATCH (a
+# preset with all rows matches BATCH = ROWS), from `airfoil-dp presets`; "0.05 2" (minibatch10's) for any other.
+airfoil_dp_preset_for_batch() {
+    "$1" presets | awk -F'\t' -v batch="$2" -v rows="$3" '
+        ($3 == batch || ($3 == 0 && batch == rows)) && !found { print $2, $4; found = 1 }
+        $1 == "minibatch10" { fallback = $2 " " $4 }
+        END { if (!found) print fallback }'
+}
+
+# airfoil_dp_mpirun_flags RANKS [HOSTFILE]: the mpirun flags this project launches with, one per line: more
+# ranks than cores (--oversubscribe), root allowed, shared memory and loopback only on one host, ranks that yield
+# with a hostfile (which hides oversubscription from OpenMPI), and the Rabenseifner allreduce when one host runs
+# more than twice as many ranks as it has cores (README, Performance).
+airfoil_dp_mpirun_flags() {
+    local ranks="$1" hostfile="${2:-}"
+    local flags=(--oversubscribe)
+    [[ $EUID -eq 0 ]] && flags+=(--allow-run-as-root)
+    if [[ -n "$hostfile" ]]; then
+        flags+=(--hostfile "$hostfile" --mca mpi_yield_when_idle 1)
+    else
+        flags+=(--mca btl self,vader --mca oob_tcp_if_include lo)
+        if ((ranks > 2 * $(nproc))); then
+            flags+=(--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm 6)
+        fi
+    fi
+    printf '%s\n' "${flags[@]}"
+}
+
+# airfoil_dp_apt_install PACKAGE...: installs Debian packages, through sudo when not root.
+airfoil_dp_apt_install() {
+    local sudo=()
+    if [[ $EUID -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || { echo "$(basename "$0"): install $* (as root: apt-get install $*)" >&2; return 69; }
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "$@"
+}
