@@ -10,7 +10,6 @@ import Foundation
 public struct ModelFile: Codable, Equatable, Sendable {
     /// The format version this build reads and writes.
     public static let formatVersion = 1
-    static let magic = "airfoil-dp model"
 
     /// The architecture.
     public var model: ModelSpec
@@ -43,9 +42,10 @@ public struct ModelFile: Codable, Equatable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        let payload = try encoder.encode(self)
-        return Array("\(Self.magic) \(Self.formatVersion) \(Digest.sha1(payload))\n".utf8) + [UInt8](payload)
+        return Self.layout.encode([UInt8](try encoder.encode(self)))
     }
+
+    static let layout = DigestedFile(kind: "model", version: formatVersion)
 
     /// Writes the file atomically (temporary file, fsync, rename).
     public func write(to path: String) throws {
@@ -55,30 +55,17 @@ public struct ModelFile: Codable, Equatable, Sendable {
     /// Parses and validates a model file's bytes.
     /// - Throws: ``JobFailure`` of kind `.invalidData` saying what is wrong.
     public static func decode(_ bytes: [UInt8], source: String) throws -> ModelFile {
-        func fail(_ problem: String) -> JobFailure { JobFailure(.invalidData, "model file '\(source)' \(problem)") }
-        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline < 200 else {
-            throw fail("is not an airfoil-dp model file (no header line)")
-        }
-        let header = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
-        guard header.count == 4, header[0] == "airfoil-dp", header[1] == "model" else {
-            throw fail("is not an airfoil-dp model file (wrong magic)")
-        }
-        guard Int(header[2]) == formatVersion else {
-            throw fail("has format version \(header[2]); this airfoil-dp reads version \(formatVersion)")
-        }
-        let payload = bytes[(newline + 1)...]
-        guard Digest.sha1(payload) == header[3] else {
-            throw fail("is damaged: its checksum does not match (truncated or altered)")
-        }
+        let what = "model file '\(source)'"
+        let payload = try layout.payload(of: bytes, what: what)
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         let file: ModelFile
         do {
             file = try decoder.decode(ModelFile.self, from: Data(payload))
         } catch {
-            throw fail("has a valid checksum but unreadable content")
+            throw JobFailure(.invalidData, "\(what) has a valid checksum but unreadable content")
         }
-        if let problem = file.problems.first { throw fail(problem) }
+        if let problem = file.problems.first { throw JobFailure(.invalidData, "\(what) \(problem)") }
         return file
     }
 

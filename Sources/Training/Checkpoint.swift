@@ -58,7 +58,6 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     /// Version 2 added the model's architecture to the configuration (`model`), the held-out rows and the model
     /// file path; version 1 files are refused.
     public static let formatVersion = 2
-    static let magic = "airfoil-dp checkpoint"
 
     /// The run's resolved configuration.
     public var configuration: TrainingConfiguration
@@ -87,36 +86,19 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let payload = try encoder.encode(self)
-        let header = "\(Self.magic) \(Self.formatVersion) \(Digest.sha1(payload))\n"
-        return Array(header.utf8) + [UInt8](payload)
+        return Self.layout.encode([UInt8](try encoder.encode(self)))
     }
+
+    static let layout = DigestedFile(kind: "checkpoint", version: formatVersion)
 
     /// Parses a checkpoint file's bytes.
     /// - Throws: ``JobFailure`` of kind `.invalidData` saying what is wrong (magic, version, checksum, content).
     public static func decode(_ bytes: [UInt8], source: String) throws -> Checkpoint {
-        func fail(_ problem: String) -> JobFailure {
-            JobFailure(.invalidData, "checkpoint '\(source)' \(problem)")
-        }
-        guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")), newline < 200 else {
-            throw fail("is not an airfoil-dp checkpoint (no header line)")
-        }
-        let header = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
-        guard header.count == 4, header[0] == "airfoil-dp", header[1] == "checkpoint" else {
-            throw fail("is not an airfoil-dp checkpoint (wrong magic)")
-        }
-        guard Int(header[2]) == formatVersion else {
-            throw fail("has format version \(header[2]); this airfoil-dp reads version \(formatVersion)")
-        }
-        let payload = bytes[(newline + 1)...]
-        guard Digest.sha1(payload) == header[3] else {
-            throw fail("is damaged: its checksum does not match (truncated or altered)")
-        }
-        let decoder = JSONDecoder()
+        let payload = try layout.payload(of: bytes, what: "checkpoint '\(source)'")
         do {
-            return try decoder.decode(Checkpoint.self, from: Data(payload))
+            return try JSONDecoder().decode(Checkpoint.self, from: Data(payload))
         } catch {
-            throw fail("has a valid checksum but unreadable content: \(error)")
+            throw JobFailure(.invalidData, "checkpoint '\(source)' has a valid checksum but unreadable content: \(error)")
         }
     }
 
