@@ -51,7 +51,8 @@ public struct Communicator: Collective, @unchecked Sendable {
         var text = [CChar](repeating: 0, count: Int(MPI_MAX_LIBRARY_VERSION_STRING) + 1)
         var length: Int32 = 0
         MPI_Get_library_version(&text, &length)
-        let bytes = text.prefix(Int(length)).map { UInt8(bitPattern: $0) }
+        // The length OpenMPI returns counts the terminating NUL: stop at the first NUL.
+        let bytes = text.prefix(Int(length)).prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

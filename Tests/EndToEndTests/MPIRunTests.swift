@@ -67,6 +67,8 @@ extension EndToEnd {
             #expect(types.dropFirst().dropLast().allSatisfy { $0 == "eval" } && types.count > 3)
             let header = records[0]
             #expect(header["ranks"] as? Int == 16)
+            let mpi = (header["versions"] as? [String: Any])?["mpi"] as? String ?? ""
+            #expect(mpi.hasPrefix("Open MPI") && !mpi.contains("\u{0}"), "the MPI version string: \(mpi.debugDescription)")
             #expect(header["shard_rows"] as? [Int] == Array(repeating: 94, count: 12) + Array(repeating: 93, count: 4))
             let hosts = header["hosts"] as? [[String: Any]] ?? []
             #expect(hosts.flatMap { $0["ranks"] as? [Int] ?? [] }.sorted() == Array(0..<16))
