@@ -1,7 +1,8 @@
 import Foundation
 
 /// Writes whole files so that a crash never leaves half of one: a temporary file beside the target, `fsync`,
-/// then `rename`, which replaces the target in one step.
+/// then `rename`, which replaces the target in one step, then `fsync` of the folder, without which the rename
+/// itself may be lost in a power failure (POSIX leaves directory entries to the folder's own sync).
 public enum AtomicFile {
     /// Writes `bytes` to `path` atomically.
     /// - Throws: ``JobFailure`` of kind `.output` naming `what` (for example "the checkpoint"), the path and the
@@ -31,5 +32,10 @@ public enum AtomicFile {
         }
         close(descriptor)
         guard rename(temporary, path) == 0 else { throw fail("rename") }
+        let folder = (path as NSString).deletingLastPathComponent
+        let folderDescriptor = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folderDescriptor >= 0 else { throw fail("open its folder") }
+        defer { close(folderDescriptor) }
+        guard fsync(folderDescriptor) == 0 else { throw fail("fsync its folder") }
     }
 }

@@ -43,23 +43,14 @@ public enum DataFetcher {
                 + "it was not saved")
         }
         let folder = (destination as NSString).deletingLastPathComponent
-        let temporary = destination + ".download-\(getpid())"
         do {
             if !folder.isEmpty {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
-            try data.write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, destination) == 0 else {
-                throw JobFailure(.output, "cannot move the download to '\(destination)': "
-                    + String(cString: strerror(errno)))
-            }
-        } catch let failure as JobFailure {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw failure
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw JobFailure(.output, "cannot write '\(destination)': \(error.localizedDescription)")
+            throw JobFailure(.output, "cannot create the folder of '\(destination)': \(error.localizedDescription)")
         }
+        try AtomicFile.write([UInt8](data), to: destination, what: "the data file")
         return .downloaded(bytes: data.count)
     }
 

@@ -7,8 +7,17 @@ public struct MPIError: Error, CustomStringConvertible, Sendable {
     public let function: String
     /// MPI's error code.
     public let code: Int32
+    /// What went wrong, when it is not MPI's own error (then MPI's text for `code` is used).
+    public let reason: String?
+
+    public init(function: String, code: Int32, reason: String? = nil) {
+        self.function = function
+        self.code = code
+        self.reason = reason
+    }
 
     public var description: String {
+        if let reason { return "\(function) failed: \(reason)" }
         var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
         var length: Int32 = 0
         MPI_Error_string(code, &text, &length)
@@ -26,12 +35,32 @@ public struct Communicator: Collective, @unchecked Sendable {
     public let rank: Int
     public let size: Int
 
+    /// True once this process has called `MPI_Init_thread`, even if it has since finalised: MPI may be
+    /// initialised only once per process, so a failure path must not try again.
+    public static var hasStarted: Bool {
+        var initialized: Int32 = 0
+        var finalized: Int32 = 0
+        MPI_Initialized(&initialized)
+        MPI_Finalized(&finalized)
+        return initialized != 0 || finalized != 0
+    }
+
     /// Initialises MPI (once per process) and returns the world communicator.
     ///
     /// Started without `mpirun`, the process becomes a singleton job of size 1.
+    /// - Throws: ``MPIError`` when MPI was already started in this process, when initialisation fails, or when the
+    ///   library cannot give `MPI_THREAD_FUNNELED` (the watchdog thread exists while the main thread calls MPI).
     public static func initialize() throws -> Communicator {
+        guard !hasStarted else {
+            throw MPIError(function: "MPI_Init_thread", code: MPI_ERR_OTHER, reason: "MPI was already started in this process")
+        }
         var provided: Int32 = 0
         try check("MPI_Init_thread", MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided))
+        guard provided >= Int32(MPI_THREAD_FUNNELED) else {
+            MPI_Finalize()
+            throw MPIError(function: "MPI_Init_thread", code: MPI_ERR_OTHER, reason: "the library gives thread level "
+                + "\(provided), below the MPI_THREAD_FUNNELED (\(MPI_THREAD_FUNNELED)) the watchdog thread needs")
+        }
         let world = cmpi_comm_world()
         try check("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler(world, cmpi_errors_return()))
         var rank: Int32 = 0

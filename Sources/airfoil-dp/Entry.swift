@@ -40,7 +40,8 @@ enum Entry {
     /// Every rank finds the same bad argument. Under a launcher, the ranks first meet in a barrier after rank 0
     /// has printed: otherwise a rank that exits first makes mpirun kill rank 0 before its line is out.
     static func failTogether(_ message: String, code: Int32) -> Never {
-        let communicator = launcherRank == nil ? nil : try? Communicator.initialize()
+        // MPI may be started only once per process: after a failed or finished start, print without it.
+        let communicator = launcherRank == nil || Communicator.hasStarted ? nil : try? Communicator.initialize()
         if launcherRank ?? 0 == 0 { Console.err("airfoil-dp: error: \(message)\n") }
         if let communicator {
             try? communicator.barrier()
