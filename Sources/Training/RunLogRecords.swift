@@ -158,15 +158,17 @@ public struct SummaryRecord: Codable, Sendable {
     public var modelFile: String?
     /// The last loss over the held-out rows (`--val-rows`).
     public var valLoss: Double?
-    /// Parameters and optimizer state were compared across ranks at the end (allreduce of min and max of a
-    /// checksum of their bits) and found equal; a run where they differ fails instead.
+    /// The outcome of comparing parameters and optimizer state across ranks at the end (one allreduce of the
+    /// min and max of a checksum of their bits). A run where they differ ends with an `end` record whose
+    /// `replicas_identical` is false instead, and exit code 70.
     public var replicasIdentical: Bool
 }
 
 /// The last record of a run that stopped early.
 public struct EndRecord: Codable, Sendable {
     public var type = "end"
-    /// Why the run stopped: `diverged` or `interrupted`.
+    /// Why the run stopped: `diverged`, `interrupted`, `replicas_differ` (the final comparison of every rank's
+    /// parameters and optimizer state failed) or `batch_mismatch` (the ranks' shares of a step did not add up).
     public var reason: String
     /// Steps taken.
     public var step: Int
@@ -174,6 +176,8 @@ public struct EndRecord: Codable, Sendable {
     public var lastFiniteLoss: Double?
     /// A sentence for people.
     public var message: String
+    /// False when the run ended because the replicas differ; absent otherwise.
+    public var replicasIdentical: Bool?
 }
 
 /// Marks where a resumed run continues the log of the run it resumes.

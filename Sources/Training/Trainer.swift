@@ -22,6 +22,8 @@ public struct TrainingSummary: Sendable {
     public var parameters: [Float]
     /// The loss over the held-out rows at the end (nil without `--val-rows`).
     public var validationLoss: Double?
+    /// The outcome of the final comparison of every rank's parameters and optimizer state.
+    public var replicasIdentical: Bool
 }
 
 extension TrainingSummary {
@@ -52,6 +54,8 @@ public struct TrainerHooks {
     public var stepDurations: UnsafeMutableBufferPointer<UInt64>?
     /// Spans of the first steps for `--timeline` (load is recorded by the caller).
     public var timeline: Timeline?
+    /// A fault to inject (``FaultInjection``), for tests of the failure paths.
+    public var fault: FaultInjection?
 
     /// No log, progress, monitor, checkpoint or timing.
     public init() {}
@@ -78,6 +82,7 @@ public final class Trainer<Group: Collective> {
     private let saveCheckpoint: ((TrainingState) throws -> Void)?
     private let monitor: JobMonitor?
     private let timeline: Timeline?
+    private let fault: FaultInjection?
 
     /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard.
     public init(
@@ -90,6 +95,7 @@ public final class Trainer<Group: Collective> {
         saveCheckpoint = hooks.saveCheckpoint
         monitor = hooks.monitor
         timeline = hooks.timeline
+        fault = hooks.fault
         log = hooks.log
         progress = hooks.progress
         jobStart = hooks.jobStart
@@ -213,7 +219,12 @@ public final class Trainer<Group: Collective> {
                 if !finite {
                     throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
                 }
-                precondition(reduced[parameterCount] == Float(globalCount), "ranks disagree on the step's batch")
+                if reduced[parameterCount] != Float(globalCount) {
+                    // The allreduced count is the same on every rank, so every rank fails here at the same step.
+                    throw try inconsistent(step: step, reason: "batch_mismatch", message: "ranks disagree on step "
+                        + "\(step)'s batch: their shares add up to \(reduced[parameterCount]) rows, the plan says "
+                        + "\(globalCount)")
+                }
                 if !constantRate {
                     rate = schedule.rate(base: baseRate, step: step, epoch: epoch, totalSteps: totalSteps)
                 }
@@ -267,7 +278,15 @@ public final class Trainer<Group: Collective> {
             }
         }
         let computeNanoseconds = trainNanoseconds - min(allreduceNanoseconds, trainNanoseconds)
-        try checkReplicas()
+        if let fault {
+            if fault.isDue(.perturbReplica, rank: rank) { model.parameters[0] = model.parameters[0].nextUp }
+            fault.stopIfDue(.stopFinalCheck, rank: rank)
+        }
+        let replicasIdentical = try replicasAreIdentical()
+        if !replicasIdentical {
+            throw try inconsistent(step: step, reason: "replicas_differ", message: "parameters or optimizer state "
+                + "differ between ranks after step \(step): the ranks no longer hold one model", replicasIdentical: false)
+        }
         progress?.finish()
 
         let trainSeconds = Double(trainNanoseconds) * 1e-9
@@ -279,7 +298,8 @@ public final class Trainer<Group: Collective> {
             seconds: TimeSplit(
                 compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(allreduceNanoseconds) * 1e-9,
                 eval: Double(evalNanoseconds) * 1e-9, load: loadSeconds),
-            parameters: model.parameterValues, validationLoss: lastValidationLoss)
+            parameters: model.parameterValues, validationLoss: lastValidationLoss,
+            replicasIdentical: replicasIdentical)
     }
 
     /// Copies the shard's rows into `inputs` and `targets` in the epoch's order, so each step's rows are contiguous.
@@ -325,23 +345,19 @@ public final class Trainer<Group: Collective> {
     }
 
     /// Compares parameters and optimizer state across ranks: a checksum of their bits, allreduced with min and
-    /// max. They are equal by construction (the same update of the same allreduced gradient); a difference
-    /// means a bug, and the job fails on every rank rather than report a model that is not one model.
-    private func checkReplicas() throws {
+    /// max, so every rank gets the same answer. They are equal by construction (the same update of the same
+    /// allreduced gradient); a difference means a bug, and the job fails on every rank rather than report a model
+    /// that is not one model.
+    private func replicasAreIdentical() throws -> Bool {
         var checksum = optimizer.stateChecksum
         for (index, value) in model.parameters.enumerated() {
             checksum += Double(value.bitPattern) * Double(index + 1) * 3
         }
-        var low = [checksum]
-        var high = [checksum]
-        try collective.allreduce(&low, .min)
-        try collective.allreduce(&high, .max)
-        if low[0] != high[0] {
-            if collective.rank == 0 {
-                Console.error("parameters or optimizer state differ between ranks", rank: 0, size: 1)
-            }
-            throw JobFailure(kind: .runtime, message: "replicas differ", reported: true)
-        }
+        var range = [checksum, -checksum]
+        monitor?.enterCollective(at: MonotonicClock.now())
+        try collective.allreduce(&range, .min)
+        monitor?.leaveCollective()
+        return range[0] == -range[1]
     }
 
     /// Records a timeline span from `start` to now; returns now.
@@ -398,6 +414,18 @@ public final class Trainer<Group: Collective> {
             trainSeconds: Double(trainNanoseconds) * 1e-9,
             wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: rate,
             valLoss: validationLoss))
+    }
+
+    /// Ends the run on every rank when a value all ranks share shows that they no longer compute the same thing:
+    /// rank 0 logs an `end` record with `reason` and prints `message`; all throw the same failure (exit code 70).
+    private func inconsistent(
+        step: Int, reason: String, message: String, replicasIdentical: Bool? = nil
+    ) throws -> JobFailure {
+        progress?.finish()
+        try log?.append(EndRecord(
+            reason: reason, step: step, message: message, replicasIdentical: replicasIdentical))
+        if collective.rank == 0 { Console.error(message, rank: 0, size: 1) }
+        return JobFailure(kind: .runtime, message: message, reported: true)
     }
 
     /// Ends the run on every rank at the same step: rank 0 logs and prints why; all throw the same failure.

@@ -29,12 +29,13 @@ public enum TrainingJob {
         var configuration = requested
         let isRoot = collective.rank == 0
 
-        try collective.agree {
+        let fault = try collective.agree { () -> FaultInjection? in
             if let problem = configuration.problems.first { throw JobFailure(.usage, problem) }
             if let batch = configuration.globalBatch, batch < collective.size {
                 throw JobFailure(.usage, "--global-batch \(batch) is smaller than the \(collective.size) ranks: "
                     + "every step must give every rank at least one example")
             }
+            return try FaultInjection.fromEnvironment()
         }
         let checkpoint = try configuration.resumePath.map { try readCheckpoint($0, collective: collective) }
         let log = try collective.agree { () -> RunLog? in
@@ -43,6 +44,7 @@ public enum TrainingJob {
         }
         let hosts = try HostRanks.gather(collective)
 
+        fault?.stopIfDue(.stopLoading, rank: collective.rank)
         let shard = try TrainingShard.load(
             path: configuration.dataPath, requestedRows: configuration.rows,
             validationRows: configuration.validationRows, collective: collective)
@@ -118,6 +120,7 @@ public enum TrainingJob {
         hooks.checkpointEvery = configuration.checkpointEvery
         hooks.saveCheckpoint = saveCheckpoint
         hooks.timeline = timeline
+        hooks.fault = fault
         let trainer = Trainer(
             configuration: configuration, shard: shard, layout: layout, collective: collective, hooks: hooks)
         defer { monitor?.finish() }
@@ -138,7 +141,7 @@ public enum TrainingJob {
             examplesPerSec: summary.examplesPerSecond, steps: summary.steps, examples: summary.examples,
             seconds: summary.seconds, params: configuration.model.kind == .linear ? summary.parameters : nil,
             paramCount: summary.parameters.count, paramsDigest: summary.parametersDigest,
-            modelFile: configuration.saveModelPath, valLoss: summary.validationLoss, replicasIdentical: true))
+            modelFile: configuration.saveModelPath, valLoss: summary.validationLoss, replicasIdentical: summary.replicasIdentical))
         if isRoot {
             Console.out(String(format: "loss: %.3f, ", summary.finalLoss)
                 + "\(significant(summary.secondsPerEpoch)) sec/epoch")

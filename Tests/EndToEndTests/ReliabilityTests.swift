@@ -50,6 +50,85 @@ extension EndToEnd {
             #expect(result.standardError.contains("stalled: a collective at step"), "\(result.standardError)")
         }
 
+        /// Runs `airfoil-dp arguments` on `ranks` ranks, each through a shell that writes the rank's own exit code
+        /// to `folder/exit-<rank>` (mpirun reports only one); returns the codes in rank order.
+        private func exitCodesPerRank(
+            _ arguments: [String], ranks: Int, environment: [String: String], folder: URL
+        ) throws -> [Int32?] {
+            let wrapper = #""$0" "$@"; echo $? > "$AIRFOIL_DP_EXITS/exit-$OMPI_COMM_WORLD_RANK""#
+            var variables = environment
+            variables["AIRFOIL_DP_EXITS"] = folder.path
+            let exported = variables.keys.sorted().flatMap { ["-x", $0] }
+            let result = try Launcher.runCommand(
+                ["mpirun", "-np", "\(ranks)"] + Launcher.mpirunOptions(ranks: ranks) + exported
+                    + ["sh", "-c", wrapper, Launcher.binary] + arguments,
+                environment: variables, timeout: 60)
+            #expect(!result.timedOut)
+            return (0..<ranks).map { rank in
+                (try? String(contentsOf: folder.appendingPathComponent("exit-\(rank)"), encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+        }
+
+        @Test("replicas made to differ (one ulp on rank 2) end every rank with exit code 70 and a measured end record")
+        func replicaCheckFires() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let log = folder.appendingPathComponent("run.jsonl").path
+            let arguments = ["--data", SharedData.path, "--preset", "minibatch10", "--quiet", "--log", log]
+            let codes = try exitCodesPerRank(
+                arguments, ranks: 4, environment: ["AIRFOIL_DP_FAULT": "perturb-replica@2"], folder: folder)
+            #expect(codes == [70, 70, 70, 70])
+            let end = try RunLogReader.records(at: log).last
+            #expect(end?["reason"] as? String == "replicas_differ")
+            #expect(end?["replicas_identical"] as? Bool == false)
+
+            let plain = try Launcher.run(arguments, ranks: 4, environment: ["AIRFOIL_DP_FAULT": "perturb-replica@2"])
+            #expect(plain.status == 70)
+            #expect(plain.standardError.contains("differ between ranks"), "\(plain.standardError)")
+            let cleanLog = folder.appendingPathComponent("clean.jsonl").path
+            let clean = try Launcher.run(
+                ["--data", SharedData.path, "--preset", "minibatch10", "--quiet", "--log", cleanLog], ranks: 4)
+            #expect(clean.status == 0)
+            #expect(try RunLogReader.records(at: cleanLog).last?["replicas_identical"] as? Bool == true)
+        }
+
+        @Test("a file written in place (fetched data, checkpoint, model file) is renamed, then its folder synced",
+              .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")))
+        func folderSyncedAfterRename() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let trace = folder.appendingPathComponent("trace").path
+            let model = folder.appendingPathComponent("run.model").path
+            let checkpoint = folder.appendingPathComponent("run.ckpt").path
+            let data = folder.appendingPathComponent("data/airfoil.dat").path
+            for command in [
+                ["fetch-data", "--url", "file://" + SharedData.path, "--output", data],
+                ["--data", SharedData.path, "--preset", "gd", "--epochs", "2", "--quiet", "--save-model", model,
+                 "--checkpoint", checkpoint, "--checkpoint-every", "1"],
+            ] {
+                let result = try Launcher.runCommand(
+                    ["strace", "-f", "-qq", "-e", "trace=rename,renameat,renameat2,openat,fsync", "-o", trace,
+                     Launcher.binary] + command)
+                #expect(result.status == 0, "\(result.standardError)")
+                let lines = (try String(contentsOfFile: trace, encoding: .utf8)).split(separator: "\n")
+                for target in [data, model, checkpoint] where command.contains(target) {
+                    let renamed = lines.lastIndex { $0.contains("rename") && $0.contains("\"\(target)\"") }
+                    #expect(renamed != nil, "no rename of \(target)")
+                    guard let renamed else { continue }
+                    // The next lines: the folder opened with O_DIRECTORY, then that descriptor synced.
+                    let parent = "\"" + (target as NSString).deletingLastPathComponent + "\""
+                    let opened = lines[renamed...].first {
+                        $0.contains("openat(") && $0.contains(parent) && $0.contains("O_DIRECTORY")
+                    }
+                    let descriptor = opened?.split(separator: "=").last?.trimmingCharacters(in: .whitespaces)
+                    #expect(descriptor != nil, "the folder of \(target) is not opened after its rename")
+                    if let descriptor {
+                        #expect(lines[renamed...].contains { $0.contains("fsync(\(descriptor))") },
+                                "the folder of \(target) is not synced after its rename")
+                    }
+                }
+            }
+        }
+
         @Test("SIGTERM to mpirun ends the log with an interrupted record and leaves an intact checkpoint")
         func interrupted() throws {
             let folder = try SharedData.temporaryDirectory()
