@@ -62,6 +62,8 @@ public struct ModelFile: Codable, Equatable, Sendable {
         let file: ModelFile
         do {
             file = try decoder.decode(ModelFile.self, from: Data(payload))
+        } catch let error as DecodingError {
+            throw JobFailure(.invalidData, "\(what) has a valid checksum, but \(error.fieldProblem)")
         } catch {
             throw JobFailure(.invalidData, "\(what) has a valid checksum but unreadable content")
         }

@@ -97,9 +97,58 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         let payload = try layout.payload(of: bytes, what: "checkpoint '\(source)'")
         do {
             return try JSONDecoder().decode(Checkpoint.self, from: Data(payload))
+        } catch let error as DecodingError {
+            throw JobFailure(.invalidData, "checkpoint '\(source)' has a valid checksum, but \(error.fieldProblem)")
         } catch {
-            throw JobFailure(.invalidData, "checkpoint '\(source)' has a valid checksum but unreadable content: \(error)")
+            throw JobFailure(.invalidData, "checkpoint '\(source)' has a valid checksum but unreadable content")
         }
+    }
+
+    /// Checks every state field against the run it would continue, before any of them is used as an index or a
+    /// count: the digest only proves the file is the one written, and anyone can write one (SHA-1 is a checksum,
+    /// not a signature). Call it after ``incompatibility(with:data:means:standardDeviations:)`` has accepted the
+    /// configuration, so `layout` (the run's rows and global batch) is also the checkpoint's.
+    ///
+    /// - Parameter parameterCount: the run's model's parameter count.
+    /// - Throws: ``JobFailure`` of kind `.invalidData` naming the first bad field, its value and what it must be.
+    public func validate(parameterCount: Int, layout: ShardLayout, source: String) throws {
+        func fail(_ field: String, _ problem: String) -> JobFailure {
+            JobFailure(.invalidData, "checkpoint '\(source)': field '\(field)' \(problem)")
+        }
+        func require(_ field: String, _ value: Int, in range: ClosedRange<Int>) throws {
+            guard range.contains(value) else {
+                throw fail(field, "is \(value), outside \(range.lowerBound)..\(range.upperBound)")
+            }
+        }
+        func requireBuffer(_ field: String, _ values: [Float]) throws {
+            guard values.count == parameterCount else {
+                throw fail(field, "has \(values.count) values; the model has \(parameterCount) parameters")
+            }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) { throw fail("\(field)[\(bad)]", "is not finite") }
+        }
+        func requireSeconds(_ field: String, _ value: Double) throws {
+            guard value.isFinite && value >= 0 else { throw fail(field, "is \(value), not a finite number >= 0") }
+        }
+        let epochs = configuration.epochs
+        try require("configuration.epochs", epochs, in: 1...(Int.max / (2 * layout.rows)))
+        try require("configuration.evalEvery", configuration.evalEvery, in: 1...Int.max)
+        try require("ranks", ranks, in: 1...Int(Int32.max))
+        try requireBuffer("state.parameters", state.parameters)
+        try requireBuffer("state.optimizerFirst", state.optimizerFirst)
+        try requireBuffer("state.optimizerSecond", state.optimizerSecond)
+        let stepsPerEpoch = layout.stepsPerEpoch
+        try require("state.epoch", state.epoch, in: 0...epochs)
+        try require("state.stepInEpoch", state.stepInEpoch, in: 0...(state.epoch == epochs ? 0 : stepsPerEpoch - 1))
+        let step = state.epoch * stepsPerEpoch + state.stepInEpoch
+        try require("state.step", state.step, in: step...step)
+        try require("state.optimizerUpdates", state.optimizerUpdates, in: step...step)
+        let examples = state.epoch * layout.rows
+            + (state.stepInEpoch == 0 ? 0 : layout.slots(ofStep: state.stepInEpoch - 1).upperBound)
+        try require("state.examples", state.examples, in: examples...examples)
+        try require("state.nextEval", state.nextEval, in: (examples + 1)...Int.max)
+        try requireSeconds("state.trainSeconds", state.trainSeconds)
+        try requireSeconds("state.initialLoss", state.initialLoss)
+        try requireSeconds("state.lastLoss", state.lastLoss)
     }
 
     /// Writes the checkpoint atomically: a temporary file beside `path`, fsync, rename.
@@ -143,10 +192,12 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         if mine.epochs != configuration.epochs && !configuration.schedule.isConstant {
             return "was written for \(mine.epochs) epochs, not \(configuration.epochs), and the schedule depends on them"
         }
-        let stepsPerEpoch = (data.trainingRows + (configuration.globalBatch ?? 1) - 1) / (configuration.globalBatch ?? 1)
-        if state.step > configuration.epochs * stepsPerEpoch {
-            return "is already past the \(configuration.epochs) epochs asked for (step \(state.step))"
-        }
         return nil
+    }
+
+    /// Why a valid checkpoint cannot continue to `epochs` epochs, if it cannot: it is already past them.
+    public func extensionProblem(epochs: Int, layout: ShardLayout) -> String? {
+        state.step > epochs * layout.stepsPerEpoch
+            ? "is already past the \(epochs) epochs asked for (step \(state.step))" : nil
     }
 }

@@ -86,6 +86,12 @@ public enum TrainingJob {
                 {
                     throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
                 }
+                try checkpoint.validate(
+                    parameterCount: configuration.model.parameterCount(features: shard.features), layout: layout,
+                    source: configuration.resumePath ?? "")
+                if let problem = checkpoint.extensionProblem(epochs: configuration.epochs, layout: layout) {
+                    throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
+                }
             }
             try log?.append(ResumeRecord(
                 checkpoint: configuration.resumePath ?? "", step: checkpoint.state.step,

@@ -1,0 +1,26 @@
+import Foundation
+
+extension DecodingError {
+    /// One line naming the field at fault, for messages about untrusted files: `field 'state.step' is missing`,
+    /// `field 'parameters[3]' has the wrong type or is null`, `the payload is not valid JSON`.
+    public var fieldProblem: String {
+        func name(_ path: [any CodingKey]) -> String {
+            path.reduce("") { text, key in
+                if let index = key.intValue { return text + "[\(index)]" }
+                return text.isEmpty ? key.stringValue : text + "." + key.stringValue
+            }
+        }
+        switch self {
+        case .keyNotFound(let key, let context):
+            return "field '\(name(context.codingPath + [key]))' is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "field '\(name(context.codingPath))' has the wrong type or is null"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return "the payload is not valid JSON"
+        case .dataCorrupted(let context):
+            return "field '\(name(context.codingPath))' has an invalid value"
+        @unknown default:
+            return "the payload cannot be read"
+        }
+    }
+}
