@@ -59,13 +59,17 @@ let package = Package(
             dependencies: ["Kernels", "MPI", "Common", "Data", "Models", "Training"],
             swiftSettings: vectorSettings
         ),
-        .executableTarget(
-            name: "airfoil-dp",
+        .target(
+            name: "Commands",
             dependencies: [
                 "Training", "MPI", "Kernels", "Benchmarks", "Comparison", "Common", "Data", "Models", "Optimization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.define("TARGET_CPU_\(targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))")]
+        ),
+        .executableTarget(
+            name: "airfoil-dp",
+            dependencies: ["Commands", "Common", "MPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
@@ -80,3 +84,21 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp", "TestSupport"]),
     ]
 )
+
+/// libFuzzer targets (`Fuzz/<Name>`), declared only for `scripts/fuzz.sh`, which sets `AIRFOIL_DP_FUZZ=1` and builds
+/// with `-sanitize=fuzzer,address`: each defines `LLVMFuzzerTestOneInput` and takes libFuzzer's `main`
+/// (hence `-parse-as-library`), which a plain build does not link.
+if ProcessInfo.processInfo.environment["AIRFOIL_DP_FUZZ"] == "1" {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("DataParser", ["Data", "Common"]),
+        ("CheckpointPayload", ["Training", "Data", "Models", "Common"]),
+        ("RunLog", ["Comparison"]),
+        ("ModelFile", ["Models", "Common"]),
+        ("CommandLine", ["Commands", "Common"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: "fuzz-\(target.name)", dependencies: target.dependencies, path: "Fuzz/\(target.name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

@@ -1,11 +1,8 @@
-import Optimization
-import Models
-import Data
 import Common
 import ArgumentParser
 import Foundation
 import MPI
-import Training
+import Commands
 
 /// Runs the command line, printing argument errors once per job rather than once per rank.
 ///

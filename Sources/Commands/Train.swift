@@ -119,7 +119,8 @@ struct Train: ParsableCommand {
     @Option(help: "Progress on stderr: auto (live on a terminal, a line every 3 s otherwise), always, never.")
     var progress: ProgressMode = .auto
 
-    func run() throws {
+    /// The run these options ask for, before it meets MPI and the data.
+    func trainingConfiguration() throws -> TrainingConfiguration {
         let pairs = try hyperparameters.map { text -> (String, Double) in
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let value = Double(parts[1]) else {
@@ -153,6 +154,11 @@ struct Train: ParsableCommand {
         configuration.checkpointEvery = checkpointEvery
         configuration.resumePath = resume
         configuration.stallTimeout = stallTimeout
+        return configuration
+    }
+
+    func run() throws {
+        let configuration = try trainingConfiguration()
         let communicator = try Communicator.initialize()
         do {
             try TrainingJob.run(

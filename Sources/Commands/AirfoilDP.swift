@@ -5,10 +5,10 @@ import Common
 import ArgumentParser
 
 /// The `airfoil-dp` command: data-parallel minibatch SGD on the airfoil self-noise data, over MPI.
-struct AirfoilDP: AsyncParsableCommand {
-    static let version = "0.2.0"
+public struct AirfoilDP: AsyncParsableCommand {
+    public static let version = "0.2.0"
 
-    static let configuration = CommandConfiguration(
+    public static let configuration = CommandConfiguration(
         commandName: "airfoil-dp",
         abstract: "Data-parallel minibatch SGD over MPI: the chapter's linear model or an MLP, on the airfoil data, any table or synthetic data.",
         discussion: """
@@ -20,4 +20,16 @@ struct AirfoilDP: AsyncParsableCommand {
         subcommands: [Train.self, Predict.self, FetchData.self, Info.self, Bench.self, Compare.self, Presets.self],
         defaultSubcommand: Train.self
     )
+
+    public init() {}
+
+    /// Everything `airfoil-dp` does with `arguments` before it starts MPI or touches a file: parsing, validation
+    /// and, for `train`, the resolved configuration and its checks. The command-line fuzz target calls it.
+    /// - Throws: what the command line would report (an argument-parser error or a ``JobFailure``).
+    public static func resolve(_ arguments: [String]) throws {
+        let command = try parseAsRoot(arguments)
+        if let train = command as? Train {
+            if let problem = try train.trainingConfiguration().problems.first { throw JobFailure(.usage, problem) }
+        }
+    }
 }

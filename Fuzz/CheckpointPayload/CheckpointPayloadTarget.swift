@@ -1,0 +1,34 @@
+import Common
+import Data
+import Foundation
+import Models
+import Training
+
+/// The run every fuzzed checkpoint is offered to: the airfoil shape (1500 training rows, 5 features) with the
+/// linear model at global batch 10 on 4 ranks.
+private let layout = ShardLayout(rows: 1500, ranks: 4, globalBatch: 10)
+private let run = TrainingConfiguration(dataPath: "airfoil.dat", preset: .minibatch10, globalBatch: 10)
+
+/// libFuzzer target: any bytes as a checkpoint's JSON payload, with the digest recomputed so the decoder and the
+/// validation behind `--resume` see every mutation (a mutated digest would stop them at the checksum).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzCheckpointPayload(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let payload = Array(UnsafeBufferPointer(start: data, count: size))
+    let file = DigestedFile(kind: "checkpoint", version: Checkpoint.formatVersion).encode(payload)
+    do {
+        let checkpoint = try Checkpoint.decode(file, source: "fuzz")
+        let description = DataDescription(path: "airfoil.dat", fileRows: 1503, trainingRows: 1500, features: 5)
+        _ = checkpoint.incompatibility(
+            with: run, data: description, means: checkpoint.means, standardDeviations: checkpoint.standardDeviations)
+        try checkpoint.validate(parameterCount: 6, layout: layout, source: "fuzz")
+        _ = checkpoint.extensionProblem(epochs: 2, layout: layout)
+        // What the trainer then does with a valid state: index the model and optimizer buffers by it.
+        precondition(checkpoint.state.parameters.count == 6 && checkpoint.state.optimizerSecond.count == 6)
+        precondition(layout.slots(ofStep: checkpoint.state.stepInEpoch).count > 0)
+    } catch let failure as JobFailure {
+        precondition(failure.kind == .invalidData && !failure.message.contains("\n"), "a refusal of the wrong form")
+    } catch {
+        preconditionFailure("an error that is not a JobFailure: \(error)")
+    }
+    return 0
+}
