@@ -159,12 +159,16 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let configuration = try trainingConfiguration()
-        let communicator = try Communicator.initialize()
+        // The watchdog starts before MPI_Init and stops after MPI_Finalize: a rank that never arrives at any
+        // collective, these two included, ends the job after --stall-timeout instead of hanging it.
+        let monitor = JobMonitor(rank: Communicator.launcherRank ?? 0, stallTimeout: configuration.stallTimeout)
+        let communicator = try monitor.watch(.initialize) { try Communicator.initialize() }
+        monitor.identify(rank: communicator.rank, size: communicator.size)
         do {
             try TrainingJob.run(
-                configuration, collective: communicator, versions: BuildInfo.versions, quiet: quiet, monitored: true)
+                configuration, collective: communicator, versions: BuildInfo.versions, quiet: quiet, monitor: monitor)
         } catch let failure as JobFailure where failure.reported {
-            communicator.finalize()
+            monitor.watch(.finalize) { communicator.finalize() }
             throw failure
         } catch {
             // A failure only this rank may have seen: the others could be waiting in a collective.
@@ -172,6 +176,7 @@ struct Train: ParsableCommand {
             Console.error(failure.message, rank: communicator.rank, size: communicator.size)
             communicator.abort(code: failure.exitCode)
         }
-        communicator.finalize()
+        monitor.watch(.finalize) { communicator.finalize() }
+        monitor.finish()
     }
 }

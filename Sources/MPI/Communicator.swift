@@ -35,6 +35,16 @@ public struct Communicator: Collective, @unchecked Sendable {
     public let rank: Int
     public let size: Int
 
+    /// This process's rank as the launcher (OpenMPI, PMIx, Slurm) announced it in the environment, before MPI is
+    /// started; nil when no launcher started it.
+    public static var launcherRank: Int? {
+        let environment = ProcessInfo.processInfo.environment
+        for name in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
+            if let value = environment[name], let rank = Int(value) { return rank }
+        }
+        return nil
+    }
+
     /// True once this process has called `MPI_Init_thread`, even if it has since finalised: MPI may be
     /// initialised only once per process, so a failure path must not try again.
     public static var hasStarted: Bool {

@@ -1,101 +1,202 @@
-import Optimization
-import Models
-import Data
 import Common
 import Foundation
+import MPI
 import Synchronization
 
-/// Watches a running job for signals and stalls, without ever calling MPI (MPI is initialised for one thread).
+/// Watches a job for signals and stalls, from before `MPI_Init` to after `MPI_Finalize`, without ever calling MPI
+/// (MPI is initialised for `MPI_THREAD_FUNNELED`: only the main thread calls it).
 ///
-/// - Signals: the SIGINT and SIGTERM handler does only async-signal-safe work, at once and in whichever thread
-///   the kernel interrupts: on rank 0 it appends `{"type":"end","reason":"interrupted",...}` to the run log in
-///   one `write` and prints one line; then it exits with 128 + the signal. It must not wait for another thread:
-///   mpirun sends SIGKILL about a second after forwarding the signal, and on a loaded machine a waiting thread
-///   may not run in time.
-/// - Stalls: the trainer marks when it enters and leaves each collective; if one has been open longer than the
-///   stall timeout, a watchdog thread prints which rank and step and ends the process, which makes mpirun end
-///   the job, instead of waiting forever on a rank that will never arrive.
+/// - Signals: the SIGINT and SIGTERM handler (installed with `sigaction`) does only async-signal-safe work, at once
+///   and in whichever thread the kernel interrupts: on rank 0 it appends
+///   `{"type":"end","reason":"interrupted",...}` to the run log in one `write` and prints one line; then it exits
+///   with 128 + the signal. It must not wait for another thread: mpirun sends SIGKILL about a second after
+///   forwarding the signal, and on a loaded machine a waiting thread may not run in time.
+/// - Stalls: every collective is marked when it is entered and left (``WatchedCollective``, and ``watch(_:_:)``
+///   for `MPI_Init` and `MPI_Finalize`); if one has been open longer than the stall timeout, a watchdog thread
+///   prints which rank, operation and step and ends the process, which makes mpirun end the job, instead of
+///   waiting forever on a rank that will never arrive.
+///
+/// Every value the watchdog or the handler reads is an atomic, set before the handler is installed.
 public final class JobMonitor: Sendable {
-    /// Monotonic nanoseconds at which the open collective was entered; 0 when none is open.
-    let collectiveStart = Atomic<UInt64>(0)
+    /// What a rank can be waiting in, for the stall message.
+    public enum Operation: Int, Sendable {
+        case none = 0, initialize, allreduce, broadcast, allgather, barrier, finalize
 
-    private let rank: Int
-    private let size: Int
+        var name: String {
+            switch self {
+            case .none: "nothing"
+            case .initialize: "MPI_Init"
+            case .allreduce: "allreduce"
+            case .broadcast: "broadcast"
+            case .allgather: "allgather"
+            case .barrier: "barrier"
+            case .finalize: "MPI_Finalize"
+            }
+        }
+    }
+
+    /// Monotonic nanoseconds at which the open collective was entered; 0 when none is open.
+    private let collectiveStart = Atomic<UInt64>(0)
+    /// The open collective's ``Operation``.
+    private let operation = Atomic<Int>(0)
+    /// This process's rank and the job's size, once MPI knows them (the launcher's rank before).
+    private let rank: Atomic<Int>
+    private let size = Atomic<Int>(0)
+    /// Set by ``finish()``; the watchdog leaves its loop when it sees it.
+    private let stopping = Atomic<Bool>(false)
+    private let stopped = DispatchSemaphore(value: 0)
     private let stallTimeout: Double
 
     /// Installs the signal handlers and starts the watchdog.
     ///
     /// - Parameters:
+    ///   - rank: the rank as the launcher announced it (``identify(rank:size:)`` corrects it after `MPI_Init`).
     ///   - stallTimeout: seconds a collective may stay open before the job is ended.
-    ///   - log: rank 0's run log, which an interrupt ends with its `end` record.
-    public init(rank: Int, size: Int, stallTimeout: Double, log: RunLog?) {
-        self.rank = rank
-        self.size = size
+    public init(rank: Int, stallTimeout: Double) {
+        self.rank = Atomic(rank)
         self.stallTimeout = stallTimeout
-        InterruptState.prepare(rank: rank, logDescriptor: log?.descriptorForSignalHandler ?? -1)
-        signal(SIGINT, handleInterrupt)
-        signal(SIGTERM, handleInterrupt)
-        let watchdog = Thread { [self] in watch() }
+        InterruptState.prepare(rank: rank)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = handleInterrupt
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
+        let watchdog = Thread { [self] in
+            watch()
+            stopped.signal()
+        }
         watchdog.name = "airfoil-dp watchdog"
         watchdog.start()
     }
 
-    /// Marks the start of a collective at `now` (monotonic nanoseconds).
+    /// Records the rank and size MPI gives.
+    public func identify(rank value: Int, size jobSize: Int) {
+        rank.store(value, ordering: .relaxed)
+        size.store(jobSize, ordering: .relaxed)
+        InterruptState.isRoot.store(value == 0, ordering: .relaxed)
+    }
+
+    /// Lets an interrupt on rank 0 end the run log with its `end` record (`descriptor` stays open for the run).
+    public func attach(logDescriptor descriptor: Int32) {
+        InterruptState.logDescriptor.store(descriptor, ordering: .relaxed)
+    }
+
+    /// Runs `body`, a call that waits for the other ranks, under the watchdog.
+    public func watch<Value>(_ operation: Operation, _ body: () throws -> Value) rethrows -> Value {
+        enter(operation, at: MonotonicClock.now())
+        defer { leave() }
+        return try body()
+    }
+
+    /// Marks the start of `operation` at `now` (monotonic nanoseconds).
     @inline(__always)
-    public func enterCollective(at now: UInt64) {
+    public func enter(_ operation: Operation, at now: UInt64) {
+        self.operation.store(operation.rawValue, ordering: .relaxed)
         collectiveStart.store(now, ordering: .relaxed)
     }
 
     /// Marks the end of the open collective.
     @inline(__always)
-    public func leaveCollective() {
+    public func leave() {
         collectiveStart.store(0, ordering: .relaxed)
     }
 
     /// Publishes the step count (steps taken) for the messages.
     @inline(__always)
     public func publish(step value: Int) {
-        InterruptState.step.pointee = value
+        InterruptState.step.store(value, ordering: .relaxed)
     }
 
     /// Marks training as over: a later signal (mpirun tidying up after another rank's exit) ends the process
     /// without an `interrupted` record.
+    public func finishTraining() {
+        InterruptState.finished.store(true, ordering: .relaxed)
+    }
+
+    /// Stops the watchdog and waits for its thread to end (at most one polling interval).
     public func finish() {
-        InterruptState.finished.pointee = 1
+        finishTraining()
         collectiveStart.store(0, ordering: .relaxed)
+        stopping.store(true, ordering: .relaxed)
+        stopped.wait()
     }
 
     private func watch() {
-        while true {
-            usleep(250_000)
+        while !stopping.load(ordering: .relaxed) {
+            usleep(100_000)
             let start = collectiveStart.load(ordering: .relaxed)
             guard start != 0 else { continue }
             let open = MonotonicClock.seconds(from: start, to: MonotonicClock.now())
             if open > stallTimeout {
+                let name = (Operation(rawValue: operation.load(ordering: .relaxed)) ?? .none).name
                 Console.error(String(
-                    format: "stalled: a collective at step %d has not completed in %.0f s (another rank is stuck "
-                        + "or gone); ending the job (--stall-timeout %.0f)",
-                    InterruptState.step.pointee, open, stallTimeout), rank: rank, size: size)
+                    format: "stalled: %@ at step %d has not completed in %.0f s (another rank is stuck or gone); "
+                        + "ending the job (--stall-timeout %g)",
+                    name, InterruptState.step.load(ordering: .relaxed), open, stallTimeout),
+                    rank: rank.load(ordering: .relaxed), size: max(size.load(ordering: .relaxed), 2))
                 _exit(JobFailure.Kind.runtime.rawValue)
             }
         }
     }
 }
 
-/// What the signal handler reads: plain memory allocated before the handler is installed, so the handler
-/// needs no allocation, lock or Swift runtime call.
+/// A collective whose every operation runs under a ``JobMonitor``'s watchdog.
+public struct WatchedCollective<Base: Collective>: Collective {
+    public let base: Base
+    public let monitor: JobMonitor
+
+    public init(_ base: Base, monitor: JobMonitor) {
+        self.base = base
+        self.monitor = monitor
+    }
+
+    public var rank: Int { base.rank }
+    public var size: Int { base.size }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
+        try monitor.watch(.allreduce) { try base.allreduce(values, operation) }
+    }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {
+        try monitor.watch(.allreduce) { try base.allreduce(values, operation) }
+    }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Int64>, _ operation: ReduceOperation) throws {
+        try monitor.watch(.allreduce) { try base.allreduce(values, operation) }
+    }
+
+    public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
+        try monitor.watch(.broadcast) { try base.broadcast(&bytes, root: root) }
+    }
+
+    public func allgather(_ bytes: [UInt8]) throws -> [[UInt8]] {
+        try monitor.watch(.allgather) { try base.allgather(bytes) }
+    }
+
+    public func barrier() throws {
+        try monitor.watch(.barrier) { try base.barrier() }
+    }
+
+    public func abort(code: Int32) -> Never { base.abort(code: code) }
+}
+
+/// What the signal handler reads: atomics (lock-free, so async-signal-safe) and a buffer allocated before the
+/// handler is installed, so the handler needs no allocation, lock or lazy initialisation.
 private enum InterruptState {
-    nonisolated(unsafe) static let step = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-    nonisolated(unsafe) static let finished = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    nonisolated(unsafe) static let isRoot = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    nonisolated(unsafe) static let logDescriptor = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    static let step = Atomic<Int>(0)
+    static let finished = Atomic<Bool>(false)
+    static let isRoot = Atomic<Bool>(false)
+    static let logDescriptor = Atomic<Int32>(-1)
     nonisolated(unsafe) static let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
 
-    static func prepare(rank: Int, logDescriptor descriptor: Int32) {
-        step.pointee = 0
-        finished.pointee = 0
-        isRoot.pointee = rank == 0 ? 1 : 0
-        logDescriptor.pointee = descriptor
+    /// Touches every value (Swift initialises statics lazily, which a signal handler must not trigger).
+    static func prepare(rank: Int) {
+        step.store(0, ordering: .relaxed)
+        finished.store(false, ordering: .relaxed)
+        isRoot.store(rank == 0, ordering: .relaxed)
+        logDescriptor.store(-1, ordering: .relaxed)
+        buffer.initialize(repeating: 0, count: 256)
     }
 }
 
@@ -141,10 +242,12 @@ private func put(_ value: Int, at offset: Int) -> Int {
 /// it has run its handler. mpirun's own SIGKILL (a second after the signal) usually ends them first; a signal
 /// sent to one rank alone still ends the job, 1.5 s later.
 private func handleInterrupt(_ number: Int32) {
-    if InterruptState.finished.pointee == 0 && InterruptState.isRoot.pointee == 1 {
-        let step = InterruptState.step.pointee
+    let finished = InterruptState.finished.load(ordering: .relaxed)
+    if !finished && InterruptState.isRoot.load(ordering: .relaxed) {
+        let step = InterruptState.step.load(ordering: .relaxed)
+        let logDescriptor = InterruptState.logDescriptor.load(ordering: .relaxed)
         let name: StaticString = number == SIGINT ? "SIGINT" : "SIGTERM"
-        if InterruptState.logDescriptor.pointee >= 0 {
+        if logDescriptor >= 0 {
             var end = put(#"{"message":"interrupted by "#, at: 0)
             end = put(name, at: end)
             end = put(" at step ", at: end)
@@ -154,7 +257,7 @@ private func handleInterrupt(_ number: Int32) {
             end = put(#"","step":"#, at: end)
             end = put(step, at: end)
             end = put(#","type":"end"}\#n"#, at: end)
-            _ = write(InterruptState.logDescriptor.pointee, InterruptState.buffer, end)
+            _ = write(logDescriptor, InterruptState.buffer, end)
         }
         var end = put("airfoil-dp: interrupted by ", at: 0)
         end = put(name, at: end)
@@ -162,7 +265,7 @@ private func handleInterrupt(_ number: Int32) {
         end = put(step, at: end)
         end = put("\n", at: end)
         _ = write(2, InterruptState.buffer, end)
-    } else if InterruptState.finished.pointee == 0 {
+    } else if !finished {
         var pause = timespec(tv_sec: 1, tv_nsec: 500_000_000)
         _ = nanosleep(&pause, nil)
     }

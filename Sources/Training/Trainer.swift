@@ -37,7 +37,7 @@ public struct TrainerHooks {
     public var log: RunLog?
     /// Rank 0's progress line.
     public var progress: ProgressReporter?
-    /// Told of the step and of every open collective, for signals and the stall watchdog.
+    /// Told of the step, for the messages of signals and the stall watchdog (which watches the collective itself).
     public var monitor: JobMonitor?
     /// When the job started (monotonic nanoseconds), for `wall_seconds`.
     public var jobStart = MonotonicClock.now()
@@ -203,9 +203,7 @@ public final class Trainer<Group: Collective> {
                 if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
                 if timesAllreduce {
                     let before = MonotonicClock.now()
-                    monitor?.enterCollective(at: before)
                     try collective.allreduce(reduced, .sum)
-                    monitor?.leaveCollective()
                     allreduceNanoseconds += MonotonicClock.now() - before
                     recordStep(step, since: &previousStepMark, now: before)
                 } else {
@@ -354,9 +352,7 @@ public final class Trainer<Group: Collective> {
             checksum += Double(value.bitPattern) * Double(index + 1) * 3
         }
         var range = [checksum, -checksum]
-        monitor?.enterCollective(at: MonotonicClock.now())
         try collective.allreduce(&range, .min)
-        monitor?.leaveCollective()
         return range[0] == -range[1]
     }
 
@@ -392,9 +388,7 @@ public final class Trainer<Group: Collective> {
             totals += [lossSum(shard.validationInputs, shard.validationTargets, shard.validationRows.count),
                        Double(shard.validationRows.count)]
         }
-        monitor?.enterCollective(at: MonotonicClock.now())
         try collective.allreduce(&totals, .sum)
-        monitor?.leaveCollective()
         return (totals[0] / totals[1], validates ? totals[2] / totals[3] : nil)
     }
 

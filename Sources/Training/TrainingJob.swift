@@ -16,13 +16,24 @@ public enum TrainingJob {
     /// - Parameters:
     ///   - versions: software versions for the log header (the MPI library's, for example).
     ///   - quiet: suppresses progress (summary lines are still printed).
-    ///   - monitored: installs the SIGINT/SIGTERM handling and the stall watchdog (``JobMonitor``); for the
-    ///     executable (a process-wide change that in-process tests must not make).
+    ///   - monitor: the executable's signal handling and stall watchdog (``JobMonitor``), which then watches
+    ///     every collective of the job; nil in in-process tests (it changes process-wide signal handling).
     /// - Returns: the summary, on every rank.
     @discardableResult
     public static func run(
         _ requested: TrainingConfiguration, collective: some Collective, versions: [String: String],
-        quiet: Bool = false, monitored: Bool = false
+        quiet: Bool = false, monitor: JobMonitor? = nil
+    ) throws -> TrainingSummary {
+        if let monitor {
+            return try run(requested, collective: WatchedCollective(collective, monitor: monitor), versions: versions,
+                           quiet: quiet, watchedBy: monitor)
+        }
+        return try run(requested, collective: collective, versions: versions, quiet: quiet, watchedBy: nil)
+    }
+
+    private static func run(
+        _ requested: TrainingConfiguration, collective: some Collective, versions: [String: String], quiet: Bool,
+        watchedBy monitor: JobMonitor?
     ) throws -> TrainingSummary {
         let jobStart = MonotonicClock.now()
         let startTime = ISO8601DateFormatter().string(from: Date())
@@ -111,9 +122,7 @@ public enum TrainingJob {
                 ).write(to: path)
             }
         } : nil
-        let monitor = monitored
-            ? JobMonitor(rank: collective.rank, size: collective.size, stallTimeout: configuration.stallTimeout, log: log)
-            : nil
+        if let log { monitor?.attach(logDescriptor: log.descriptorForSignalHandler) }
 
         let progress = isRoot ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
         var hooks = TrainerHooks()
@@ -129,7 +138,7 @@ public enum TrainingJob {
         hooks.fault = fault
         let trainer = Trainer(
             configuration: configuration, shard: shard, layout: layout, collective: collective, hooks: hooks)
-        defer { monitor?.finish() }
+        defer { monitor?.finishTraining() }
         let summary = try trainer.run()
 
         if let timeline, let path = configuration.timelinePath {

@@ -24,7 +24,7 @@ enum Entry {
         } catch {
             let code = AirfoilDP.exitCode(for: error)
             if code == .success {
-                if launcherRank ?? 0 == 0 { AirfoilDP.exit(withError: error) }
+                if Communicator.launcherRank ?? 0 == 0 { AirfoilDP.exit(withError: error) }
                 exit(code.rawValue)
             }
             let message = AirfoilDP.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
@@ -38,21 +38,12 @@ enum Entry {
     /// has printed: otherwise a rank that exits first makes mpirun kill rank 0 before its line is out.
     static func failTogether(_ message: String, code: Int32) -> Never {
         // MPI may be started only once per process: after a failed or finished start, print without it.
-        let communicator = launcherRank == nil || Communicator.hasStarted ? nil : try? Communicator.initialize()
-        if launcherRank ?? 0 == 0 { Console.err("airfoil-dp: error: \(message)\n") }
+        let communicator = Communicator.launcherRank == nil || Communicator.hasStarted ? nil : try? Communicator.initialize()
+        if Communicator.launcherRank ?? 0 == 0 { Console.err("airfoil-dp: error: \(message)\n") }
         if let communicator {
             try? communicator.barrier()
             communicator.finalize()
         }
         exit(code)
-    }
-
-    /// This process's rank as the launcher (OpenMPI, PMIx, Slurm) announced it; nil when not launched by one.
-    static var launcherRank: Int? {
-        let environment = ProcessInfo.processInfo.environment
-        for name in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
-            if let value = environment[name], let rank = Int(value) { return rank }
-        }
-        return nil
     }
 }

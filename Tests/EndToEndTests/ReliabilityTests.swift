@@ -47,7 +47,19 @@ extension EndToEnd {
             #expect(!result.timedOut)
             #expect(result.status != 0)
             #expect(result.seconds < 20)
-            #expect(result.standardError.contains("stalled: a collective at step"), "\(result.standardError)")
+            #expect(result.standardError.contains("stalled: allreduce at step"), "\(result.standardError)")
+        }
+
+        @Test("a rank stopped while loading or before the final replica check ends the job after --stall-timeout",
+              arguments: ["stop-loading@2", "stop-final-check@1"])
+        func stallOutsideTheSteps(fault: String) throws {
+            let result = try Launcher.run(
+                ["--data", SharedData.path, "--preset", "minibatch10", "--quiet", "--stall-timeout", "2"], ranks: 4,
+                timeout: 40, environment: ["AIRFOIL_DP_FAULT": fault])
+            #expect(!result.timedOut, "the job hung")
+            #expect(result.status == 70)
+            #expect(result.seconds < 20)
+            #expect(result.standardError.contains("stalled: allreduce at step"), "\(result.standardError)")
         }
 
         /// Runs `airfoil-dp arguments` on `ranks` ranks, each through a shell that writes the rank's own exit code
