@@ -161,7 +161,8 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     ///
     /// The data, model shape, global batch, optimizer, schedule and seed must match, and the epochs too unless the
     /// learning rate is constant (then a run may be extended). The rank count may differ (the global batch fixes
-    /// the step plan), though the sample order then differs from an uninterrupted run's.
+    /// the step plan), though the sample order then differs from an uninterrupted run's
+    /// (``resumePoint(ranks:layout:)``).
     public func incompatibility(with configuration: TrainingConfiguration, data: DataDescription,
                                 means: [Double], standardDeviations: [Double]) -> String? {
         // Statistics are compared to 1e-9 relative: their last bits depend on the rank count (summation order).
@@ -193,6 +194,23 @@ public struct Checkpoint: Codable, Equatable, Sendable {
             return "was written for \(mine.epochs) epochs, not \(configuration.epochs), and the schedule depends on them"
         }
         return nil
+    }
+
+    /// Where a run on `ranks` ranks continues this (validated) checkpoint, and how many steps of the plan it skips.
+    ///
+    /// On the rank count that wrote it, exactly where it stopped. On another rank count, a checkpoint written
+    /// mid-epoch continues at the start of the next epoch: each rank's sample order is drawn from its own shard,
+    /// and the shards change with the rank count, so the rest of the interrupted epoch could not be drawn without
+    /// using some rows twice and others not at all. Skipping keeps every row at most once in that epoch and
+    /// exactly once in every later one; the optimizer's update count is kept (it counts updates, not plan steps).
+    public func resumePoint(ranks newRanks: Int, layout: ShardLayout) -> (state: TrainingState, skippedSteps: Int) {
+        guard newRanks != ranks && state.stepInEpoch != 0 else { return (state, 0) }
+        var next = state
+        next.epoch += 1
+        next.stepInEpoch = 0
+        next.step = next.epoch * layout.stepsPerEpoch
+        next.examples = next.epoch * layout.rows
+        return (next, layout.stepsPerEpoch - state.stepInEpoch)
     }
 
     /// Why a valid checkpoint cannot continue to `epochs` epochs, if it cannot: it is already past them.

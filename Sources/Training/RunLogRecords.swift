@@ -192,4 +192,9 @@ public struct ResumeRecord: Codable, Sendable {
     public var ranks: Int
     public var hosts: [HostRanks]
     public var startTime: String
+    /// The rank count that wrote the checkpoint.
+    public var checkpointRanks: Int
+    /// Steps of the interrupted epoch skipped because the rank count changed mid-epoch (absent when none were):
+    /// training continues at step `step + skipped_steps`.
+    public var skippedSteps: Int?
 }

@@ -104,9 +104,17 @@ public enum TrainingJob {
                     throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
                 }
             }
+            let skipped = checkpoint.resumePoint(ranks: collective.size, layout: layout).skippedSteps
+            if skipped > 0 && isRoot {
+                Console.err("airfoil-dp: note: the checkpoint was written by \(checkpoint.ranks) ranks mid-epoch "
+                    + "(step \(checkpoint.state.stepInEpoch) of \(layout.stepsPerEpoch) in epoch "
+                    + "\(checkpoint.state.epoch + 1)); on \(collective.size) ranks the shards differ, so training "
+                    + "continues at the start of the next epoch, skipping \(skipped) steps (no row is used twice)\n")
+            }
             try log?.append(ResumeRecord(
                 checkpoint: configuration.resumePath ?? "", step: checkpoint.state.step,
-                examples: checkpoint.state.examples, ranks: collective.size, hosts: hosts, startTime: startTime))
+                examples: checkpoint.state.examples, ranks: collective.size, hosts: hosts, startTime: startTime,
+                checkpointRanks: checkpoint.ranks, skippedSteps: skipped > 0 ? skipped : nil))
         } else {
             try log?.append(HeaderRecord(
                 config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
@@ -131,7 +139,7 @@ public enum TrainingJob {
         hooks.monitor = monitor
         hooks.jobStart = jobStart
         hooks.loadSeconds = loadSeconds
-        hooks.resume = checkpoint?.state
+        hooks.resume = checkpoint?.resumePoint(ranks: collective.size, layout: layout).state
         hooks.checkpointEvery = configuration.checkpointEvery
         hooks.saveCheckpoint = saveCheckpoint
         hooks.timeline = timeline
