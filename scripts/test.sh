@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Sets up what the tests need (OpenMPI, pkgconf and python3 through apt where missing) and runs the whole
+# Sets up what the tests need (OpenMPI, pkgconf, python3 and strace through apt where missing) and runs the whole
 # suite in release mode: unit tests, GEMM correctness, and the end-to-end runs under mpirun.
 #
 # Usage: scripts/test.sh [--help] [extra swift test arguments, e.g. --filter MPIRunTests]
 # The tests read the data from $AIRFOIL_DP_DATA, else ../shared/data/airfoil_self_noise.dat beside the checkout.
 set -euo pipefail
 
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+    exit 0
+fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/scripts/setup.sh" --no-install
 # shellcheck source=lib/common.sh
 source "$repo/scripts/lib/common.sh"
-command -v python3 >/dev/null 2>&1 || airfoil_dp_apt_install python3
+missing=()
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+((${#missing[@]} == 0)) || airfoil_dp_apt_install "${missing[@]}"
 
 cd "$repo"
 # Root may launch mpirun in the end-to-end tests (they set these too; exported here for manual reruns).

@@ -104,8 +104,7 @@ extension EndToEnd {
             #expect(try RunLogReader.records(at: cleanLog).last?["replicas_identical"] as? Bool == true)
         }
 
-        @Test("a file written in place (fetched data, checkpoint, model file) is renamed, then its folder synced",
-              .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/strace")))
+        @Test("a file written in place (fetched data, checkpoint, model file) is renamed, then its folder synced")
         func folderSyncedAfterRename() throws {
             let folder = try SharedData.temporaryDirectory()
             let trace = folder.appendingPathComponent("trace").path
