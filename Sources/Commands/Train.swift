@@ -168,10 +168,13 @@ struct Train: ParsableCommand {
             try TrainingJob.run(
                 configuration, collective: communicator, versions: BuildInfo.versions, quiet: quiet, monitor: monitor)
         } catch let failure as JobFailure where failure.reported {
+            // The job is over: mpirun's SIGTERM to ranks still exiting is tidying up, not an interrupt.
+            monitor.finishTraining()
             monitor.watch(.finalize) { communicator.finalize() }
             throw failure
         } catch {
             // A failure only this rank may have seen: the others could be waiting in a collective.
+            monitor.finishTraining()
             let failure = error as? JobFailure ?? JobFailure(.runtime, "\(error)")
             Console.error(failure.message, rank: communicator.rank, size: communicator.size)
             communicator.abort(code: failure.exitCode)
