@@ -2,24 +2,16 @@
 import Foundation
 import PackageDescription
 
-/// The CPU the kernels are compiled for. `haswell` means AVX2 + FMA, the fastest choice on the Zen 4 machines
-/// this project is measured on (AVX-512 is double-pumped there). Override at build time, for example
-/// `AIRFOIL_DP_TARGET_CPU=native swift build -c release` on an AVX-512 server, or `x86-64` for a portable binary.
-let targetCPU = ProcessInfo.processInfo.environment["AIRFOIL_DP_TARGET_CPU"] ?? "haswell"
-
-/// Code generation for every module: vector instructions for `targetCPU`. Bounds checks and preconditions stay on.
-let vectorSettings: [SwiftSetting] = {
+/// Code generation per instruction set, for the kernel modules only: everything else is built for the baseline
+/// target of the platform (x86-64 or aarch64), and `Kernels` chooses among the variants when the program starts
+/// (`KernelSet`). Bounds checks are off (`-Ounchecked`) in these measured hot loops only; README, "Build settings".
+func kernelSettings(cpu: String?) -> [SwiftSetting] {
+    var flags = ["-Ounchecked"]
     #if arch(x86_64)
-    return [.unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))]
-    #else
-    return []
+    if let cpu { flags += ["-target-cpu", cpu] }
     #endif
-}()
-
-/// The measured hot kernels only (GEMM micro-kernel, packing, matrix-vector): no bounds checks. Their loops index
-/// unsafe buffers whose extents the GEMM's entry checks once per call; the README's "Checks" section gives the
-/// measurement that keeps this (and why no other module has it).
-let kernelSettings: [SwiftSetting] = vectorSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+    return [.unsafeFlags(flags, .when(configuration: .release))]
+}
 
 let package = Package(
     name: "airfoil-dp",
@@ -39,37 +31,43 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "CKernelSupport"),
-        .target(name: "Kernels", dependencies: ["CKernelSupport"], swiftSettings: kernelSettings),
+        .target(name: "KernelCore", dependencies: ["CKernelSupport"]),
+        .target(name: "KernelsAVX512", dependencies: ["KernelCore"], swiftSettings: kernelSettings(cpu: "skylake-avx512")),
+        .target(name: "KernelsAVX2", dependencies: ["KernelCore"], swiftSettings: kernelSettings(cpu: "haswell")),
+        .target(name: "KernelsPortable", dependencies: ["KernelCore"], swiftSettings: kernelSettings(cpu: nil)),
+        .target(
+            name: "Kernels",
+            dependencies: ["CKernelSupport", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
+            swiftSettings: kernelSettings(cpu: nil)
+        ),
         .target(
             name: "Common",
-            dependencies: ["MPI", "CCrypto"],
-            swiftSettings: vectorSettings
+            dependencies: ["MPI", "CCrypto"]
         ),
-        .target(name: "Data", dependencies: ["Common", "MPI"], swiftSettings: vectorSettings),
-        .target(name: "Models", dependencies: ["Common", "Kernels"], swiftSettings: vectorSettings),
-        .target(name: "Optimization", dependencies: ["Common", "CKernelSupport"], swiftSettings: vectorSettings),
+        .target(name: "Data", dependencies: ["Common", "MPI"]),
+        .target(name: "Models", dependencies: ["Common", "Kernels"]),
+        .target(name: "Optimization", dependencies: ["Common", "CKernelSupport"]),
         .target(
             name: "Training",
-            dependencies: ["Common", "Data", "Models", "Optimization", "MPI"],
-            swiftSettings: vectorSettings
+            dependencies: ["Common", "Data", "Models", "Optimization", "MPI", "Kernels"]
         ),
         .target(name: "Comparison", dependencies: ["Training"]),
         .target(
             name: "Benchmarks",
-            dependencies: ["Kernels", "MPI", "Common", "Data", "Models", "Training"],
-            swiftSettings: vectorSettings
+            dependencies: ["Kernels", "MPI", "Common", "Data", "Models", "Training"]
         ),
         .target(
             name: "Commands",
             dependencies: [
                 "Training", "MPI", "Kernels", "Benchmarks", "Comparison", "Common", "Data", "Models", "Optimization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: [.define("TARGET_CPU_\(targetCPU.uppercased().replacingOccurrences(of: "-", with: "_"))")]
+            ]
         ),
         .executableTarget(
             name: "airfoil-dp",
-            dependencies: ["Commands", "Common", "MPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Commands", "Common", "MPI", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),

@@ -3,6 +3,7 @@ import Models
 import Data
 import Common
 import ArgumentParser
+import Kernels
 import Benchmarks
 import Foundation
 import Training
@@ -42,8 +43,10 @@ struct BenchGEMM: ParsableCommand {
         }
 
         let flops = methodBench.flops
+        let gemmKernel = KernelSet.active.name.rawValue
         if options.json {
             let object: [String: Any] = [
+                "kernel": gemmKernel,
                 "peak_gflops": peak.gflops,
                 "peak_method": peak.method,
                 "methods": methods.map { ["name": $0.0, "n": methodSize, "seconds": $0.1, "gflops": flops / $0.1 / 1e9] },
@@ -58,6 +61,7 @@ struct BenchGEMM: ParsableCommand {
             Console.out(String(decoding: data, as: UTF8.self))
             return
         }
+        Console.out("kernel: \(gemmKernel)")
         Console.out(String(format: "peak: %.1f GFLOP/s", peak.gflops) + " (\(peak.method))")
         Console.out("")
         Console.out("The chapter's four ways, \(methodSize) x \(methodSize):")

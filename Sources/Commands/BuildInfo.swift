@@ -2,6 +2,7 @@ import Optimization
 import Models
 import Data
 import Common
+import Kernels
 import MPI
 
 /// How this binary was built, for `info` and the run log's header.
@@ -10,25 +11,13 @@ enum BuildInfo {
         #if DEBUG
         let configuration = "debug (unoptimised; use 'swift build -c release' for real runs)"
         #else
-        let configuration = "release, kernels -Ounchecked"
+        let configuration = "release, baseline CPU; GEMM kernels per instruction set, -Ounchecked, chosen at run time"
         #endif
-        return "\(configuration), target CPU \(targetCPU)"
+        return "\(configuration); this CPU supports " + KernelSet.supported.map(\.name.rawValue).joined(separator: ", ")
     }
 
-    /// The `-target-cpu` the kernels were compiled for (set by `AIRFOIL_DP_TARGET_CPU` at build time).
-    static var targetCPU: String {
-        #if DEBUG
-        return "baseline (debug builds are not tuned)"
-        #elseif TARGET_CPU_HASWELL
-        return "haswell (AVX2 + FMA)"
-        #elseif TARGET_CPU_NATIVE
-        return "native (this build machine's own features)"
-        #elseif TARGET_CPU_X86_64
-        return "x86-64 (baseline SSE2)"
-        #else
-        return "custom (see AIRFOIL_DP_TARGET_CPU at build time)"
-        #endif
-    }
+    /// The kernel set in use (`AIRFOIL_DP_KERNEL`, else the fastest this CPU supports).
+    static var kernel: String { KernelSet.active.name.rawValue }
 
     static var versions: [String: String] {
         [

@@ -22,6 +22,7 @@ struct Info: ParsableCommand {
             Console.out("mpi: \(Communicator.libraryVersion) (MPI \(Communicator.standardVersion))")
             Console.out("cpu: \(CPUInfo.modelName) (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
             Console.out("cpu vector features: \(CPUInfo.vectorFeatures.joined(separator: " "))")
+            Console.out("kernel: \(BuildInfo.kernel)")
             Console.out("build: \(BuildInfo.settings)")
         }
         communicator.finalize()

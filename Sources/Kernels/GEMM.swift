@@ -1,10 +1,11 @@
 /// Single-precision general matrix multiply, `C = alpha * op(A) * op(B) + beta * C`, on row-major storage.
 ///
-/// The design is BLIS's: five loops around a ``MicroKernel`` register tile. A `kc x nc` panel of `op(B)` is
-/// packed into slivers of ``MicroKernel/columns`` columns (sized for L3, each sliver for L1), an `mc x kc`
-/// block of `op(A)` into slivers of ``MicroKernel/rows`` rows (sized for L2), and the micro-kernel walks both
-/// packed buffers with unit stride. Packing makes the inner loop independent of transposition and leading
-/// dimensions and zero-pads the edges, so edge tiles run the same vector code as interior ones.
+/// The design is BLIS's: five portable loops around a register tile from the ``KernelSet`` chosen at start-up
+/// (AVX-512, AVX2 or portable). A `kc x nc` panel of `op(B)` is packed into slivers of the tile's columns (sized
+/// for L3, each sliver for L1), an `mc x kc` block of `op(A)` into slivers of the tile's rows (sized for L2), and
+/// the micro-kernel walks both packed buffers with unit stride. Packing makes the inner loop independent of
+/// transposition and leading dimensions and zero-pads the edges, so edge tiles run the same vector code as
+/// interior ones. Block sizes belong to each kernel set.
 ///
 /// Shapes with one row or one column of `C` (the trainer's `X w` and `X^T r`) skip packing: see
 /// ``MatrixVector``.
@@ -12,19 +13,17 @@
 /// An instance owns its packing buffers, grown on demand and reused, so steady-state calls do not allocate.
 /// It is not thread-safe: use one per thread.
 public final class GEMM {
-    /// Rows of `op(A)` packed per block: a multiple of the micro-kernel's rows; `mc x kc` floats stay in L2.
-    public static let blockRows = 144
-    /// Depth of one packed panel: a `kc x 16` sliver of B (16 KiB) stays in L1 beside a sliver of A.
-    public static let blockDepth = 256
-    /// Columns of `op(B)` packed per panel: a multiple of the micro-kernel's columns; `kc x nc` floats fit L3.
-    public static let blockColumns = 4080
+    /// The kernels and block sizes this instance uses.
+    public let kernels: KernelSet
 
     private var packedA = PackingBuffer()
     private var packedB = PackingBuffer()
     private var vectorScratch = PackingBuffer()
 
-    /// Creates a GEMM with empty packing buffers.
-    public init() {}
+    /// Creates a GEMM with empty packing buffers, running `kernels` (by default the set chosen at start-up).
+    public init(kernels: KernelSet = .active) {
+        self.kernels = kernels
+    }
 
     /// Computes `C = alpha * op(A) * op(B) + beta * C`.
     ///
@@ -49,7 +48,7 @@ public final class GEMM {
             let incX = transB == .none ? ldb : 1
             MatrixVector.multiply(
                 transA, rows: m, depth: k, alpha: alpha, a: a, lda: lda, x: b, incX: incX,
-                beta: beta, y: c, incY: ldc, scratch: &vectorScratch)
+                beta: beta, y: c, incY: ldc, scratch: &vectorScratch, kernels: kernels)
             return
         }
         if m == 1 {
@@ -57,7 +56,7 @@ public final class GEMM {
             let incX = transA == .none ? 1 : lda
             MatrixVector.multiply(
                 transB.flipped, rows: n, depth: k, alpha: alpha, a: b, lda: ldb, x: a, incX: incX,
-                beta: beta, y: c, incY: 1, scratch: &vectorScratch)
+                beta: beta, y: c, incY: 1, scratch: &vectorScratch, kernels: kernels)
             return
         }
         blocked(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
@@ -69,29 +68,31 @@ public final class GEMM {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let mr = MicroKernel.rows
-        let nr = MicroKernel.columns
-        let kcMax = min(k, Self.blockDepth)
-        let bPanel = packedB.reserve(kcMax * roundUp(min(n, Self.blockColumns), nr))
-        let aBlock = packedA.reserve(kcMax * roundUp(min(m, Self.blockRows), mr))
-        for jc in stride(from: 0, to: n, by: Self.blockColumns) {
-            let nc = min(Self.blockColumns, n - jc)
-            for pc in stride(from: 0, to: k, by: Self.blockDepth) {
-                let kc = min(Self.blockDepth, k - pc)
+        let mr = kernels.tileRows
+        let nr = kernels.tileColumns
+        let blockRows = kernels.blockRows
+        let blockDepth = kernels.blockDepth
+        let blockColumns = kernels.blockColumns
+        let tile = kernels.tile
+        let kcMax = min(k, blockDepth)
+        let bPanel = packedB.reserve(kcMax * roundUp(min(n, blockColumns), nr))
+        let aBlock = packedA.reserve(kcMax * roundUp(min(m, blockRows), mr))
+        for jc in stride(from: 0, to: n, by: blockColumns) {
+            let nc = min(blockColumns, n - jc)
+            for pc in stride(from: 0, to: k, by: blockDepth) {
+                let kc = min(blockDepth, k - pc)
                 Packing.packB(transB, b: b, ldb: ldb, depthOffset: pc, columnOffset: jc,
-                              depth: kc, columns: nc, into: bPanel)
+                              depth: kc, columns: nc, sliverColumns: nr, into: bPanel)
                 let blockBeta: Float = pc == 0 ? beta : 1
-                for ic in stride(from: 0, to: m, by: Self.blockRows) {
-                    let mc = min(Self.blockRows, m - ic)
+                for ic in stride(from: 0, to: m, by: blockRows) {
+                    let mc = min(blockRows, m - ic)
                     Packing.packA(transA, a: a, lda: lda, rowOffset: ic, depthOffset: pc,
-                                  rows: mc, depth: kc, alpha: alpha, into: aBlock)
+                                  rows: mc, depth: kc, alpha: alpha, sliverRows: mr, into: aBlock)
                     for jr in stride(from: 0, to: nc, by: nr) {
                         let bSliver = UnsafePointer(bPanel + jr * kc)
                         for ir in stride(from: 0, to: mc, by: mr) {
-                            MicroKernel.run(
-                                depth: kc, a: UnsafePointer(aBlock + ir * kc), b: bSliver,
-                                c: c + (ic + ir) * ldc + jc + jr, ldc: ldc, beta: blockBeta,
-                                rows: min(mr, mc - ir), columns: min(nr, nc - jr))
+                            tile(kc, UnsafePointer(aBlock + ir * kc), bSliver, c + (ic + ir) * ldc + jc + jr, ldc,
+                                 blockBeta, min(mr, mc - ir), min(nr, nc - jr))
                         }
                     }
                 }

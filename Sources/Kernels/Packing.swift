@@ -1,13 +1,12 @@
-/// Copies blocks of `op(A)` and `op(B)` into the sliver layout the ``MicroKernel`` reads.
+/// Copies blocks of `op(A)` and `op(B)` into the sliver layout the register tiles read.
 enum Packing {
     /// Packs `rows x depth` of `alpha * op(A)` starting at (`rowOffset`, `depthOffset`) into slivers of
-    /// ``MicroKernel/rows`` rows: sliver `s` holds, for each depth index `p`, its rows' values at `p`
+    /// `sliverRows` rows (the tile's): sliver `s` holds, for each depth index `p`, its rows' values at `p`
     /// contiguously. Rows past the edge are zero.
     static func packA(
         _ trans: Transpose, a: UnsafePointer<Float>, lda: Int, rowOffset: Int, depthOffset: Int,
-        rows: Int, depth: Int, alpha: Float, into packed: UnsafeMutablePointer<Float>
+        rows: Int, depth: Int, alpha: Float, sliverRows mr: Int, into packed: UnsafeMutablePointer<Float>
     ) {
-        let mr = MicroKernel.rows
         var destination = packed
         for sliverStart in stride(from: 0, to: rows, by: mr) {
             let sliverRows = min(mr, rows - sliverStart)
@@ -31,13 +30,12 @@ enum Packing {
     }
 
     /// Packs `depth x columns` of `op(B)` starting at (`depthOffset`, `columnOffset`) into slivers of
-    /// ``MicroKernel/columns`` columns: sliver `s` holds, for each depth index `p`, its columns' values at `p`
+    /// `sliverColumns` columns (the tile's): sliver `s` holds, for each depth index `p`, its columns' values at `p`
     /// contiguously. Columns past the edge are zero.
     static func packB(
         _ trans: Transpose, b: UnsafePointer<Float>, ldb: Int, depthOffset: Int, columnOffset: Int,
-        depth: Int, columns: Int, into packed: UnsafeMutablePointer<Float>
+        depth: Int, columns: Int, sliverColumns nr: Int, into packed: UnsafeMutablePointer<Float>
     ) {
-        let nr = MicroKernel.columns
         var destination = packed
         for sliverStart in stride(from: 0, to: columns, by: nr) {
             let sliverColumns = min(nr, columns - sliverStart)

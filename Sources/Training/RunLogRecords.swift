@@ -101,6 +101,8 @@ public struct HeaderRecord: Codable, Sendable {
     public var paramCount: Int
     public var stepsPerEpoch: Int
     public var versions: [String: String]
+    /// The GEMM kernel set rank 0 runs (`avx512`, `avx2` or `portable`; `AIRFOIL_DP_KERNEL` forces one).
+    public var kernel: String
     public var startTime: String
 }
 

@@ -3,6 +3,7 @@ import Models
 import Data
 import Common
 import Foundation
+import Kernels
 import MPI
 
 /// One `airfoil-dp train` job from resolved options to summary, on every rank.
@@ -120,7 +121,8 @@ public enum TrainingJob {
                 config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
                 data: data, bytesRead: shard.bytesRead,
                 paramCount: configuration.model.parameterCount(features: shard.features),
-                stepsPerEpoch: layout.stepsPerEpoch, versions: versions, startTime: startTime))
+                stepsPerEpoch: layout.stepsPerEpoch, versions: versions, kernel: KernelSet.active.name.rawValue,
+                startTime: startTime))
         }
         let saveCheckpoint: ((TrainingState) throws -> Void)? = isRoot ? configuration.checkpointPath.map { path in
             { [configuration] state in

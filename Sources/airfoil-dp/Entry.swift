@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import MPI
 import Commands
+import Kernels
 
 /// Runs the command line, printing argument errors once per job rather than once per rank.
 ///
@@ -12,6 +13,7 @@ import Commands
 enum Entry {
     static func main() async {
         do {
+            if case .failure(let problem) = KernelSet.selected { throw JobFailure(.usage, problem.description) }
             var command = try AirfoilDP.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

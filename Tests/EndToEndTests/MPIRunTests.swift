@@ -67,6 +67,7 @@ extension EndToEnd {
             #expect(types.dropFirst().dropLast().allSatisfy { $0 == "eval" } && types.count > 3)
             let header = records[0]
             #expect(header["ranks"] as? Int == 16)
+            #expect(["avx512", "avx2", "portable"].contains(header["kernel"] as? String ?? ""), "\(header)")
             let mpi = (header["versions"] as? [String: Any])?["mpi"] as? String ?? ""
             #expect(mpi.hasPrefix("Open MPI") && !mpi.contains("\u{0}"), "the MPI version string: \(mpi.debugDescription)")
             #expect(header["shard_rows"] as? [Int] == Array(repeating: 94, count: 12) + Array(repeating: 93, count: 4))

@@ -87,12 +87,16 @@ struct GEMMTests {
     static let transposes: [(Transpose, Transpose)] = [(.none, .none), (.none, .transposed),
                                                        (.transposed, .none), (.transposed, .transposed)]
 
-    @Test("edge shapes: 0, 1, odd, and one past the tile and block sizes", arguments: transposes.indices)
-    func edgeShapes(pair: Int) {
+    /// Every kernel set this CPU can run: each must pass every test.
+    static let kernels = KernelSet.supported.map(\.name)
+
+    @Test("edge shapes: 0, 1, odd, and one past every kernel's tile and block sizes",
+          arguments: kernels, transposes.indices)
+    func edgeShapes(kernel: KernelSet.Name, pair: Int) {
         let (transA, transB) = Self.transposes[pair]
         var random = TestRandom(state: UInt64(pair))
-        let gemm = GEMM()
-        let sizes = [0, 1, 2, 5, 6, 7, 15, 16, 17, 33, 145, 257]
+        let gemm = GEMM(kernels: .named(kernel))
+        let sizes = [0, 1, 2, 5, 6, 7, 12, 13, 15, 16, 17, 31, 32, 33, 145, 257, 385, 481]
         for m in sizes {
             for n in sizes where (m * n) % 3 == 0 || m < 8 || n < 8 {
                 let k = sizes[(m + n) % sizes.count]
@@ -104,10 +108,11 @@ struct GEMMTests {
         }
     }
 
-    @Test("random shapes from 0 to 300, every transpose, alpha and beta not 1 and 0, padded leading dimensions")
-    func randomShapes() {
+    @Test("random shapes from 0 to 300, every transpose, alpha and beta not 1 and 0, padded leading dimensions",
+          arguments: kernels)
+    func randomShapes(kernel: KernelSet.Name) {
         var random = TestRandom(state: 2024)
-        let gemm = GEMM()
+        let gemm = GEMM(kernels: .named(kernel))
         for trial in 0..<48 {
             let (transA, transB) = Self.transposes[trial % 4]
             let problem = Problem(
@@ -119,10 +124,10 @@ struct GEMMTests {
         }
     }
 
-    @Test("beta = 0 never reads C, so NaN in C does not leak into the result")
-    func betaZeroIgnoresC() {
+    @Test("beta = 0 never reads C, so NaN in C does not leak into the result", arguments: kernels)
+    func betaZeroIgnoresC(kernel: KernelSet.Name) {
         var random = TestRandom(state: 7)
-        let gemm = GEMM()
+        let gemm = GEMM(kernels: .named(kernel))
         for (m, n) in [(20, 1), (1, 20), (20, 20)] {
             var problem = Problem(.none, .none, m: m, n: n, k: 9, alpha: 1, beta: 0, padding: 0, random: &random)
             problem.c = Array(repeating: .nan, count: problem.c.count)
@@ -142,14 +147,27 @@ struct GEMMTests {
         }
     }
 
-    @Test("reusing one GEMM across shapes of every size gives the same results as a fresh one")
-    func reuseAcrossShapes() {
+    @Test("reusing one GEMM across shapes of every size gives the same results as a fresh one", arguments: kernels)
+    func reuseAcrossShapes(kernel: KernelSet.Name) {
         var random = TestRandom(state: 11)
-        let reused = GEMM()
+        let reused = GEMM(kernels: .named(kernel))
         for (m, n, k) in [(300, 300, 300), (3, 4, 5), (64, 1, 300), (150, 290, 1)] {
             let problem = Problem(.transposed, .none, m: m, n: n, k: k, alpha: 1, beta: 0.25, padding: 1,
                                   random: &random)
-            #expect(problem.computed(with: reused) == problem.computed(with: GEMM()))
+            #expect(problem.computed(with: reused) == problem.computed(with: GEMM(kernels: .named(kernel))))
         }
+    }
+
+    @Test("AIRFOIL_DP_KERNEL forces a set this CPU runs; an unknown name or one the CPU lacks is refused")
+    func kernelChoice() throws {
+        #expect(try KernelSet.choose(environment: [:]).get().name == KernelSet.supported[0].name)
+        #expect(try KernelSet.choose(environment: ["AIRFOIL_DP_KERNEL": "portable"]).get().name == .portable)
+        #expect(throws: KernelSet.ChoiceError.self) { try KernelSet.choose(environment: ["AIRFOIL_DP_KERNEL": "sse9"]).get() }
+        for name in KernelSet.Name.allCases where !Self.kernels.contains(name) {
+            #expect(throws: KernelSet.ChoiceError.self) {
+                try KernelSet.choose(environment: ["AIRFOIL_DP_KERNEL": name.rawValue]).get()
+            }
+        }
+        #expect(Self.kernels.last == .portable)
     }
 }

@@ -1,0 +1,182 @@
+import CKernelSupport
+
+// The GEMM's register tiles, written once here and compiled once per instruction set: each is `@inlinable`, so the
+// per-ISA modules (`KernelsAVX512`, `KernelsAVX2`, `KernelsPortable`) inline it into their own entry points and
+// compile it with their own `-target-cpu`. This module itself is built for the baseline CPU and never runs these
+// bodies. A tile computes `C[0..<rows, 0..<columns] = A_sliver * B_sliver + beta * C` over `depth` steps from packed
+// slivers: A holds `rows` values per depth step, B `columns` values; edge tiles compute the whole tile from
+// zero-padded slivers and store only their valid part.
+
+/// 6 x 16: six `SIMD16<Float>` accumulators (twelve ymm registers with AVX2, twenty-four xmm on the baseline),
+/// two loads per twelve 8-lane FMAs: the largest tile that fits AVX2's 16 registers.
+@inlinable @inline(__always)
+public func tile6x16<Arithmetic: VectorArithmetic>(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    beta: Float, rows validRows: Int, columns validColumns: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    let rows = 6
+    let columns = 16
+    if beta != 0 {
+        // C is read only at the end; ask for its lines now so the load does not stall the store.
+        for row in 0..<rows {
+            kernels_prefetch_for_write(c + row * ldc)
+            kernels_prefetch_for_write(c + row * ldc + columns - 1)
+        }
+    }
+    var c0_0 = Vector(), c1_0 = Vector(), c2_0 = Vector(), c3_0 = Vector(), c4_0 = Vector(), c5_0 = Vector()
+    let bRaw = UnsafeRawPointer(b)
+    var aSliver = a
+    for p in 0..<depth {
+        let b0 = bRaw.loadUnaligned(fromByteOffset: p * columns * 4, as: Vector.self)
+        let a0 = Vector(repeating: aSliver[0])
+        c0_0 = Arithmetic.multiplyAdd(a0, b0, c0_0)
+        let a1 = Vector(repeating: aSliver[1])
+        c1_0 = Arithmetic.multiplyAdd(a1, b0, c1_0)
+        let a2 = Vector(repeating: aSliver[2])
+        c2_0 = Arithmetic.multiplyAdd(a2, b0, c2_0)
+        let a3 = Vector(repeating: aSliver[3])
+        c3_0 = Arithmetic.multiplyAdd(a3, b0, c3_0)
+        let a4 = Vector(repeating: aSliver[4])
+        c4_0 = Arithmetic.multiplyAdd(a4, b0, c4_0)
+        let a5 = Vector(repeating: aSliver[5])
+        c5_0 = Arithmetic.multiplyAdd(a5, b0, c5_0)
+        aSliver += rows
+    }
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: rows * 1) { tile in
+        tile.initializeElement(at: 0, to: c0_0)
+        tile.initializeElement(at: 1, to: c1_0)
+        tile.initializeElement(at: 2, to: c2_0)
+        tile.initializeElement(at: 3, to: c3_0)
+        tile.initializeElement(at: 4, to: c4_0)
+        tile.initializeElement(at: 5, to: c5_0)
+        storeTile(tile, vectorsPerRow: 1, c: c, ldc: ldc, beta: beta, rows: validRows,
+                  columns: validColumns, fullRows: rows)
+    }
+}
+
+/// 12 x 32: twenty-four `SIMD16<Float>` accumulators (24 of AVX-512's 32 zmm registers), two loads and twelve
+/// broadcasts per 24 FMAs: enough independent FMAs to cover the latency of two 512-bit FMA pipes.
+@inlinable @inline(__always)
+public func tile12x32<Arithmetic: VectorArithmetic>(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    beta: Float, rows validRows: Int, columns validColumns: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    let rows = 12
+    let columns = 32
+    if beta != 0 {
+        // C is read only at the end; ask for its lines now so the load does not stall the store.
+        for row in 0..<rows {
+            kernels_prefetch_for_write(c + row * ldc)
+            kernels_prefetch_for_write(c + row * ldc + columns - 1)
+        }
+    }
+    var c0_0 = Vector(), c0_1 = Vector(), c1_0 = Vector(), c1_1 = Vector(), c2_0 = Vector(), c2_1 = Vector()
+    var c3_0 = Vector(), c3_1 = Vector(), c4_0 = Vector(), c4_1 = Vector(), c5_0 = Vector(), c5_1 = Vector()
+    var c6_0 = Vector(), c6_1 = Vector(), c7_0 = Vector(), c7_1 = Vector(), c8_0 = Vector(), c8_1 = Vector()
+    var c9_0 = Vector(), c9_1 = Vector(), c10_0 = Vector(), c10_1 = Vector(), c11_0 = Vector(), c11_1 = Vector()
+    let bRaw = UnsafeRawPointer(b)
+    var aSliver = a
+    for p in 0..<depth {
+        let b0 = bRaw.loadUnaligned(fromByteOffset: p * columns * 4, as: Vector.self)
+        let b1 = bRaw.loadUnaligned(fromByteOffset: p * columns * 4 + 64, as: Vector.self)
+        let a0 = Vector(repeating: aSliver[0])
+        c0_0 = Arithmetic.multiplyAdd(a0, b0, c0_0)
+        c0_1 = Arithmetic.multiplyAdd(a0, b1, c0_1)
+        let a1 = Vector(repeating: aSliver[1])
+        c1_0 = Arithmetic.multiplyAdd(a1, b0, c1_0)
+        c1_1 = Arithmetic.multiplyAdd(a1, b1, c1_1)
+        let a2 = Vector(repeating: aSliver[2])
+        c2_0 = Arithmetic.multiplyAdd(a2, b0, c2_0)
+        c2_1 = Arithmetic.multiplyAdd(a2, b1, c2_1)
+        let a3 = Vector(repeating: aSliver[3])
+        c3_0 = Arithmetic.multiplyAdd(a3, b0, c3_0)
+        c3_1 = Arithmetic.multiplyAdd(a3, b1, c3_1)
+        let a4 = Vector(repeating: aSliver[4])
+        c4_0 = Arithmetic.multiplyAdd(a4, b0, c4_0)
+        c4_1 = Arithmetic.multiplyAdd(a4, b1, c4_1)
+        let a5 = Vector(repeating: aSliver[5])
+        c5_0 = Arithmetic.multiplyAdd(a5, b0, c5_0)
+        c5_1 = Arithmetic.multiplyAdd(a5, b1, c5_1)
+        let a6 = Vector(repeating: aSliver[6])
+        c6_0 = Arithmetic.multiplyAdd(a6, b0, c6_0)
+        c6_1 = Arithmetic.multiplyAdd(a6, b1, c6_1)
+        let a7 = Vector(repeating: aSliver[7])
+        c7_0 = Arithmetic.multiplyAdd(a7, b0, c7_0)
+        c7_1 = Arithmetic.multiplyAdd(a7, b1, c7_1)
+        let a8 = Vector(repeating: aSliver[8])
+        c8_0 = Arithmetic.multiplyAdd(a8, b0, c8_0)
+        c8_1 = Arithmetic.multiplyAdd(a8, b1, c8_1)
+        let a9 = Vector(repeating: aSliver[9])
+        c9_0 = Arithmetic.multiplyAdd(a9, b0, c9_0)
+        c9_1 = Arithmetic.multiplyAdd(a9, b1, c9_1)
+        let a10 = Vector(repeating: aSliver[10])
+        c10_0 = Arithmetic.multiplyAdd(a10, b0, c10_0)
+        c10_1 = Arithmetic.multiplyAdd(a10, b1, c10_1)
+        let a11 = Vector(repeating: aSliver[11])
+        c11_0 = Arithmetic.multiplyAdd(a11, b0, c11_0)
+        c11_1 = Arithmetic.multiplyAdd(a11, b1, c11_1)
+        aSliver += rows
+    }
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: rows * 2) { tile in
+        tile.initializeElement(at: 0, to: c0_0)
+        tile.initializeElement(at: 1, to: c0_1)
+        tile.initializeElement(at: 2, to: c1_0)
+        tile.initializeElement(at: 3, to: c1_1)
+        tile.initializeElement(at: 4, to: c2_0)
+        tile.initializeElement(at: 5, to: c2_1)
+        tile.initializeElement(at: 6, to: c3_0)
+        tile.initializeElement(at: 7, to: c3_1)
+        tile.initializeElement(at: 8, to: c4_0)
+        tile.initializeElement(at: 9, to: c4_1)
+        tile.initializeElement(at: 10, to: c5_0)
+        tile.initializeElement(at: 11, to: c5_1)
+        tile.initializeElement(at: 12, to: c6_0)
+        tile.initializeElement(at: 13, to: c6_1)
+        tile.initializeElement(at: 14, to: c7_0)
+        tile.initializeElement(at: 15, to: c7_1)
+        tile.initializeElement(at: 16, to: c8_0)
+        tile.initializeElement(at: 17, to: c8_1)
+        tile.initializeElement(at: 18, to: c9_0)
+        tile.initializeElement(at: 19, to: c9_1)
+        tile.initializeElement(at: 20, to: c10_0)
+        tile.initializeElement(at: 21, to: c10_1)
+        tile.initializeElement(at: 22, to: c11_0)
+        tile.initializeElement(at: 23, to: c11_1)
+        storeTile(tile, vectorsPerRow: 2, c: c, ldc: ldc, beta: beta, rows: validRows,
+                  columns: validColumns, fullRows: rows)
+    }
+}
+
+/// Stores a finished tile (`rows x vectorsPerRow` vectors in row order): whole vectors for a full tile, element by
+/// element for an edge tile. `beta == 0` never reads `C`.
+@inlinable @inline(__always)
+public func storeTile(
+    _ tile: UnsafeMutableBufferPointer<SIMD16<Float>>, vectorsPerRow: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    beta: Float, rows validRows: Int, columns validColumns: Int, fullRows: Int
+) {
+    let columns = vectorsPerRow * 16
+    if validRows == fullRows && validColumns == columns {
+        for row in 0..<fullRows {
+            for vector in 0..<vectorsPerRow {
+                let raw = UnsafeMutableRawPointer(c + row * ldc + vector * 16)
+                let value = tile[row * vectorsPerRow + vector]
+                if beta == 0 {
+                    raw.storeBytes(of: value, as: SIMD16<Float>.self)
+                } else {
+                    let old = raw.loadUnaligned(as: SIMD16<Float>.self)
+                    raw.storeBytes(of: value.addingProduct(SIMD16(repeating: beta), old), as: SIMD16<Float>.self)
+                }
+            }
+        }
+    } else {
+        for row in 0..<validRows {
+            let line = c + row * ldc
+            for column in 0..<validColumns {
+                let value = tile[row * vectorsPerRow + column / 16][column % 16]
+                line[column] = beta == 0 ? value : value + beta * line[column]
+            }
+        }
+    }
+}

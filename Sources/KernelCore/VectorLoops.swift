@@ -1,0 +1,83 @@
+// The matrix-vector loops and the peak-throughput loop, written once and compiled per instruction set like the
+// tiles (see Tiles.swift).
+
+/// The dot product of two contiguous vectors, sixteen lanes at a time with two accumulators.
+@inlinable @inline(__always)
+public func dotProduct<Arithmetic: VectorArithmetic>(
+    _ lhs: UnsafePointer<Float>, _ rhs: UnsafePointer<Float>, count: Int, _: Arithmetic.Type
+) -> Float {
+    typealias Vector = SIMD16<Float>
+    var index = 0
+    var total: Float = 0
+    if count >= 32 {
+        var sum0 = Vector(), sum1 = Vector()
+        let left = UnsafeRawPointer(lhs)
+        let right = UnsafeRawPointer(rhs)
+        while index + 32 <= count {
+            let offset = index * 4
+            sum0 = Arithmetic.multiplyAdd(left.loadUnaligned(fromByteOffset: offset, as: Vector.self),
+                                          right.loadUnaligned(fromByteOffset: offset, as: Vector.self), sum0)
+            sum1 = Arithmetic.multiplyAdd(left.loadUnaligned(fromByteOffset: offset + 64, as: Vector.self),
+                                          right.loadUnaligned(fromByteOffset: offset + 64, as: Vector.self), sum1)
+            index += 32
+        }
+        total = (sum0 + sum1).sum()
+    }
+    while index < count {
+        total += lhs[index] * rhs[index]
+        index += 1
+    }
+    return total
+}
+
+/// `y += scale * x` over `count` contiguous elements.
+@inlinable @inline(__always)
+public func scaledAdd<Arithmetic: VectorArithmetic>(
+    _ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    var index = 0
+    let factor = Vector(repeating: scale)
+    let source = UnsafeRawPointer(x)
+    let target = UnsafeMutableRawPointer(y)
+    while index + 16 <= count {
+        let offset = index * 4
+        let updated = Arithmetic.multiplyAdd(
+            factor, source.loadUnaligned(fromByteOffset: offset, as: Vector.self),
+            target.loadUnaligned(fromByteOffset: offset, as: Vector.self))
+        target.storeBytes(of: updated, toByteOffset: offset, as: Vector.self)
+        index += 16
+    }
+    while index < count {
+        y[index] += scale * x[index]
+        index += 1
+    }
+}
+
+/// Twelve independent 16-lane multiply-add chains for `iterations` steps: on a CPU whose widest FMA is as wide
+/// as the compilation target's, this runs at the FMA units' throughput (the chains cover the latency).
+@inlinable @inline(__always)
+public func multiplyAddChains<Arithmetic: VectorArithmetic>(_ iterations: Int, _: Arithmetic.Type) -> SIMD16<Float> {
+    typealias Vector = SIMD16<Float>
+    let scale = Vector(repeating: 0.999_999)
+    let offset = Vector(repeating: 1e-7)
+    var a0 = Vector(repeating: 1), a1 = Vector(repeating: 2), a2 = Vector(repeating: 3)
+    var a3 = Vector(repeating: 4), a4 = Vector(repeating: 5), a5 = Vector(repeating: 6)
+    var a6 = Vector(repeating: 7), a7 = Vector(repeating: 8), a8 = Vector(repeating: 9)
+    var a9 = Vector(repeating: 10), a10 = Vector(repeating: 11), a11 = Vector(repeating: 12)
+    for _ in 0..<iterations {
+        a0 = Arithmetic.multiplyAdd(a0, scale, offset)
+        a1 = Arithmetic.multiplyAdd(a1, scale, offset)
+        a2 = Arithmetic.multiplyAdd(a2, scale, offset)
+        a3 = Arithmetic.multiplyAdd(a3, scale, offset)
+        a4 = Arithmetic.multiplyAdd(a4, scale, offset)
+        a5 = Arithmetic.multiplyAdd(a5, scale, offset)
+        a6 = Arithmetic.multiplyAdd(a6, scale, offset)
+        a7 = Arithmetic.multiplyAdd(a7, scale, offset)
+        a8 = Arithmetic.multiplyAdd(a8, scale, offset)
+        a9 = Arithmetic.multiplyAdd(a9, scale, offset)
+        a10 = Arithmetic.multiplyAdd(a10, scale, offset)
+        a11 = Arithmetic.multiplyAdd(a11, scale, offset)
+    }
+    return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11
+}

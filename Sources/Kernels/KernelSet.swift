@@ -1,0 +1,102 @@
+import CKernelSupport
+import Foundation
+import KernelsAVX2
+import KernelsAVX512
+import KernelsPortable
+
+/// One instruction set's kernels and block sizes, chosen when the program starts, as OpenBLAS's DYNAMIC_ARCH and
+/// BLIS's configuration registry do: the binary is built for the baseline CPU and carries a micro-kernel per
+/// instruction set, each compiled for its own (`Package.swift`).
+public struct KernelSet: Sendable {
+    /// The names users see (`AIRFOIL_DP_KERNEL`, `airfoil-dp info`, the run log's `kernel`).
+    public enum Name: String, CaseIterable, Sendable {
+        case avx512, avx2, portable
+    }
+
+    public typealias Tile = @Sendable (
+        Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Float, Int, Int
+    ) -> Void
+
+    public let name: Name
+    /// The register tile: rows of `op(A)` and columns of `op(B)` per micro-kernel call.
+    public let tileRows: Int
+    public let tileColumns: Int
+    /// Rows of `op(A)` packed per block (`mc`, L2), depth per panel (`kc`, L1) and columns per panel (`nc`, L3).
+    public let blockRows: Int
+    public let blockDepth: Int
+    public let blockColumns: Int
+    /// Vector lanes of the widest FMA this kernel uses (for the peak: FLOP per cycle per pipe / 2).
+    public let fmaLanes: Int
+    let tile: Tile
+    let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
+    let scaledAdd: @Sendable (Float, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    /// Twelve independent 16-lane multiply-add chains (`bench gemm`'s peak).
+    public let multiplyAddChains: @Sendable (Int) -> SIMD16<Float>
+
+    /// The set for `name` (whether or not this CPU can run it: see ``supported``).
+    public static func named(_ name: Name) -> KernelSet {
+        switch name {
+        case .avx512:
+            KernelSet(
+                name: .avx512, tileRows: AVX512Kernels.tileRows, tileColumns: AVX512Kernels.tileColumns,
+                blockRows: 480, blockDepth: 384, blockColumns: 3072, fmaLanes: 16,
+                tile: { AVX512Kernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
+                dot: { AVX512Kernels.dot($0, $1, count: $2) },
+                scaledAdd: { AVX512Kernels.scaledAdd($0, $1, $2, count: $3) },
+                multiplyAddChains: { AVX512Kernels.multiplyAddChains($0) })
+        case .avx2:
+            KernelSet(
+                name: .avx2, tileRows: AVX2Kernels.tileRows, tileColumns: AVX2Kernels.tileColumns,
+                blockRows: 144, blockDepth: 256, blockColumns: 4080, fmaLanes: 8,
+                tile: { AVX2Kernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
+                dot: { AVX2Kernels.dot($0, $1, count: $2) },
+                scaledAdd: { AVX2Kernels.scaledAdd($0, $1, $2, count: $3) },
+                multiplyAddChains: { AVX2Kernels.multiplyAddChains($0) })
+        case .portable:
+            KernelSet(
+                name: .portable, tileRows: PortableKernels.tileRows, tileColumns: PortableKernels.tileColumns,
+                blockRows: 144, blockDepth: 256, blockColumns: 4080, fmaLanes: 4,
+                tile: { PortableKernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
+                dot: { PortableKernels.dot($0, $1, count: $2) },
+                scaledAdd: { PortableKernels.scaledAdd($0, $1, $2, count: $3) },
+                multiplyAddChains: { PortableKernels.multiplyAddChains($0) })
+        }
+    }
+
+    /// The sets this CPU can run, fastest first.
+    public static let supported: [KernelSet] = {
+        var names: [Name] = []
+        if kernels_cpu_has_avx512f() != 0 { names.append(.avx512) }
+        if kernels_cpu_has_avx2_fma() != 0 { names.append(.avx2) }
+        names.append(.portable)
+        return names.map(named)
+    }()
+
+    /// Why `AIRFOIL_DP_KERNEL` cannot be honoured.
+    public struct ChoiceError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The environment variable that forces a set.
+    public static let variable = "AIRFOIL_DP_KERNEL"
+
+    /// The set `AIRFOIL_DP_KERNEL` names, else the fastest this CPU supports.
+    public static func choose(environment: [String: String]) -> Result<KernelSet, ChoiceError> {
+        guard let requested = environment[variable], !requested.isEmpty else { return .success(supported[0]) }
+        guard let name = Name(rawValue: requested) else {
+            return .failure(ChoiceError(description: "\(variable)='\(requested)' is not a kernel: use "
+                + Name.allCases.map(\.rawValue).joined(separator: ", ")))
+        }
+        guard let set = supported.first(where: { $0.name == name }) else {
+            return .failure(ChoiceError(description: "\(variable)=\(requested): this CPU cannot run it (it supports "
+                + supported.map(\.name.rawValue).joined(separator: ", ") + ")"))
+        }
+        return .success(set)
+    }
+
+    /// The choice for this process, made once (the executable refuses a bad `AIRFOIL_DP_KERNEL` at start-up).
+    public static let selected = choose(environment: ProcessInfo.processInfo.environment)
+
+    /// The set every ``GEMM`` uses unless given another: the selected one, or the fastest when the choice failed.
+    public static var active: KernelSet { (try? selected.get()) ?? supported[0] }
+}

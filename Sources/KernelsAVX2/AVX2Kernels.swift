@@ -1,0 +1,27 @@
+import KernelCore
+
+/// The kernels for AVX2 + FMA (ymm registers): compiled with `-target-cpu haswell`; run only where the CPU has both.
+public enum AVX2Kernels {
+    /// Rows and columns of the register tile.
+    public static let tileRows = 6
+    public static let tileColumns = 16
+
+    public static func tile(
+        depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+        beta: Float, rows: Int, columns: Int
+    ) {
+        tile6x16(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, FusedArithmetic.self)
+    }
+
+    public static func dot(_ lhs: UnsafePointer<Float>, _ rhs: UnsafePointer<Float>, count: Int) -> Float {
+        dotProduct(lhs, rhs, count: count, FusedArithmetic.self)
+    }
+
+    public static func scaledAdd(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        KernelCore.scaledAdd(scale, x, y, count: count, FusedArithmetic.self)
+    }
+
+    public static func multiplyAddChains(_ iterations: Int) -> SIMD16<Float> {
+        KernelCore.multiplyAddChains(iterations, FusedArithmetic.self)
+    }
+}

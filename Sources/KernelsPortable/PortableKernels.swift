@@ -1,0 +1,34 @@
+import KernelCore
+
+/// The kernels for Any CPU: compiled for the baseline target (SSE2 on x86-64, NEON on aarch64).
+public enum PortableKernels {
+    /// Rows and columns of the register tile.
+    public static let tileRows = 6
+    public static let tileColumns = 16
+
+    public static func tile(
+        depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+        beta: Float, rows: Int, columns: Int
+    ) {
+        tile6x16(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, PortableArithmetic.self)
+    }
+
+    public static func dot(_ lhs: UnsafePointer<Float>, _ rhs: UnsafePointer<Float>, count: Int) -> Float {
+        dotProduct(lhs, rhs, count: count, PortableArithmetic.self)
+    }
+
+    public static func scaledAdd(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        KernelCore.scaledAdd(scale, x, y, count: count, PortableArithmetic.self)
+    }
+
+    public static func multiplyAddChains(_ iterations: Int) -> SIMD16<Float> {
+        KernelCore.multiplyAddChains(iterations, PortableArithmetic.self)
+    }
+}
+
+/// Fused on aarch64 (NEON has FMLA), separate on baseline x86-64 (no FMA before AVX2).
+#if arch(arm64)
+typealias PortableArithmetic = FusedArithmetic
+#else
+typealias PortableArithmetic = SeparateArithmetic
+#endif
