@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "KernelsPortable", dependencies: ["KernelCore"], swiftSettings: kernelSettings(cpu: nil)),
         .target(
             name: "Kernels",
-            dependencies: ["CKernelSupport", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
+            dependencies: ["CKernelSupport", "KernelCore", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
             swiftSettings: kernelSettings(cpu: nil)
         ),
         .target(
@@ -46,7 +46,7 @@ let package = Package(
         ),
         .target(name: "Data", dependencies: ["Common", "MPI"]),
         .target(name: "Models", dependencies: ["Common", "Kernels"]),
-        .target(name: "Optimization", dependencies: ["Common", "CKernelSupport"]),
+        .target(name: "Optimization", dependencies: ["Common", "Kernels", "KernelCore"]),
         .target(
             name: "Training",
             dependencies: ["Common", "Data", "Models", "Optimization", "MPI", "Kernels"]

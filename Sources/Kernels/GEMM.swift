@@ -74,6 +74,8 @@ public final class GEMM {
         let blockDepth = kernels.blockDepth
         let blockColumns = kernels.blockColumns
         let tile = kernels.tile
+        let packA = kernels.packA
+        let packB = kernels.packB
         let kcMax = min(k, blockDepth)
         let bPanel = packedB.reserve(kcMax * roundUp(min(n, blockColumns), nr))
         let aBlock = packedA.reserve(kcMax * roundUp(min(m, blockRows), mr))
@@ -81,13 +83,11 @@ public final class GEMM {
             let nc = min(blockColumns, n - jc)
             for pc in stride(from: 0, to: k, by: blockDepth) {
                 let kc = min(blockDepth, k - pc)
-                Packing.packB(transB, b: b, ldb: ldb, depthOffset: pc, columnOffset: jc,
-                              depth: kc, columns: nc, sliverColumns: nr, into: bPanel)
+                packB(transB == .transposed, b, ldb, pc, jc, kc, nc, bPanel)
                 let blockBeta: Float = pc == 0 ? beta : 1
                 for ic in stride(from: 0, to: m, by: blockRows) {
                     let mc = min(blockRows, m - ic)
-                    Packing.packA(transA, a: a, lda: lda, rowOffset: ic, depthOffset: pc,
-                                  rows: mc, depth: kc, alpha: alpha, sliverRows: mr, into: aBlock)
+                    packA(transA == .transposed, a, lda, ic, pc, mc, kc, alpha, aBlock)
                     for jr in stride(from: 0, to: nc, by: nr) {
                         let bSliver = UnsafePointer(bPanel + jr * kc)
                         for ir in stride(from: 0, to: mc, by: mr) {

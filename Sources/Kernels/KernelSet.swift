@@ -1,5 +1,6 @@
 import CKernelSupport
 import Foundation
+import KernelCore
 import KernelsAVX2
 import KernelsAVX512
 import KernelsPortable
@@ -28,8 +29,17 @@ public struct KernelSet: Sendable {
     /// Vector lanes of the widest FMA this kernel uses (for the peak: FLOP per cycle per pipe / 2).
     public let fmaLanes: Int
     let tile: Tile
+    let packA: @Sendable (
+        Bool, UnsafePointer<Float>, Int, Int, Int, Int, Int, Float, UnsafeMutablePointer<Float>
+    ) -> Void
+    let packB: @Sendable (Bool, UnsafePointer<Float>, Int, Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
     let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
     let scaledAdd: @Sendable (Float, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    /// The optimizer's update rules (bit-identical on every set: no fused multiply-add).
+    public let update: @Sendable (
+        UpdateRule, UpdateConstants, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+        UnsafeMutablePointer<Float>, Int
+    ) -> Void
     /// Twelve independent 16-lane multiply-add chains (`bench gemm`'s peak).
     public let multiplyAddChains: @Sendable (Int) -> SIMD16<Float>
 
@@ -41,24 +51,57 @@ public struct KernelSet: Sendable {
                 name: .avx512, tileRows: AVX512Kernels.tileRows, tileColumns: AVX512Kernels.tileColumns,
                 blockRows: 480, blockDepth: 384, blockColumns: 3072, fmaLanes: 16,
                 tile: { AVX512Kernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
+                packA: {
+                    AVX512Kernels.packA($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6, alpha: $7,
+                                     into: $8)
+                },
+                packB: {
+                    AVX512Kernels.packB($0, b: $1, ldb: $2, depthOffset: $3, columnOffset: $4, depth: $5, columns: $6,
+                                     into: $7)
+                },
                 dot: { AVX512Kernels.dot($0, $1, count: $2) },
                 scaledAdd: { AVX512Kernels.scaledAdd($0, $1, $2, count: $3) },
+                update: {
+                    AVX512Kernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
+                },
                 multiplyAddChains: { AVX512Kernels.multiplyAddChains($0) })
         case .avx2:
             KernelSet(
                 name: .avx2, tileRows: AVX2Kernels.tileRows, tileColumns: AVX2Kernels.tileColumns,
                 blockRows: 144, blockDepth: 256, blockColumns: 4080, fmaLanes: 8,
                 tile: { AVX2Kernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
+                packA: {
+                    AVX2Kernels.packA($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6, alpha: $7,
+                                     into: $8)
+                },
+                packB: {
+                    AVX2Kernels.packB($0, b: $1, ldb: $2, depthOffset: $3, columnOffset: $4, depth: $5, columns: $6,
+                                     into: $7)
+                },
                 dot: { AVX2Kernels.dot($0, $1, count: $2) },
                 scaledAdd: { AVX2Kernels.scaledAdd($0, $1, $2, count: $3) },
+                update: {
+                    AVX2Kernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
+                },
                 multiplyAddChains: { AVX2Kernels.multiplyAddChains($0) })
         case .portable:
             KernelSet(
                 name: .portable, tileRows: PortableKernels.tileRows, tileColumns: PortableKernels.tileColumns,
                 blockRows: 144, blockDepth: 256, blockColumns: 4080, fmaLanes: 4,
                 tile: { PortableKernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
+                packA: {
+                    PortableKernels.packA($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6, alpha: $7,
+                                     into: $8)
+                },
+                packB: {
+                    PortableKernels.packB($0, b: $1, ldb: $2, depthOffset: $3, columnOffset: $4, depth: $5, columns: $6,
+                                     into: $7)
+                },
                 dot: { PortableKernels.dot($0, $1, count: $2) },
                 scaledAdd: { PortableKernels.scaledAdd($0, $1, $2, count: $3) },
+                update: {
+                    PortableKernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
+                },
                 multiplyAddChains: { PortableKernels.multiplyAddChains($0) })
         }
     }

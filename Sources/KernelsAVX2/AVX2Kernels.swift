@@ -13,12 +13,37 @@ public enum AVX2Kernels {
         tile6x16(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, FusedArithmetic.self)
     }
 
+    public static func packA(
+        _ transposed: Bool, a: UnsafePointer<Float>, lda: Int, rowOffset: Int, depthOffset: Int, rows: Int,
+        depth: Int, alpha: Float, into packed: UnsafeMutablePointer<Float>
+    ) {
+        Packing.packA(transposed, a: a, lda: lda, rowOffset: rowOffset, depthOffset: depthOffset, rows: rows,
+                      depth: depth, alpha: alpha, sliverRows: tileRows, into: packed)
+    }
+
+    public static func packB(
+        _ transposed: Bool, b: UnsafePointer<Float>, ldb: Int, depthOffset: Int, columnOffset: Int, depth: Int,
+        columns: Int, into packed: UnsafeMutablePointer<Float>
+    ) {
+        Packing.packB(transposed, b: b, ldb: ldb, depthOffset: depthOffset, columnOffset: columnOffset, depth: depth,
+                      columns: columns, sliverColumns: tileColumns, into: packed)
+    }
+
     public static func dot(_ lhs: UnsafePointer<Float>, _ rhs: UnsafePointer<Float>, count: Int) -> Float {
         dotProduct(lhs, rhs, count: count, FusedArithmetic.self)
     }
 
     public static func scaledAdd(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         KernelCore.scaledAdd(scale, x, y, count: count, FusedArithmetic.self)
+    }
+
+    public static func update(
+        _ rule: UpdateRule, _ constants: UpdateConstants, weights: UnsafeMutablePointer<Float>,
+        gradientSum: UnsafePointer<Float>, first: UnsafeMutablePointer<Float>, second: UnsafeMutablePointer<Float>,
+        count: Int
+    ) {
+        applyUpdate(rule, constants, weights: weights, gradientSum: gradientSum, first: first, second: second,
+                    count: count)
     }
 
     public static func multiplyAddChains(_ iterations: Int) -> SIMD16<Float> {
