@@ -2,22 +2,31 @@
 # Measures airfoil-dp's blocked SGEMM and OpenBLAS's single-threaded cblas_sgemm on the same square sizes, one
 # right after the other, and prints both with their ratio. Only ratios from one run mean much on a shared machine.
 #
-# Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--help]
-#   --quick   sizes 64, 128, 256 only, few repetitions (proves the script works)
+# Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--openblas-core NAME] [--help]
+#   --quick               sizes 64, 128, 256 only, few repetitions (proves the script works)
+#   --openblas-core NAME  run OpenBLAS with OPENBLAS_CORETYPE=NAME (for example SkylakeX or Haswell): an OpenBLAS
+#                         older than the CPU falls back to an old kernel (Debian's 0.3.21 picks Prescott on a
+#                         5th-generation Xeon); compare AIRFOIL_DP_KERNEL=avx2 with Haswell
 # Needs: libopenblas-dev and gcc (installed through apt when missing, as root), python3, and a built airfoil-dp
-# (on the PATH, or this checkout's .build/release).
-# OpenBLAS runs with OPENBLAS_NUM_THREADS=1 and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (in its command
-# only), so it picks its own kernel for this CPU.
+# (on the PATH, or this checkout's .build/release). airfoil-dp runs the kernel set it chooses (AIRFOIL_DP_KERNEL
+# forces one). Without --openblas-core, OpenBLAS runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (in its
+# command only), so it picks its own kernel for this CPU; always with OPENBLAS_NUM_THREADS=1.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 quick=0
-for argument in "$@"; do
-    case "$argument" in
+core=""
+while [ $# -gt 0 ]; do
+    case "$1" in
         --quick) quick=1 ;;
+        --openblas-core)
+            [ $# -ge 2 ] || { echo "bench-gemm-vs-openblas.sh: --openblas-core needs a name" >&2; exit 64; }
+            core="$2"
+            shift ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "bench-gemm-vs-openblas.sh: unknown option '$argument' (see --help)" >&2; exit 64 ;;
+        *) echo "bench-gemm-vs-openblas.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
     esac
+    shift
 done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -81,8 +90,10 @@ gcc -O2 -o "$work/openblas_bench" "$work/openblas_bench.c" -lopenblas
 quick_flag=()
 ((quick)) && quick_flag=(--quick)
 "$binary" bench gemm --json "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/airfoil.json"
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$work/openblas_bench" "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/openblas.jsonl"
-verbose="$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 OPENBLAS_VERBOSE=2 "$work/openblas_bench" --quick 2>&1)"
+openblas_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1)
+[ -n "$core" ] && openblas_env+=(OPENBLAS_CORETYPE="$core")
+"${openblas_env[@]}" "$work/openblas_bench" "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/openblas.jsonl"
+verbose="$("${openblas_env[@]}" OPENBLAS_VERBOSE=2 "$work/openblas_bench" --quick 2>&1)"
 openblas_core="$(grep -i -m1 'core' <<<"$verbose" || echo 'core: not reported')"
 
 /usr/bin/env python3 - "$work/airfoil.json" "$work/openblas.jsonl" "$openblas_core" <<'PY'
@@ -90,7 +101,8 @@ import json, sys
 ours = json.load(open(sys.argv[1]))
 theirs = {row["n"]: row["gflops"] for row in map(json.loads, open(sys.argv[2]))}
 peak = ours["peak_gflops"]
-print(f"single-core peak (measured): {peak:.1f} GFLOP/s; OpenBLAS {sys.argv[3].strip()}")
+print(f"single-core peak (measured): {peak:.1f} GFLOP/s; airfoil-dp kernel: {ours['kernel']}; "
+      f"OpenBLAS {sys.argv[3].strip()}")
 print(f"{'n':>6} {'airfoil-dp':>11} {'OpenBLAS':>9} {'ratio':>7} {'% of peak':>10}")
 for row in ours["sizes"]:
     n, g = row["n"], row["gflops"]

@@ -49,7 +49,7 @@ public struct KernelSet: Sendable {
         case .avx512:
             KernelSet(
                 name: .avx512, tileRows: AVX512Kernels.tileRows, tileColumns: AVX512Kernels.tileColumns,
-                blockRows: 480, blockDepth: 384, blockColumns: 3072, fmaLanes: 16,
+                blockRows: 480, blockDepth: 256, blockColumns: 3072, fmaLanes: 16,
                 tile: { AVX512Kernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
                 packA: {
                     AVX512Kernels.packA($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6, alpha: $7,
