@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Measures airfoil-dp's blocked SGEMM and OpenBLAS's single-threaded cblas_sgemm on the same square sizes, one
-# right after the other, and prints both with their ratio. Only ratios from one run mean much on a shared machine.
+# Measures airfoil-dp's blocked SGEMM and OpenBLAS's single-threaded cblas_sgemm on the same square sizes and on
+# the MLP step's small shapes, one right after the other, and prints both with their ratio. Only ratios from one run mean much on a shared machine.
 #
 # Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--openblas-core NAME] [--help]
 #   --quick               sizes 64, 128, 256 only, few repetitions (proves the script works)
@@ -57,7 +57,37 @@ static int compare(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* With "shapes" as its argument: reads "m n k transA transB" lines (the MLP's small shapes, from airfoil-dp bench
+ * gemm --json) and prints the median seconds of one call of each, row-major like the trainer. */
+static int small_shapes(void) {
+    int m, n, k, ta, tb;
+    while (scanf("%d %d %d %d %d", &m, &n, &k, &ta, &tb) == 5) {
+        float *a = calloc((size_t)m * k, sizeof(float)), *b = calloc((size_t)k * n, sizeof(float));
+        float *c = calloc((size_t)m * n, sizeof(float));
+        for (int i = 0; i < m * k; i++) a[i] = (float)(i % 7) * 0.25f - 0.75f;
+        for (int i = 0; i < k * n; i++) b[i] = (float)(i % 5) * 0.5f - 1.0f;
+        int lda = ta ? m : k, ldb = tb ? k : n;
+        double flops = 2.0 * m * n * k;
+        int calls = flops > 0 ? (int)(2e6 / flops) : 1;
+        if (calls < 1) calls = 1;
+        double times[15];
+        for (int r = -1; r < 15; r++) {
+            double start = now();
+            for (int i = 0; i < calls; i++)
+                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+                            1, a, lda, b, ldb, 0, c, n);
+            if (r >= 0) times[r] = (now() - start) / calls;
+        }
+        qsort(times, 15, sizeof(double), compare);
+        printf("{\"m\":%d,\"n\":%d,\"k\":%d,\"trans_a\":%d,\"trans_b\":%d,\"seconds\":%.9g}\n", m, n, k, ta, tb,
+               times[7]);
+        free(a); free(b); free(c);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && argv[1][0] == 's') return small_shapes();
     int quick = argc > 1;
     int sizes[] = {64, 128, 256, 512, 1024, 2048};
     int count = quick ? 3 : 6;
@@ -93,10 +123,14 @@ quick_flag=()
 openblas_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1)
 [ -n "$core" ] && openblas_env+=(OPENBLAS_CORETYPE="$core")
 "${openblas_env[@]}" "$work/openblas_bench" "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/openblas.jsonl"
+python3 -c 'import json, sys
+for s in json.load(open(sys.argv[1]))["small_shapes"]:
+    print(s["m"], s["n"], s["k"], int(s["trans_a"]), int(s["trans_b"]))' "$work/airfoil.json" \
+    | "${openblas_env[@]}" "$work/openblas_bench" shapes > "$work/openblas-small.jsonl"
 verbose="$("${openblas_env[@]}" OPENBLAS_VERBOSE=2 "$work/openblas_bench" --quick 2>&1)"
 openblas_core="$(grep -i -m1 'core' <<<"$verbose" || echo 'core: not reported')"
 
-/usr/bin/env python3 - "$work/airfoil.json" "$work/openblas.jsonl" "$openblas_core" <<'PY'
+/usr/bin/env python3 - "$work/airfoil.json" "$work/openblas.jsonl" "$openblas_core" "$work/openblas-small.jsonl" <<'PY'
 import json, sys
 ours = json.load(open(sys.argv[1]))
 theirs = {row["n"]: row["gflops"] for row in map(json.loads, open(sys.argv[2]))}
@@ -109,4 +143,16 @@ for row in ours["sizes"]:
     o = theirs.get(n)
     ratio = f"{g / o:7.2f}" if o else "      -"
     print(f"{n:>6} {g:>11.1f} {o if o is None else round(o, 1):>9} {ratio} {100 * g / peak:>9.1f}%")
+small = {(r["m"], r["n"], r["k"], bool(r["trans_a"]), bool(r["trans_b"])): r["seconds"]
+         for r in map(json.loads, open(sys.argv[4]))}
+print()
+print("The MLP step's small shapes (ns per call; ratio = OpenBLAS time / airfoil-dp time):")
+print(f"{'role':<8} {'m':>4} {'n':>4} {'k':>4} {'ops':<7} {'airfoil-dp':>11} {'OpenBLAS':>9} {'ratio':>6}")
+for row in ours["small_shapes"]:
+    key = (row["m"], row["n"], row["k"], row["trans_a"], row["trans_b"])
+    theirs_s = small.get(key)
+    ops = ("A^T" if row["trans_a"] else "A") + "," + ("B^T" if row["trans_b"] else "B")
+    ratio = f"{theirs_s / row['seconds']:6.2f}" if theirs_s else "     -"
+    print(f"{row['role']:<8} {row['m']:>4} {row['n']:>4} {row['k']:>4} {ops:<7} {row['seconds'] * 1e9:>11.0f} "
+          f"{(theirs_s or 0) * 1e9:>9.0f} {ratio}")
 PY

@@ -12,7 +12,7 @@ import Training
 struct BenchGEMM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "The chapter's four ways to multiply 256 x 256 matrices, a size sweep and the measured peak.",
+        abstract: "The chapter's four ways to multiply 256 x 256 matrices, a size sweep, the MLP's small shapes and the peak.",
         discussion: """
             Every figure is the median of several runs after a warm-up, single-threaded. GFLOP/s are real \
             (2 n^3 / t). The naive triple loop is timed once and only up to n = 512.
@@ -42,10 +42,15 @@ struct BenchGEMM: ParsableCommand {
             sweep.append((n, seconds, naive))
         }
 
+        let gemm = GEMM()
+        let small = SmallShapeBenchmark.shapes.map { shape in
+            (shape, SmallShapeBenchmark.seconds(shape, gemm: gemm, quick: options.quick))
+        }
+
         let flops = methodBench.flops
         let gemmKernel = KernelSet.active.name.rawValue
         if options.json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "kernel": gemmKernel,
                 "peak_gflops": peak.gflops,
                 "peak_method": peak.method,
@@ -57,6 +62,11 @@ struct BenchGEMM: ParsableCommand {
                     return row
                 },
             ]
+            object["small_shapes"] = small.map { shape, seconds -> [String: Any] in
+                ["role": shape.role, "m": shape.m, "n": shape.n, "k": shape.k,
+                 "trans_a": shape.transA == .transposed, "trans_b": shape.transB == .transposed,
+                 "seconds": seconds, "gflops": shape.flops / seconds / 1e9]
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             Console.out(String(decoding: data, as: UTF8.self))
             return
@@ -80,6 +90,16 @@ struct BenchGEMM: ParsableCommand {
             let naive = entry.naive.map { String(format: "%14.2f", f / $0 / 1e9) } ?? String(repeating: " ", count: 14)
             Console.out(String(format: "  %5d %12.6f %9.2f %10.1f", entry.n, entry.seconds, gflops, 100 * gflops / peak.gflops)
                 + "  " + naive)
+        }
+        Console.out("")
+        Console.out("The MLP step's small shapes (n = k = 64 unless m, n or k says otherwise):")
+        Console.out("  role       m    n    k  op(A)  op(B)       ns   GFLOP/s")
+        for (shape, seconds) in small {
+            let operands = (shape.transA == .none ? "A" : "A^T").padding(toLength: 7, withPad: " ", startingAt: 0)
+                + (shape.transB == .none ? "B" : "B^T").padding(toLength: 5, withPad: " ", startingAt: 0)
+            Console.out("  " + shape.role.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + String(format: "%4d %4d %4d  ", shape.m, shape.n, shape.k) + operands
+                + String(format: "%9.0f %9.2f", seconds * 1e9, shape.flops / seconds / 1e9))
         }
     }
 }

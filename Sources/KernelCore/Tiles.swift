@@ -149,34 +149,32 @@ public func tile12x32<Arithmetic: VectorArithmetic>(
     }
 }
 
-/// Stores a finished tile (`rows x vectorsPerRow` vectors in row order): whole vectors for a full tile, element by
-/// element for an edge tile. `beta == 0` never reads `C`.
+/// Stores a finished tile (`rows x vectorsPerRow` vectors in row order): whole vectors wherever all 16 of their
+/// columns are valid (an edge in rows only, as when a local batch is smaller than the tile, stays vectorised),
+/// element by element for a partial vector. `beta == 0` never reads `C`.
 @inlinable @inline(__always)
 public func storeTile(
     _ tile: UnsafeMutableBufferPointer<SIMD16<Float>>, vectorsPerRow: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
     beta: Float, rows validRows: Int, columns validColumns: Int, fullRows: Int
 ) {
-    let columns = vectorsPerRow * 16
-    if validRows == fullRows && validColumns == columns {
-        for row in 0..<fullRows {
-            for vector in 0..<vectorsPerRow {
-                let raw = UnsafeMutableRawPointer(c + row * ldc + vector * 16)
-                let value = tile[row * vectorsPerRow + vector]
-                if beta == 0 {
-                    raw.storeBytes(of: value, as: SIMD16<Float>.self)
-                } else {
-                    let old = raw.loadUnaligned(as: SIMD16<Float>.self)
-                    raw.storeBytes(of: value.addingProduct(SIMD16(repeating: beta), old), as: SIMD16<Float>.self)
-                }
+    let wholeVectors = min(validColumns / 16, vectorsPerRow)
+    for row in 0..<validRows {
+        let line = c + row * ldc
+        for vector in 0..<wholeVectors {
+            let raw = UnsafeMutableRawPointer(line + vector * 16)
+            let value = tile[row * vectorsPerRow + vector]
+            if beta == 0 {
+                raw.storeBytes(of: value, as: SIMD16<Float>.self)
+            } else {
+                let old = raw.loadUnaligned(as: SIMD16<Float>.self)
+                raw.storeBytes(of: value.addingProduct(SIMD16(repeating: beta), old), as: SIMD16<Float>.self)
             }
         }
-    } else {
-        for row in 0..<validRows {
-            let line = c + row * ldc
-            for column in 0..<validColumns {
-                let value = tile[row * vectorsPerRow + column / 16][column % 16]
-                line[column] = beta == 0 ? value : value + beta * line[column]
-            }
+        guard wholeVectors < vectorsPerRow, validColumns > wholeVectors * 16 else { continue }
+        let partial = tile[row * vectorsPerRow + wholeVectors]
+        for lane in 0..<(validColumns - wholeVectors * 16) {
+            let column = wholeVectors * 16 + lane
+            line[column] = beta == 0 ? partial[lane] : partial[lane] + beta * line[column]
         }
     }
 }
