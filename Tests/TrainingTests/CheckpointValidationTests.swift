@@ -29,7 +29,7 @@ struct CheckpointValidationTests {
         let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
         let path = Self.written.folder.appendingPathComponent("edited-\(UUID().uuidString).ckpt").path
         let file = DigestedFile(kind: "checkpoint", version: Checkpoint.formatVersion).encode([UInt8](json))
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(file)))
         var configuration = TrainingConfiguration(dataPath: SharedData.path, preset: .minibatch10, epochs: 2,
                                                   progress: .never)
         configuration.resumePath = path
