@@ -51,7 +51,7 @@ public func tile6x16<Arithmetic: VectorArithmetic>(
         tile.initializeElement(at: 4, to: c4_0)
         tile.initializeElement(at: 5, to: c5_0)
         storeTile(tile, vectorsPerRow: 1, c: c, ldc: ldc, beta: beta, rows: validRows,
-                  columns: validColumns, fullRows: rows)
+                  columns: validColumns)
     }
 }
 
@@ -145,7 +145,69 @@ public func tile12x32<Arithmetic: VectorArithmetic>(
         tile.initializeElement(at: 22, to: c11_0)
         tile.initializeElement(at: 23, to: c11_1)
         storeTile(tile, vectorsPerRow: 2, c: c, ldc: ldc, beta: beta, rows: validRows,
-                  columns: validColumns, fullRows: rows)
+                  columns: validColumns)
+    }
+}
+
+/// 6 x 32: twelve `SIMD16<Float>` accumulators, for products of at most 6 rows (a small local batch), where
+/// the 12-row tile would compute twice the rows it stores.
+@inlinable @inline(__always)
+public func tile6x32<Arithmetic: VectorArithmetic>(
+    depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    beta: Float, rows validRows: Int, columns validColumns: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    let rows = 6
+    let columns = 32
+    if beta != 0 {
+        // C is read only at the end; ask for its lines now so the load does not stall the store.
+        for row in 0..<rows {
+            kernels_prefetch_for_write(c + row * ldc)
+            kernels_prefetch_for_write(c + row * ldc + columns - 1)
+        }
+    }
+    var c0_0 = Vector(), c0_1 = Vector(), c1_0 = Vector(), c1_1 = Vector(), c2_0 = Vector(), c2_1 = Vector()
+    var c3_0 = Vector(), c3_1 = Vector(), c4_0 = Vector(), c4_1 = Vector(), c5_0 = Vector(), c5_1 = Vector()
+    let bRaw = UnsafeRawPointer(b)
+    var aSliver = a
+    for p in 0..<depth {
+        let b0 = bRaw.loadUnaligned(fromByteOffset: p * columns * 4, as: Vector.self)
+        let b1 = bRaw.loadUnaligned(fromByteOffset: p * columns * 4 + 64, as: Vector.self)
+        let a0 = Vector(repeating: aSliver[0])
+        c0_0 = Arithmetic.multiplyAdd(a0, b0, c0_0)
+        c0_1 = Arithmetic.multiplyAdd(a0, b1, c0_1)
+        let a1 = Vector(repeating: aSliver[1])
+        c1_0 = Arithmetic.multiplyAdd(a1, b0, c1_0)
+        c1_1 = Arithmetic.multiplyAdd(a1, b1, c1_1)
+        let a2 = Vector(repeating: aSliver[2])
+        c2_0 = Arithmetic.multiplyAdd(a2, b0, c2_0)
+        c2_1 = Arithmetic.multiplyAdd(a2, b1, c2_1)
+        let a3 = Vector(repeating: aSliver[3])
+        c3_0 = Arithmetic.multiplyAdd(a3, b0, c3_0)
+        c3_1 = Arithmetic.multiplyAdd(a3, b1, c3_1)
+        let a4 = Vector(repeating: aSliver[4])
+        c4_0 = Arithmetic.multiplyAdd(a4, b0, c4_0)
+        c4_1 = Arithmetic.multiplyAdd(a4, b1, c4_1)
+        let a5 = Vector(repeating: aSliver[5])
+        c5_0 = Arithmetic.multiplyAdd(a5, b0, c5_0)
+        c5_1 = Arithmetic.multiplyAdd(a5, b1, c5_1)
+        aSliver += rows
+    }
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: rows * 2) { tile in
+        tile.initializeElement(at: 0, to: c0_0)
+        tile.initializeElement(at: 1, to: c0_1)
+        tile.initializeElement(at: 2, to: c1_0)
+        tile.initializeElement(at: 3, to: c1_1)
+        tile.initializeElement(at: 4, to: c2_0)
+        tile.initializeElement(at: 5, to: c2_1)
+        tile.initializeElement(at: 6, to: c3_0)
+        tile.initializeElement(at: 7, to: c3_1)
+        tile.initializeElement(at: 8, to: c4_0)
+        tile.initializeElement(at: 9, to: c4_1)
+        tile.initializeElement(at: 10, to: c5_0)
+        tile.initializeElement(at: 11, to: c5_1)
+        storeTile(tile, vectorsPerRow: 2, c: c, ldc: ldc, beta: beta, rows: validRows,
+                  columns: validColumns)
     }
 }
 
@@ -155,7 +217,7 @@ public func tile12x32<Arithmetic: VectorArithmetic>(
 @inlinable @inline(__always)
 public func storeTile(
     _ tile: UnsafeMutableBufferPointer<SIMD16<Float>>, vectorsPerRow: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-    beta: Float, rows validRows: Int, columns validColumns: Int, fullRows: Int
+    beta: Float, rows validRows: Int, columns validColumns: Int
 ) {
     let wholeVectors = min(validColumns / 16, vectorsPerRow)
     for row in 0..<validRows {

@@ -68,13 +68,15 @@ public final class GEMM {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let mr = kernels.tileRows
+        // Products of few rows (a small local batch) take the narrow tile where the set has one.
+        let narrow = kernels.narrow.flatMap { m <= $0.rows ? $0 : nil }
+        let mr = narrow?.rows ?? kernels.tileRows
         let nr = kernels.tileColumns
         let blockRows = kernels.blockRows
         let blockDepth = kernels.blockDepth
         let blockColumns = kernels.blockColumns
-        let tile = kernels.tile
-        let packA = kernels.packA
+        let tile = narrow?.tile ?? kernels.tile
+        let packA = narrow?.packA ?? kernels.packA
         let packB = kernels.packB
         let kcMax = min(k, blockDepth)
         let bPanel = packedB.reserve(kcMax * roundUp(min(n, blockColumns), nr))

@@ -29,9 +29,10 @@ public struct KernelSet: Sendable {
     /// Vector lanes of the widest FMA this kernel uses (for the peak: FLOP per cycle per pipe / 2).
     public let fmaLanes: Int
     let tile: Tile
-    let packA: @Sendable (
+    public typealias PackA = @Sendable (
         Bool, UnsafePointer<Float>, Int, Int, Int, Int, Int, Float, UnsafeMutablePointer<Float>
     ) -> Void
+    let packA: PackA
     let packB: @Sendable (Bool, UnsafePointer<Float>, Int, Int, Int, Int, Int, UnsafeMutablePointer<Float>) -> Void
     let dot: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float
     let scaledAdd: @Sendable (Float, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
@@ -42,6 +43,8 @@ public struct KernelSet: Sendable {
     ) -> Void
     /// Twelve independent 16-lane multiply-add chains (`bench gemm`'s peak).
     public let multiplyAddChains: @Sendable (Int) -> SIMD16<Float>
+    /// A tile with fewer rows, for products of at most `rows` rows (small local batches), with its packing.
+    let narrow: (rows: Int, tile: Tile, packA: PackA)?
 
     /// The set for `name` (whether or not this CPU can run it: see ``supported``).
     public static func named(_ name: Name) -> KernelSet {
@@ -64,7 +67,15 @@ public struct KernelSet: Sendable {
                 update: {
                     AVX512Kernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
                 },
-                multiplyAddChains: { AVX512Kernels.multiplyAddChains($0) })
+                multiplyAddChains: { AVX512Kernels.multiplyAddChains($0) },
+                narrow: (
+                    AVX512Kernels.narrowTileRows,
+                    { AVX512Kernels.narrowTile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
+                    {
+                        AVX512Kernels.packANarrow($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6,
+                                                  alpha: $7, into: $8)
+                    }
+                ))
         case .avx2:
             KernelSet(
                 name: .avx2, tileRows: AVX2Kernels.tileRows, tileColumns: AVX2Kernels.tileColumns,
@@ -83,7 +94,7 @@ public struct KernelSet: Sendable {
                 update: {
                     AVX2Kernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
                 },
-                multiplyAddChains: { AVX2Kernels.multiplyAddChains($0) })
+                multiplyAddChains: { AVX2Kernels.multiplyAddChains($0) }, narrow: nil)
         case .portable:
             KernelSet(
                 name: .portable, tileRows: PortableKernels.tileRows, tileColumns: PortableKernels.tileColumns,
@@ -102,7 +113,7 @@ public struct KernelSet: Sendable {
                 update: {
                     PortableKernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
                 },
-                multiplyAddChains: { PortableKernels.multiplyAddChains($0) })
+                multiplyAddChains: { PortableKernels.multiplyAddChains($0) }, narrow: nil)
         }
     }
 

@@ -13,6 +13,24 @@ public enum AVX512Kernels {
         tile12x32(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, FusedArithmetic.self)
     }
 
+    /// Rows of the narrow tile used for products of at most that many rows.
+    public static let narrowTileRows = 6
+
+    public static func narrowTile(
+        depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+        beta: Float, rows: Int, columns: Int
+    ) {
+        tile6x32(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, FusedArithmetic.self)
+    }
+
+    public static func packANarrow(
+        _ transposed: Bool, a: UnsafePointer<Float>, lda: Int, rowOffset: Int, depthOffset: Int, rows: Int,
+        depth: Int, alpha: Float, into packed: UnsafeMutablePointer<Float>
+    ) {
+        Packing.packA(transposed, a: a, lda: lda, rowOffset: rowOffset, depthOffset: depthOffset, rows: rows,
+                      depth: depth, alpha: alpha, sliverRows: narrowTileRows, into: packed)
+    }
+
     public static func packA(
         _ transposed: Bool, a: UnsafePointer<Float>, lda: Int, rowOffset: Int, depthOffset: Int, rows: Int,
         depth: Int, alpha: Float, into packed: UnsafeMutablePointer<Float>
