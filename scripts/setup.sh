@@ -6,12 +6,12 @@
 # Usage: scripts/setup.sh [--prefix DIR] [--no-install] [--help]
 #   --prefix DIR   install into DIR/bin (default: /usr/local as root, ~/.local otherwise)
 #   --no-install   build only
-# Environment: AIRFOIL_DP_TARGET_CPU picks the CPU the kernels are compiled for (default haswell = AVX2 + FMA;
-# `native` on the machine that runs the jobs, `x86-64` for a portable binary).
+# The binary runs on any x86-64 or aarch64 CPU and picks its GEMM kernels when it starts (AVX-512, AVX2 or
+# portable; AIRFOIL_DP_KERNEL=avx512|avx2|portable forces one): no build-time CPU choice is needed.
 # It changes neither OpenMPI's system configuration nor shell start-up files.
 set -euo pipefail
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 if [[ $EUID -eq 0 ]]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
 install_binary=1
