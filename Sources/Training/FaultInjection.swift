@@ -43,7 +43,7 @@ public struct FaultInjection: Equatable, Sendable {
 
     /// Stops this process if the fault is `point` on `rank`; it runs on only when someone sends SIGCONT.
     public func stopIfDue(_ point: Point, rank: Int) {
-        if self.point == point && self.rank == rank { raise(SIGSTOP) }
+        if isDue(point, rank: rank) { raise(SIGSTOP) }
     }
 
     /// True when the fault is `point` on `rank`.

@@ -91,6 +91,8 @@ public enum TrainingJob {
         let data = DataDescription(
             path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features,
             validationRows: shard.validationRowsTotal, synthetic: shard.synthetic)
+        // Where training continues, decided once after validation: the resume record and the trainer must agree.
+        var resumeState: TrainingState?
         if let checkpoint {
             try collective.agree {
                 if let problem = checkpoint.incompatibility(
@@ -105,7 +107,8 @@ public enum TrainingJob {
                     throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
                 }
             }
-            let skipped = checkpoint.resumePoint(ranks: collective.size, layout: layout).skippedSteps
+            let (state, skipped) = checkpoint.resumePoint(ranks: collective.size, layout: layout)
+            resumeState = state
             if skipped > 0 && isRoot {
                 Console.err("airfoil-dp: note: the checkpoint was written by \(checkpoint.ranks) ranks mid-epoch "
                     + "(step \(checkpoint.state.stepInEpoch) of \(layout.stepsPerEpoch) in epoch "
@@ -141,7 +144,7 @@ public enum TrainingJob {
         hooks.monitor = monitor
         hooks.jobStart = jobStart
         hooks.loadSeconds = loadSeconds
-        hooks.resume = checkpoint?.resumePoint(ranks: collective.size, layout: layout).state
+        hooks.resume = resumeState
         hooks.checkpointEvery = configuration.checkpointEvery
         hooks.saveCheckpoint = saveCheckpoint
         hooks.timeline = timeline
