@@ -8,11 +8,12 @@
 # Needs valgrind (installed through apt when missing, as root), mpirun and a built airfoil-dp. Valgrind 3.19 cannot
 # read Swift 6's DWARF 5 debug info, so a stripped copy of the binary is measured.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then airfoil_dp_usage "$0"; exit 0; fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 command -v valgrind >/dev/null || airfoil_dp_apt_install valgrind
 airfoil_dp_default_data "$repo" || { echo "bench-allocations.sh: no data file: run 'airfoil-dp fetch-data'" >&2; exit 66; }

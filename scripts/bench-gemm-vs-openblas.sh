@@ -12,8 +12,10 @@
 # forces one). Without --openblas-core, OpenBLAS runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (in its
 # command only), so it picks its own kernel for this CPU; always with OPENBLAS_NUM_THREADS=1.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+usage() { airfoil_dp_usage "$0"; }
 quick=0
 core=""
 while [ $# -gt 0 ]; do
@@ -30,7 +32,6 @@ while [ $# -gt 0 ]; do
 done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 
 if ! command -v gcc >/dev/null || ! echo '#include <cblas.h>' | gcc -E - >/dev/null 2>&1; then

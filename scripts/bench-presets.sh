@@ -5,8 +5,10 @@
 #
 # Usage: scripts/bench-presets.sh [--ranks "1 2 4 16"] [--runs 3] [--help]
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { airfoil_dp_usage "$0"; }
 rank_counts="1 2 4 16"
 runs=3
 while [[ $# -gt 0 ]]; do
@@ -20,8 +22,6 @@ done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench-presets.sh: --runs must be a positive whole number" >&2; exit 64; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib/common.sh
-source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 # Each preset's global batch, from the binary (the one source); all rows (0) counts as 1500.
 declare -A batch=()

@@ -5,11 +5,12 @@
 # Usage: scripts/bench-vs-numpy.sh [--help]
 # Needs python3 with numpy (Debian: python3-numpy) and a built airfoil-dp. Data: as scripts/run.sh finds it.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then airfoil_dp_usage "$0"; exit 0; fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 airfoil_dp_default_data "$repo" || { echo "bench-vs-numpy.sh: no data file: run 'airfoil-dp fetch-data'" >&2; exit 66; }
 data="${AIRFOIL_DP_DATA:-data/airfoil_self_noise.dat}"

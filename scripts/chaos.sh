@@ -13,8 +13,10 @@
 # params and params_digest equal the uninterrupted run's, bit for bit. Prints PASSED and exits 0 only then.
 # Needs: a built airfoil-dp (scripts/setup.sh) and the data (as for scripts/run.sh).
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+usage() { airfoil_dp_usage "$0"; }
 kills=20
 seed=1
 ranks=16
@@ -34,7 +36,6 @@ done
 ((ranks >= 2)) || { echo "chaos.sh: --ranks must be at least 2" >&2; exit 64; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 airfoil_dp_default_data "$repo" || true
 mapfile -t mpirun_flags < <(airfoil_dp_mpirun_flags "$ranks")

@@ -12,8 +12,10 @@
 # 0 only when no target crashed, leaked, ran out of memory or hung on an input (10 s per input).
 # Needs: swift (the toolchain links libFuzzer).
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+usage() { airfoil_dp_usage "$0"; }
 targets=(DataParser CheckpointPayload RunLog ModelFile CommandLine)
 runs=-1
 positional=()

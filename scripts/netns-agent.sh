@@ -5,8 +5,10 @@
 #
 # Usage: scripts/netns-agent.sh HOST COMMAND...   (as OpenMPI calls it; --help prints this)
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then airfoil_dp_usage "$0"; exit 0; fi
 host="${1:?netns-agent.sh: no host}"
 shift
 [[ "$host" =~ ^10\.77\.0\.([1-9])$ ]] || { echo "netns-agent.sh: unknown host '$host'" >&2; exit 255; }

@@ -19,8 +19,10 @@
 # sibling ../shared/data is used, and otherwise `airfoil-dp fetch-data` downloads it. The binary is this
 # checkout's release build when there is one, else airfoil-dp on the PATH (scripts/lib/common.sh).
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { airfoil_dp_usage "$0"; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ranks=16
@@ -39,7 +41,6 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$ranks" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: -np must be a positive whole number, got '$ranks'" >&2; exit 64; }
 
-source "$repo/scripts/lib/common.sh"
 # mpirun finds airfoil-dp by name: put the chosen binary's folder first on the PATH it exports to the ranks.
 export PATH="$PATH:/usr/local/bin:$HOME/.local/bin"
 binary="$(airfoil_dp_binary "$repo")" || exit 69

@@ -10,8 +10,10 @@
 # portable; AIRFOIL_DP_KERNEL=avx512|avx2|portable forces one): no build-time CPU choice is needed.
 # It changes neither OpenMPI's system configuration nor shell start-up files.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+usage() { airfoil_dp_usage "$0"; }
 
 if [[ $EUID -eq 0 ]]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
 install_binary=1
@@ -31,8 +33,6 @@ command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 pkg-config --exists ompi-c 2>/dev/null || missing+=(libopenmpi-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
 pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
-# shellcheck source=lib/common.sh
-source "$repo/scripts/lib/common.sh"
 if ((${#missing[@]})); then
     echo "setup.sh: installing ${missing[*]} through apt" >&2
     airfoil_dp_apt_install libopenmpi-dev openmpi-bin pkgconf libssl-dev

@@ -8,18 +8,26 @@
 #   --weak                     weak scaling: the global batch is the per-rank batch x ranks (default: strong,
 #                              a fixed global batch at every rank count)
 #   --epochs N                 epochs of every run (default: the matching preset's, else 2)
-#   --lr X                     one learning rate for all (default: the matching preset's: 1 -> 0.005,
-#                              10 -> 0.05, 100 -> 0.4, all rows -> 1; else 0.05)
-#   --out DIR                  the run folder (default runs/<date>-<strong|weak>-B<batches>-P<ranks>); rerunning
-#                              with the same folder skips runs whose logs are complete
+#   --lr X                     one learning rate for all (default: the preset's for the batch: 1 -> 0.005,
+#                              10 -> 0.05, 100 -> 0.4, all rows -> 1, else 0.05; with --weak, the preset's for
+#                              the per-rank batch, so each weak series keeps one rate at every rank count)
+#   --out DIR                  the run folder (default runs/<date and time>-<strong|weak>-B<batches>-P<ranks>)
 #   --hostfile FILE            passed to scripts/run.sh (multi-host)
 #   --dry-run                  list the runs and their commands, run nothing
-# Anything after -- goes to every airfoil-dp run (e.g. -- --optimizer adam --scale-lr linear --max-lr 0.9).
-# Combinations that cannot run (global batch < ranks, or > the 1500 training rows) are skipped with a note. A
-# failed run does not stop the sweep; failures are listed at the end and in manifest.tsv, and the exit code is 1.
+# Anything after -- goes to every airfoil-dp run (e.g. -- --optimizer adam --rows 1000); --rows N sets the
+# training rows the batches are checked against (default 1500). Combinations that cannot run (global batch <
+# ranks, or > the training rows) are skipped with a note. Logs are named B<global batch>-P<ranks>.jsonl.
+# Rerunning with the same --out skips each run whose complete log was written by the same configuration (the
+# log's header, checked by airfoil-dp --same-run-as), reruns incomplete ones, and refuses, naming the difference,
+# when a complete log there was made by other options. A failed run does not stop the sweep; Ctrl-C or SIGTERM
+# stops it within seconds: the current run is recorded as interrupted and no further run starts. Every run is a
+# line of manifest.tsv (status ok, failed or interrupted); the exit code is 0, 1 after failures, 130/143 when
+# interrupted.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { airfoil_dp_usage "$0"; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 batches="1 10 100 1500"
@@ -50,19 +58,24 @@ done
 for value in $batches $rank_counts ${epochs:-1}; do
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: '$value' is not a positive whole number" >&2; exit 64; }
 done
+# The training rows the batches must fit: a passed-through --rows N, else airfoil-dp's default.
 training_rows=1500
+for ((i = 0; i < ${#extra[@]}; i++)); do
+    case "${extra[$i]}" in
+        --rows) training_rows="${extra[$((i + 1))]:-}" ;;
+        --rows=*) training_rows="${extra[$i]#--rows=}" ;;
+    esac
+done
+[[ "$training_rows" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: --rows '$training_rows' is not a positive whole number" >&2; exit 64; }
 
 if [[ -z "$out" ]]; then
-    out="runs/$(date +%Y-%m-%dT%H%M)-$mode-B${batches// /,}-P${rank_counts// /,}"
+    out="runs/$(date +%Y-%m-%dT%H%M%S)-$mode-B${batches// /,}-P${rank_counts// /,}"
+    base="$out"
+    for ((n = 2; n < 1000 && ${#out} > 0; n++)); do [[ -e "$out" ]] && out="$base-$n" || break; done
 fi
 manifest="$out/manifest.tsv"
-if ((dry_run == 0)); then
-    mkdir -p "$out"
-    [[ -f "$manifest" ]] || printf 'log\tranks\tglobal_batch\tlr\tepochs\tstatus\texit_code\tseconds\n' > "$manifest"
-fi
-
-source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
+airfoil_dp_default_data "$repo" || true
 
 plan=()
 for batch in $batches; do
@@ -77,11 +90,48 @@ for batch in $batches; do
             echo "sweep.sh: note: skipping global batch $global at $ranks ranks (more than $training_rows rows)" >&2
             continue
         fi
-        plan+=("$global:$ranks")
+        plan+=("$batch:$global:$ranks")
     done
 done
 total=${#plan[@]}
 ((total > 0)) || { echo "sweep.sh: nothing to run" >&2; exit 64; }
+if [[ $mode == weak && -z "$lr" ]]; then
+    echo "sweep.sh: note: weak scaling: each per-rank batch's series keeps one learning rate, its preset's (else 0.05)" >&2
+fi
+
+# run_options BATCH GLOBAL: sets run_lr, run_epochs and the airfoil-dp options of one run (without --log).
+run_options() {
+    local lr_batch=$2
+    [[ $mode == weak ]] && lr_batch=$1
+    read -r preset_lr _ <<<"$(airfoil_dp_preset_for_batch "$binary" "$lr_batch" "$training_rows")"
+    run_lr=${lr:-$preset_lr}
+    run_epochs=${epochs:-$(airfoil_dp_preset_for_batch "$binary" "$2" "$training_rows" | cut -d' ' -f2)}
+    options=(--global-batch "$2" --lr "$run_lr" --epochs "$run_epochs" --quiet "${extra[@]+"${extra[@]}"}")
+}
+
+# Before anything runs: a complete log in the folder must come from the run this sweep would make.
+if [[ -d "$out" ]]; then
+    for entry in "${plan[@]}"; do
+        IFS=: read -r batch global ranks <<<"$entry"
+        log="$out/B$global-P$ranks.jsonl"
+        [[ -f "$log" ]] && tail -n 1 "$log" | grep -q '"type":"summary"' || continue
+        run_options "$batch" "$global"
+        if ! verdict="$("$binary" "${options[@]}" --same-run-as "$log" 2>&1)"; then
+            echo "sweep.sh: $log was made by another configuration (${verdict#differs: }): give another --out" >&2
+            exit 65
+        fi
+    done
+fi
+if ((dry_run == 0)); then
+    mkdir -p "$out"
+    [[ -f "$manifest" ]] || printf 'log\tranks\tglobal_batch\tlr\tepochs\tstatus\texit_code\tseconds\n' > "$manifest"
+fi
+
+# Ctrl-C reaches the whole process group; SIGTERM (from kill or a batch system) only this script: either way the
+# current run is stopped and recorded as interrupted, and no further run starts.
+interrupted=0
+trap 'interrupted=130' INT
+trap 'interrupted=143' TERM
 
 started=$(date +%s)
 done_runs=0
@@ -89,14 +139,10 @@ failed=()
 index=0
 for entry in "${plan[@]}"; do
     index=$((index + 1))
-    global=${entry%%:*}
-    ranks=${entry##*:}
-    read -r preset_lr preset_epochs <<<"$(airfoil_dp_preset_for_batch "$binary" "$global" "$training_rows")"
-    run_lr=${lr:-$preset_lr}
-    run_epochs=${epochs:-$preset_epochs}
+    IFS=: read -r batch global ranks <<<"$entry"
+    run_options "$batch" "$global"
     log="$out/B$global-P$ranks.jsonl"
-    command=("$repo/scripts/run.sh" -np "$ranks" "${hostfile[@]+"${hostfile[@]}"}" --global-batch "$global"
-             --lr "$run_lr" --epochs "$run_epochs" --log "$log" --quiet "${extra[@]+"${extra[@]}"}")
+    command=("$repo/scripts/run.sh" -np "$ranks" "${hostfile[@]+"${hostfile[@]}"}" "${options[@]}" --log "$log")
     elapsed=$(($(date +%s) - started))
     eta="?"
     ((done_runs > 0)) && eta="$((elapsed * (total - index + 1) / done_runs))s"
@@ -105,18 +151,44 @@ for entry in "${plan[@]}"; do
         continue
     fi
     if [[ -f "$log" ]] && tail -n 1 "$log" | grep -q '"type":"summary"'; then
-        echo "[$index/$total] B=$global P=$ranks: complete log found, skipped" >&2
+        echo "[$index/$total] B=$global P=$ranks: complete log of the same run found, skipped" >&2
         continue
     fi
+    # An incomplete log is a run that failed or was interrupted: it starts again.
+    [[ -s "$log" ]] && command+=(--overwrite)
     echo "[$index/$total] B=$global P=$ranks lr=$run_lr epochs=$run_epochs (elapsed ${elapsed}s, about $eta left)" >&2
     run_start=$(date +%s.%N)
     status=ok
     code=0
-    "${command[@]}" > "$out/B$global-P$ranks.out" 2>&1 || { code=$?; status=failed; failed+=("B=$global P=$ranks (exit $code)"); }
+    # In the background, so that a signal to this script ends the wait at once. Ctrl-C reaches mpirun too, which
+    # stops the ranks (each logs an end record); a second signal would make it kill them unlogged, so SIGTERM is
+    # passed on only if the run is still going two seconds later (a signal sent to this script alone).
+    "${command[@]}" > "$out/B$global-P$ranks.out" 2>&1 &
+    child=$!
+    forwarded=0
+    while true; do
+        wait "$child" && code=0 || code=$?
+        kill -0 "$child" 2>/dev/null || break
+        if ((interrupted && !forwarded)); then
+            for _ in $(seq 20); do kill -0 "$child" 2>/dev/null && sleep 0.1; done
+            kill -TERM "$child" 2>/dev/null || true
+            forwarded=1
+        fi
+    done
+    if ((interrupted)); then
+        status=interrupted
+    elif ((code != 0)); then
+        status=failed
+        failed+=("B=$global P=$ranks (exit $code)")
+    fi
     seconds=$(awk -v a="$run_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(basename "$log")" "$ranks" "$global" "$run_lr" "$run_epochs" \
         "$status" "$code" "$seconds" >> "$manifest"
     done_runs=$((done_runs + 1))
+    if ((interrupted)); then
+        echo "sweep.sh: interrupted during B=$global P=$ranks (recorded in $manifest); rerun the same command to go on from there" >&2
+        exit "$interrupted"
+    fi
 done
 ((dry_run)) && exit 0
 echo >&2

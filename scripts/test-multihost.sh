@@ -8,15 +8,16 @@
 # Needs root, `ip netns` (iproute2) and `unshare` (util-linux); without them it prints SKIPPED and exits 0.
 # The namespaces are removed on every exit path. Exit code 0 on success or skip, 1 on failure.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then airfoil_dp_usage "$0"; exit 0; fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 skip() { echo "multi-host test: SKIPPED: $*"; exit 0; }
 [[ $EUID -eq 0 ]] || skip "needs root to create network namespaces"
 command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || skip "no 'ip netns' (apt-get install iproute2)"
 command -v unshare >/dev/null || skip "no unshare (util-linux)"
-source "$repo/scripts/lib/common.sh"
 binary="$(airfoil_dp_binary "$repo")" || exit 1
 airfoil_dp_default_data "$repo" || { echo "multi-host test: no data file (set AIRFOIL_DP_DATA)" >&2; exit 1; }
 data="${AIRFOIL_DP_DATA:-data/airfoil_self_noise.dat}"

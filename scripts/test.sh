@@ -5,16 +5,16 @@
 # Usage: scripts/test.sh [--help] [extra swift test arguments, e.g. --filter MPIRunTests]
 # The tests read the data from $AIRFOIL_DP_DATA, else ../shared/data/airfoil_self_noise.dat beside the checkout.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+    airfoil_dp_usage "$0"
     exit 0
 fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$repo/scripts/setup.sh" --no-install
-# shellcheck source=lib/common.sh
-source "$repo/scripts/lib/common.sh"
 missing=()
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v strace >/dev/null 2>&1 || missing+=(strace)

@@ -22,7 +22,8 @@ struct Train: ParsableCommand {
             gd (lr 1, all rows per step, 10 epochs), sgd (lr 0.005, batch 1, 2 epochs), \
             minibatch100 (lr 0.4, batch 100, 2 epochs; the default), minibatch10 (lr 0.05, batch 10, 2 epochs).
             Exit codes: 0 done, 3 diverged, 64 usage, 65 invalid data, 66 missing data, 70 runtime failure, \
-            73 output not writable.
+            73 output not writable (or a run log that already holds a run), 130 interrupted (SIGINT), \
+            143 terminated (SIGTERM).
             """)
 
     @Option(help: "The data file (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")
@@ -98,8 +99,17 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate the loss each time this many more examples have been seen.")
     var evalEvery: Int = 200
 
-    @Option(help: "Write a JSON Lines run log to this file (rank 0).")
+    @Option(help: "Write a JSON Lines run log to this file (rank 0); a resumed run appends to it.")
     var log: String?
+
+    @Flag(help: "Let a new run replace a --log file that already holds records (refused otherwise).")
+    var overwrite = false
+
+    @Option(help: ArgumentHelp(
+        "Train nothing: say whether this run log was written by a run of these options (where outputs go aside).",
+        discussion: "Prints 'same run' (exit 0) or the first difference (exit 1); sweeps use it to skip only their own runs.",
+        valueName: "log"))
+    var sameRunAs: String?
 
     @Option(help: "Write the full training state to this file (rank 0, atomically) every --checkpoint-every steps.")
     var checkpoint: String?
@@ -107,7 +117,7 @@ struct Train: ParsableCommand {
     @Option(help: "Steps between checkpoints.")
     var checkpointEvery: Int = 0
 
-    @Option(help: "Continue from this checkpoint (same data, batch, optimizer, seed and epochs).")
+    @Option(help: "Continue from this checkpoint (same data, batch, optimizer and seed; the same or more epochs, any rank count).")
     var resume: String?
 
     @Option(help: "End the job when a collective has not completed for this many seconds.")
@@ -153,12 +163,21 @@ struct Train: ParsableCommand {
         configuration.checkpointPath = checkpoint
         configuration.checkpointEvery = checkpointEvery
         configuration.resumePath = resume
+        configuration.overwriteLog = overwrite
         configuration.stallTimeout = stallTimeout
         return configuration
     }
 
     func run() throws {
         let configuration = try trainingConfiguration()
+        if let log = sameRunAs {
+            if let difference = try RunIdentity.difference(configuration, logAt: log) {
+                Console.out("differs: \(difference)")
+                Foundation.exit(1)
+            }
+            Console.out("same run")
+            return
+        }
         // The watchdog starts before MPI_Init and stops after MPI_Finalize: a rank that never arrives at any
         // collective, these two included, ends the job after --stall-timeout instead of hanging it.
         let monitor = JobMonitor(rank: Communicator.launcherRank ?? 0, stallTimeout: configuration.stallTimeout)

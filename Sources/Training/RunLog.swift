@@ -6,7 +6,7 @@ import Foundation
 
 /// A JSON Lines file written by rank 0, one whole record per `write`.
 ///
-/// The file is opened (created or truncated) when the job starts, so an unwritable path is found before any
+/// The file is opened when the job starts, so an unwritable path (or a finished run's log) is found before any
 /// training. Each record goes out in a single `write` in append mode, so a killed run leaves whole lines only.
 ///
 /// The interrupt handler appends its `end` record with one raw `write` to the same descriptor; the kernel keeps
@@ -16,14 +16,26 @@ public final class RunLog: Sendable {
     public let path: String
     private let descriptor: Int32
 
-    /// Opens `path` for writing, creating it, and emptying it unless `continuing` (a resumed run).
-    /// - Throws: ``JobFailure`` of kind `.output` naming the path and the system's reason.
-    public init(path: String, continuing: Bool = false) throws {
+    /// Opens `path` for writing, creating it. A resumed run (`continuing`) appends to the log it continues; a new
+    /// run refuses a log that already holds records unless `overwrite` (a finished run is never lost silently).
+    /// - Throws: ``JobFailure`` of kind `.output` naming the path and the system's reason, or the refusal.
+    public init(path: String, continuing: Bool = false, overwrite: Bool = false) throws {
         self.path = path
-        let truncate = continuing ? 0 : O_TRUNC
-        descriptor = open(path, O_WRONLY | O_CREAT | truncate | O_APPEND | O_CLOEXEC, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw JobFailure(.output, "cannot write the run log '\(path)': \(String(cString: strerror(errno)))")
+        }
+        guard !continuing else { return }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw JobFailure(.output, "cannot write the run log '\(path)': \(String(cString: strerror(errno)))")
+        }
+        if status.st_size > 0 && !overwrite {
+            throw JobFailure(.output, "the run log '\(path)' already holds a run: give --overwrite to replace it, "
+                + "or --resume CHECKPOINT to continue it")
+        }
+        guard ftruncate(descriptor, 0) == 0 else {
+            throw JobFailure(.output, "cannot empty the run log '\(path)': \(String(cString: strerror(errno)))")
         }
     }
 

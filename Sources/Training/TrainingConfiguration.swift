@@ -57,6 +57,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var evalEvery: Int
     /// The JSON Lines run log to write, if any.
     public var logPath: String?
+    /// Whether a new run may replace a run log that already holds records.
+    public var overwriteLog = false
     /// How progress is shown.
     public var progress: ProgressMode
     /// Where rank 0 writes checkpoints, if anywhere.

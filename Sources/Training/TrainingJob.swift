@@ -52,7 +52,7 @@ public enum TrainingJob {
         let checkpoint = try configuration.resumePath.map { try readCheckpoint($0, collective: collective) }
         let log = try collective.agree { () -> RunLog? in
             guard isRoot, let path = configuration.logPath else { return nil }
-            return try RunLog(path: path, continuing: checkpoint != nil)
+            return try RunLog(path: path, continuing: checkpoint != nil, overwrite: configuration.overwriteLog)
         }
         let hosts = try HostRanks.gather(collective)
 
@@ -176,8 +176,9 @@ public enum TrainingJob {
             let trainSeconds = summary.seconds.compute + summary.seconds.allreduce
             let share = trainSeconds > 0 ? 100 * summary.seconds.allreduce / trainSeconds : 0
             Console.out(String(
-                format: "%.0f examples/s, %d steps on %d ranks, allreduce %.0f%% of training time",
-                summary.examplesPerSecond, summary.steps, collective.size, share))
+                format: "%.0f examples/s, %d steps on \(collective.size) \(collective.size == 1 ? "rank" : "ranks"), "
+                    + "allreduce %.0f%% of training time",
+                summary.examplesPerSecond, summary.steps, share))
         }
         return summary
     }

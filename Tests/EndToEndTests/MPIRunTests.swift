@@ -83,7 +83,7 @@ extension EndToEnd {
         func singleton() throws {
             let result = try Launcher.run(["--data", data, "--quiet", "--preset", "minibatch10"])
             #expect(result.status == 0, "\(result.standardError)")
-            #expect(result.standardOutput.contains("on 1 ranks"))
+            #expect(result.standardOutput.contains("steps on 1 rank, "), "\(result.standardOutput)")
         }
 
         @Test("bad input ends every rank fast, non-zero, with one error line from airfoil-dp",

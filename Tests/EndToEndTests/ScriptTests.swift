@@ -54,31 +54,47 @@ extension EndToEnd {
             }
         }
 
-        @Test("Slurm scripts: valid bash, and a dry run of an array task launches its batch with srun")
+        @Test("Slurm scripts: valid bash; an array task launches its batch through the launcher srun offers, with yielding ranks")
         func slurm() throws {
             for name in ["train.sbatch", "sweep-array.sbatch"] {
                 #expect(try script(["-n", "scripts/slurm/\(name)"]).status == 0)
             }
-            let task = try script(["scripts/slurm/sweep-array.sbatch", "--optimizer", "adam"], environment: [
-                "DRY_RUN": "1", "SLURM_ARRAY_TASK_ID": "2", "SLURM_NTASKS": "8", "SLURM_ARRAY_JOB_ID": "77",
-            ])
-            #expect(task.status == 0)
-            #expect(task.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) ==
-                "srun --mpi=pmix --kill-on-bad-exit=1 airfoil-dp --log runs/sweep-77/B100-P8.jsonl --global-batch 100 "
-                + "--lr 0.4 --epochs 2 --optimizer adam")
+            // A stand-in srun that lists the given MPI plugins, as `srun --mpi=list` does.
+            let folder = try SharedData.temporaryDirectory()
+            let binary = Launcher.binary
+            let settings = "env OMPI_MCA_mpi_yield_when_idle=1" + (getuid() == 0
+                ? " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" : "")
+            let task = " \(binary) --log runs/sweep-77/B100-P8.jsonl --global-batch 100 --lr 0.4 --epochs 2 --optimizer adam"
+            for (plugins, launcher) in [("none pmi2 pmix", "srun --mpi=pmix --kill-on-bad-exit=1"),
+                                        ("none pmi2", "srun --mpi=pmi2 --kill-on-bad-exit=1"), ("none", "mpirun")] {
+                let fake = folder.appendingPathComponent("srun").path
+                try "#!/bin/sh\necho 'MPI plugin types are...'\nprintf '\\t%s\\n' \(plugins)\n"
+                    .write(toFile: fake, atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
+                let result = try script(["-c", "PATH=\(folder.path):$PATH exec bash scripts/slurm/sweep-array.sbatch --optimizer adam"],
+                                        environment: ["DRY_RUN": "1", "SLURM_ARRAY_TASK_ID": "2", "SLURM_NTASKS": "8",
+                                                      "SLURM_ARRAY_JOB_ID": "77"])
+                #expect(result.status == 0, "\(result.standardError)")
+                #expect(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == "\(settings) \(launcher)\(task)", "plugins \(plugins)")
+            }
         }
 
-        @Test("every script answers --help with its usage", arguments: [
+        @Test("every script answers --help with its usage and no line of its code", arguments: [
             "scripts/setup.sh", "scripts/run.sh", "scripts/test.sh", "scripts/sweep.sh", "scripts/plot-runs",
             "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
             "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
             "scripts/test-multihost.sh", "scripts/netns-agent.sh", "scripts/bundle.sh", ".ci/run", "scripts/fuzz.sh",
-            "scripts/chaos.sh",
+            "scripts/chaos.sh", "scripts/test-slurm.sh",
         ])
         func help(path: String) throws {
             let result = try script([path, "--help"])
             #expect(result.status == 0)
             #expect(result.standardOutput.lowercased().contains("usage"), "\(path): \(result.standardOutput)")
+            #expect(result.standardError.isEmpty, "\(path): \(result.standardError)")
+            for code in ["set -euo", "#SBATCH", "usage()", "shellcheck", "#!/", ";;", "; then", "exit 0"] {
+                #expect(!result.standardOutput.contains(code), "\(path) prints its code: \(code)")
+            }
         }
 
         @Test("compare skips damaged logs on stderr, keeps stdout for the table, and fails only with no valid log")

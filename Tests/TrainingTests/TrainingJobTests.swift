@@ -35,6 +35,41 @@ struct TrainingJobTests {
         #expect(try parameters(seed: 4) != parameters(seed: 5))
     }
 
+    @Test("a new run refuses a log that holds a run unless told to overwrite it; a resumed run appends to it")
+    func logIsNeverReplacedSilently() throws {
+        let folder = try SharedData.temporaryDirectory()
+        var configuration = TrainingConfiguration(
+            dataPath: SharedData.path, preset: .minibatch100, epochs: 2,
+            logPath: folder.appendingPathComponent("run.jsonl").path, progress: .never)
+        configuration.checkpointPath = folder.appendingPathComponent("run.ckpt").path
+        configuration.checkpointEvery = 15
+        func run(_ configuration: TrainingConfiguration) throws {
+            _ = try TrainingJob.run(configuration, collective: SingleProcess(), versions: [:], quiet: true)
+        }
+        func records() throws -> [String] {
+            try String(contentsOfFile: configuration.logPath!, encoding: .utf8).split(separator: "\n").map {
+                (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["type"] as! String
+            }
+        }
+        try run(configuration)
+        let first = try records()
+        #expect(first.first == "header" && first.last == "summary")
+        let refusal = #expect(throws: JobFailure.self) { try run(configuration) }
+        #expect(refusal?.exitCode == 73)
+        #expect(refusal?.message.contains("--overwrite") == true, "\(refusal?.message ?? "")")
+        #expect(try records() == first, "the refused run left the log as it was")
+        configuration.overwriteLog = true
+        try run(configuration)
+        #expect(try records() == first, "overwritten: one run's records, not two")
+        var resumed = configuration
+        resumed.overwriteLog = false
+        resumed.epochs = 3
+        resumed.resumePath = configuration.checkpointPath
+        try run(resumed)
+        let continued = try records()
+        #expect(continued.starts(with: first) && continued.count > first.count && continued.last == "summary")
+    }
+
     @Test("the run log holds a header, evaluations at each 200 examples, and a summary whose params read back exactly")
     func runLog() throws {
         let folder = try SharedData.temporaryDirectory()

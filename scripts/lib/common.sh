@@ -2,6 +2,12 @@
 # Sourced by the scripts in scripts/ (not run): where the airfoil-dp binary and the data file are, decided in
 # one place so every script agrees.
 
+# airfoil_dp_usage SCRIPT: prints SCRIPT's help: its first comment block after the shebang, up to the first line
+# that is not a comment ("#SBATCH" directives end it too), so help never shows code.
+airfoil_dp_usage() {
+    awk 'NR > 1 && /^#( |$)/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"
+}
+
 # airfoil_dp_binary REPO: prints the binary to use: REPO's release build when there is one (in a checkout it is
 # the freshest), else REPO/bin/airfoil-dp (an unpacked bundle), else airfoil-dp on the PATH (an installed copy);
 # fails with a message when none exists.
@@ -88,4 +94,39 @@ airfoil_dp_apt_install() {
     fi
     "${sudo[@]}" apt-get update -q
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "$@"
+}
+
+# airfoil_dp_slurm_launcher MODE: prints, one word per line, the command that starts one rank per task of a Slurm
+# allocation. MODE auto takes srun with the PMIx plugin where `srun --mpi=list` offers it, else PMI-2, else mpirun
+# (which reads the allocation itself); srun insists on srun, mpirun on mpirun.
+airfoil_dp_slurm_launcher() {
+    local mode="$1" plugins="" plugin
+    case "$mode" in
+        auto|srun) if command -v srun >/dev/null 2>&1; then plugins="$(srun --mpi=list 2>&1 || true)"; fi ;;
+        mpirun) ;;
+        *) echo "$(basename "$0"): AIRFOIL_DP_LAUNCHER must be auto, srun or mpirun, not '$mode'" >&2; return 64 ;;
+    esac
+    if [[ "$mode" != mpirun ]]; then
+        for plugin in pmix pmi2; do
+            if grep -qw -- "$plugin" <<<"$plugins"; then
+                printf '%s\n' srun "--mpi=$plugin" --kill-on-bad-exit=1
+                return 0
+            fi
+        done
+        if [[ "$mode" == srun ]]; then
+            echo "$(basename "$0"): srun offers neither the pmix nor the pmi2 plugin (srun --mpi=list)" >&2
+            return 69
+        fi
+    fi
+    echo mpirun
+}
+
+# airfoil_dp_slurm_environment: prints, as NAME=VALUE lines, what both Slurm launch paths set for the ranks:
+# waiting ranks yield their CPU (under load, busy-polling ranks made epochs 100x slower), and as root OpenMPI's
+# consent to run.
+airfoil_dp_slurm_environment() {
+    echo OMPI_MCA_mpi_yield_when_idle=1
+    if [[ $EUID -eq 0 ]]; then
+        printf '%s\n' OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    fi
 }

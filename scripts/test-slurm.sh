@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# A real Slurm test on this host: installs slurm-wlm and munge through apt where missing, writes a single-node
+# cluster configuration for this host in a temporary folder (state, spool, logs; its own ports, so a cluster
+# already on the host is left alone), starts munged (unless one answers already), slurmctld and slurmd, submits:
+#   - train.sbatch from the checkout, through srun (the launcher it picks is checked)
+#   - sweep-array.sbatch (four array tasks, one global batch each) into one runs folder
+#   - train.sbatch from another folder by its absolute path, with AIRFOIL_DP_LAUNCHER=mpirun and --overcommit
+#   - a job asking for more CPUs than the cluster has, which sbatch must refuse at once (EnforcePartLimits=ALL)
+# waits for them (at most --timeout seconds), checks every job's state and exit code (scontrol), its log (a summary
+# record, the host list) and output, then stops exactly the daemons it started.
+#
+# Usage: scripts/test-slurm.sh [--timeout SECONDS] [--keep]
+#   --timeout SECONDS  how long to wait for the jobs (default 300)
+#   --keep             keep the temporary folder (configuration, daemon logs, job output) even when it passes
+# Prints PASSED (exit 0), FAILED with the reason (exit 1), or SKIPPED with the reason when it cannot run at all
+# (not root and no sudo). Needs a release build (scripts/setup.sh) and the data ($AIRFOIL_DP_DATA or ../shared).
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+usage() { airfoil_dp_usage "$0"; }
+timeout=300
+keep=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --timeout) timeout="${2:?--timeout needs seconds}"; shift 2 ;;
+        --keep) keep=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "test-slurm.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
+    esac
+done
+[[ "$timeout" =~ ^[1-9][0-9]*$ ]] || { echo "test-slurm.sh: --timeout must be a positive whole number" >&2; exit 64; }
+
+if [[ $EUID -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        exec sudo -n --preserve-env=AIRFOIL_DP_DATA,PATH bash "$0" "$@"
+    fi
+    echo "test-slurm.sh: SKIPPED: starting slurmd needs root, and sudo is not available without a password"
+    exit 0
+fi
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
+airfoil_dp_default_data "$repo" || { echo "test-slurm.sh: no data file: set AIRFOIL_DP_DATA" >&2; exit 66; }
+export AIRFOIL_DP_DATA
+missing=()
+for command in slurmctld slurmd sbatch munged; do
+    command -v "$command" >/dev/null 2>&1 || [[ -x "/usr/sbin/$command" ]] || missing+=("$command")
+done
+((${#missing[@]} == 0)) || airfoil_dp_apt_install slurm-wlm munge >/dev/null
+
+scratch="$(mktemp -d /tmp/airfoil-dp-slurm.XXXXXX)"
+mkdir -p "$scratch/state" "$scratch/spool" "$scratch/log" "$scratch/runs" "$scratch/elsewhere"
+started=()
+fail() {
+    echo "test-slurm.sh: FAILED: $*"
+    keep=1
+    exit 1
+}
+stop_daemons() {
+    local pid
+    for pid in "${started[@]+"${started[@]}"}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${started[@]+"${started[@]}"}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if ((keep)); then echo "test-slurm.sh: configuration, daemon logs and job output are in $scratch"; else rm -rf "$scratch"; fi
+}
+trap stop_daemons EXIT
+
+# munge: use a daemon that already answers; otherwise start one (the package leaves it stopped in containers).
+if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+    [[ -f /etc/munge/munge.key ]] || /usr/sbin/mungekey --create >/dev/null 2>&1 || fail "no munge key and mungekey failed"
+    mkdir -p /run/munge /var/log/munge /var/lib/munge
+    chown munge:munge /run/munge /var/log/munge /var/lib/munge
+    runuser -u munge -- /usr/sbin/munged --pid-file="/run/munge/munged.pid" || fail "munged did not start"
+    started+=("$(cat /run/munge/munged.pid)")
+    munge -n | unmunge >/dev/null 2>&1 || fail "munge does not answer after starting munged"
+fi
+
+host="$(hostname -s)"
+node="$(slurmd -C | head -n 1)"
+[[ "$node" == NodeName=* ]] || fail "slurmd -C printed no node line: $node"
+node="$(sed "s/^NodeName=[^ ]*/NodeName=$host NodeAddr=127.0.0.1/" <<<"$node")"
+cpus="$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$node")"
+export SLURM_CONF="$scratch/slurm.conf"
+cat > "$SLURM_CONF" <<CONF
+ClusterName=airfoil-dp-test
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=6917
+SlurmdPort=6918
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MinJobAge=3600
+EnforcePartLimits=ALL
+StateSaveLocation=$scratch/state
+SlurmdSpoolDir=$scratch/spool
+SlurmctldPidFile=$scratch/slurmctld.pid
+SlurmdPidFile=$scratch/slurmd.pid
+SlurmctldLogFile=$scratch/log/slurmctld.log
+SlurmdLogFile=$scratch/log/slurmd.log
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+JobAcctGatherType=jobacct_gather/none
+SchedulerType=sched/backfill
+$node State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+/usr/sbin/slurmctld -f "$SLURM_CONF" || fail "slurmctld did not start (see $scratch/log/slurmctld.log)"
+for _ in $(seq 50); do [[ -s "$scratch/slurmctld.pid" ]] && break; sleep 0.1; done
+started+=("$(cat "$scratch/slurmctld.pid")")
+/usr/sbin/slurmd -f "$SLURM_CONF" || fail "slurmd did not start (see $scratch/log/slurmd.log)"
+for _ in $(seq 50); do [[ -s "$scratch/slurmd.pid" ]] && break; sleep 0.1; done
+started+=("$(cat "$scratch/slurmd.pid")")
+for _ in $(seq 120); do
+    [[ "$(sinfo -h -o %T 2>/dev/null)" == idle ]] && break
+    sleep 0.5
+done
+[[ "$(sinfo -h -o %T 2>/dev/null)" == idle ]] || fail "the node did not become idle: $(sinfo 2>&1 | tr '\n' ' ')"
+echo "test-slurm.sh: cluster up: $cpus CPUs on $host, $(srun --mpi=list 2>&1 | tr -s '\n\t ' ' ')"
+
+ranks=$((cpus < 2 ? cpus : 2))
+train=$(cd "$repo" && AIRFOIL_DP_LOG="$scratch/runs/train.jsonl" sbatch --parsable --ntasks="$ranks" \
+    --output="$scratch/train-%j.out" --error="$scratch/train-%j.err" scripts/slurm/train.sbatch --epochs 4) \
+    || fail "sbatch train.sbatch was refused"
+sweep=$(cd "$repo" && AIRFOIL_DP_RUNS="$scratch/runs/sweep" sbatch --parsable --ntasks="$ranks" \
+    --output="$scratch/sweep-%A_%a.out" --error="$scratch/sweep-%A_%a.err" scripts/slurm/sweep-array.sbatch) \
+    || fail "sbatch sweep-array.sbatch was refused"
+oversized=$((cpus * 32))
+elsewhere=$(cd "$scratch/elsewhere" && AIRFOIL_DP_LAUNCHER=mpirun sbatch --parsable --ntasks=$((cpus * 2)) \
+    --overcommit "$repo/scripts/slurm/train.sbatch" --preset minibatch10) || fail "sbatch from another folder was refused"
+if refused=$(sbatch --parsable --ntasks="$oversized" "$repo/scripts/slurm/train.sbatch" 2>&1); then
+    fail "a job of $oversized tasks on $cpus CPUs was accepted (job $refused) instead of refused"
+fi
+echo "test-slurm.sh: submitted train $train, sweep array $sweep, from another folder $elsewhere; refused $oversized tasks: $refused"
+
+deadline=$(($(date +%s) + timeout))
+while [[ -n "$(squeue -h -j "$train,$sweep,$elsewhere" 2>/dev/null)" ]]; do
+    (($(date +%s) < deadline)) || fail "jobs still queued or running after $timeout s: $(squeue -h -j "$train,$sweep,$elsewhere" | tr '\n' ';')"
+    sleep 1
+done
+
+# check_job ID LOG OUTPUT LAUNCHER: the job completed with exit 0, its log ends in a summary and names this host,
+# and its error output says which launcher it used.
+check_job() {
+    local id="$1" log="$2" errors="$3" launcher="$4" state
+    state="$(scontrol show job "$id" | tr ' ' '\n' | grep -E '^(JobState|ExitCode)=' | tr '\n' ' ')"
+    [[ "$state" == "JobState=COMPLETED ExitCode=0:0 " ]] || fail "job $id: $state($(cat "$errors" 2>/dev/null))"
+    [[ -f "$log" ]] || fail "job $id wrote no log $log"
+    tail -n 1 "$log" | grep -q '"type":"summary"' || fail "job $id: $log has no summary record"
+    head -n 1 "$log" | grep -q "\"hosts\":\[{\"name\":\"$host\"" || fail "job $id: $log does not list host $host"
+    grep -q "launching .* with $launcher" "$errors" || fail "job $id did not launch with $launcher: $(cat "$errors")"
+}
+srun_launcher="$(airfoil_dp_slurm_launcher auto | tr '\n' ' ')"
+check_job "$train" "$scratch/runs/train.jsonl" "$scratch/train-$train.err" "${srun_launcher% }"
+for task in 0 1 2 3; do
+    batch=$(awk -v t="$task" 'BEGIN { split("1 10 100 1500", b, " "); print b[t + 1] }')
+    ((batch < ranks)) && batch=$ranks
+    check_job "${sweep}_$task" "$scratch/runs/sweep/B$batch-P$ranks.jsonl" "$scratch/sweep-${sweep}_$task.err" \
+        "${srun_launcher% }"
+done
+check_job "$elsewhere" "$scratch/elsewhere/runs/airfoil-dp-$elsewhere.jsonl" \
+    "$scratch/elsewhere/airfoil-dp-$elsewhere.err" mpirun
+ranks_elsewhere=$(head -n 1 "$scratch/elsewhere/runs/airfoil-dp-$elsewhere.jsonl" | sed -n 's/.*"ranks":\([0-9]*\),"schema".*/\1/p')
+[[ "$ranks_elsewhere" == $((cpus * 2)) ]] || fail "the overcommitted job ran $ranks_elsewhere ranks, not $((cpus * 2))"
+"$binary" compare "$scratch/runs/sweep" >/dev/null || fail "compare could not read the sweep's logs"
+echo "test-slurm.sh: PASSED (train, four array tasks and the job from another folder completed; the oversized one was refused)"
