@@ -69,9 +69,14 @@ done
 [[ "$training_rows" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: --rows '$training_rows' is not a positive whole number" >&2; exit 64; }
 
 if [[ -z "$out" ]]; then
-    out="runs/$(date +%Y-%m-%dT%H%M%S)-$mode-B${batches// /,}-P${rank_counts// /,}"
-    base="$out"
-    for ((n = 2; n < 1000 && ${#out} > 0; n++)); do [[ -e "$out" ]] && out="$base-$n" || break; done
+    # A folder of its own even when another sweep starts in the same second: mkdir claims a name atomically.
+    base="runs/$(date +%Y-%m-%dT%H%M%S)-$mode-B${batches// /,}-P${rank_counts// /,}"
+    out="$base"
+    if ((dry_run == 0)); then
+        mkdir -p runs
+        for ((n = 2; n <= 100; n++)); do mkdir "$out" 2>/dev/null && break; out="$base-$n"; done
+        [[ -d "$out" ]] || { echo "sweep.sh: cannot create a run folder $base-N under runs/" >&2; exit 73; }
+    fi
 fi
 manifest="$out/manifest.tsv"
 binary="$(airfoil_dp_binary "$repo")" || exit 69

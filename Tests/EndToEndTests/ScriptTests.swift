@@ -42,16 +42,84 @@ extension EndToEnd {
             }
             let again = try script(arguments)
             #expect(again.status == 0)
-            #expect(again.standardError.components(separatedBy: "complete log found, skipped").count - 1 == 5)
+            #expect(again.standardError.components(separatedBy: "complete log of the same run found, skipped").count - 1 == 5)
+            let other = try script(arguments + ["--", "--optimizer", "adam"])
+            #expect(other.status == 65, "a complete log of another configuration is refused, not skipped")
+            #expect(other.standardError.contains("optimizer.kind is 'sgd' in the log, 'adam' here"), "\(other.standardError)")
+            #expect(!other.standardError.contains("[1/5]"), "nothing ran")
         }
 
-        @Test("weak scaling grows the global batch with the ranks")
-        func weakSweep() throws {
-            let result = try script(["scripts/sweep.sh", "--weak", "--batches", "10", "--ranks", "1 2 4", "--dry-run"])
+        @Test("sweeps started in the same second get folders of their own")
+        func defaultFolders() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let sweep = Self.repository.appendingPathComponent("scripts/sweep.sh").path
+            let command = "\(sweep) --batches 100 --ranks 1 --epochs 1 >/dev/null 2>&1 & "
+                + "\(sweep) --batches 100 --ranks 1 --epochs 1 >/dev/null 2>&1; wait"
+            var settings = ["AIRFOIL_DP_DATA": SharedData.path]
+            settings["PATH"] = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path + ":"
+                + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            let result = try Launcher.runCommand(["bash", "-c", command], environment: settings, timeout: 120,
+                                                 directory: folder.path)
             #expect(result.status == 0)
-            for (batch, ranks) in [(10, 1), (20, 2), (40, 4)] {
-                #expect(result.standardOutput.contains("-np \(ranks) --global-batch \(batch) "), "\(result.standardOutput)")
+            let folders = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("runs").path)
+            #expect(folders.count == 2, "\(folders)")
+        }
+
+        @Test("Ctrl-C to the process group or SIGTERM to the script stops the sweep within seconds; the run is recorded as interrupted and a rerun goes on from it",
+              arguments: [(SIGINT, true, Int32(130)), (SIGTERM, false, Int32(143))])
+        func interruptedSweep(signal: Int32, toGroup: Bool, exitCode: Int32) throws {
+            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
+            let arguments = ["scripts/sweep.sh", "--batches", "10", "--ranks", "1 2", "--epochs", "10000", "--out", folder]
+            var settings = ["AIRFOIL_DP_DATA": SharedData.path]
+            settings["PATH"] = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path + ":"
+                + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            // The launcher starts every command as the leader of its own process group, as a terminal starts a job.
+            let job = try Launcher.startCommand(["bash"] + arguments, environment: settings,
+                                                directory: Self.repository.path)
+            let second = folder + "/B10-P2.jsonl"
+            let deadline = Date().addingTimeInterval(120)
+            while !FileManager.default.fileExists(atPath: second) && Date() < deadline && job.isRunning { usleep(50_000) }
+            usleep(1_000_000)
+            try #require(job.isRunning, "the sweep ended before its second run could be interrupted")
+            let sent = Date()
+            if toGroup { job.signalGroup(signal) } else { job.signal(signal) }
+            let result = job.wait(timeout: 60)
+            #expect(Date().timeIntervalSince(sent) < 10, "the sweep took \(Date().timeIntervalSince(sent)) s to stop")
+            #expect(result.status == exitCode, "\(result.standardError)")
+            #expect(result.standardError.contains("interrupted during B=10 P=2"), "\(result.standardError)")
+            let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
+            #expect(manifest.count == 3, "header, the finished run, the interrupted one: \(manifest)")
+            #expect(manifest.last?.split(separator: "\t")[5] == "interrupted", "\(manifest)")
+            #expect(try RunLogReader.records(at: second).last?["reason"] as? String == "interrupted",
+                    "the ranks stopped on their own and logged it")
+            if signal == SIGINT {
+                let again = try script(arguments)
+                #expect(again.status == 0, "\(again.standardError)")
+                #expect(again.standardError.contains("B=10 P=1: complete log of the same run found, skipped"))
+                #expect(again.standardError.contains("[2/2] B=10 P=2 lr"), "the interrupted run starts again")
+                #expect(try RunLogReader.records(at: second).filter { $0["type"] as? String == "header" }.count == 1)
             }
+        }
+
+        @Test("weak scaling grows the global batch with the ranks and keeps each series' learning rate")
+        func weakSweep() throws {
+            let result = try script(["scripts/sweep.sh", "--weak", "--batches", "10 25", "--ranks", "1 2 4", "--dry-run"])
+            #expect(result.status == 0)
+            // Per-rank 10 keeps minibatch10's 0.05; per-rank 25 has no preset, so 0.05 too, never 100's 0.4 at 4 ranks.
+            for (batch, ranks) in [(10, 1), (20, 2), (40, 4), (25, 1), (50, 2), (100, 4)] {
+                #expect(result.standardOutput.contains("-np \(ranks) --global-batch \(batch) --lr 0.05 "),
+                        "\(result.standardOutput)")
+            }
+            #expect(result.standardError.contains("keeps one learning rate"))
+        }
+
+        @Test("a passed-through --rows sets the rows the batches must fit")
+        func sweepRows() throws {
+            let result = try script(["scripts/sweep.sh", "--batches", "100 1000", "--ranks", "1", "--dry-run", "--",
+                                     "--rows", "600"])
+            #expect(result.status == 0)
+            #expect(result.standardError.contains("skipping global batch 1000 at 1 ranks (more than 600 rows)"))
+            #expect(result.standardOutput.contains("--global-batch 100 "))
         }
 
         @Test("Slurm scripts: valid bash; an array task launches its batch through the launcher srun offers, with yielding ranks")
@@ -61,10 +129,9 @@ extension EndToEnd {
             }
             // A stand-in srun that lists the given MPI plugins, as `srun --mpi=list` does.
             let folder = try SharedData.temporaryDirectory()
-            let binary = Launcher.binary
             let settings = "env OMPI_MCA_mpi_yield_when_idle=1" + (getuid() == 0
                 ? " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" : "")
-            let task = " \(binary) --log runs/sweep-77/B100-P8.jsonl --global-batch 100 --lr 0.4 --epochs 2 --optimizer adam"
+            let task = " --log runs/sweep-77/B100-P8.jsonl --global-batch 100 --lr 0.4 --epochs 2 --optimizer adam"
             for (plugins, launcher) in [("none pmi2 pmix", "srun --mpi=pmix --kill-on-bad-exit=1"),
                                         ("none pmi2", "srun --mpi=pmi2 --kill-on-bad-exit=1"), ("none", "mpirun")] {
                 let fake = folder.appendingPathComponent("srun").path
@@ -75,8 +142,9 @@ extension EndToEnd {
                                         environment: ["DRY_RUN": "1", "SLURM_ARRAY_TASK_ID": "2", "SLURM_NTASKS": "8",
                                                       "SLURM_ARRAY_JOB_ID": "77"])
                 #expect(result.status == 0, "\(result.standardError)")
-                #expect(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-                    == "\(settings) \(launcher)\(task)", "plugins \(plugins)")
+                let printed = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(printed.hasPrefix("\(settings) \(launcher) /") && printed.hasSuffix("/airfoil-dp\(task)"),
+                        "plugins \(plugins): \(printed)")
             }
         }
 
@@ -92,7 +160,7 @@ extension EndToEnd {
             #expect(result.status == 0)
             #expect(result.standardOutput.lowercased().contains("usage"), "\(path): \(result.standardOutput)")
             #expect(result.standardError.isEmpty, "\(path): \(result.standardError)")
-            for code in ["set -euo", "#SBATCH", "usage()", "shellcheck", "#!/", ";;", "; then", "exit 0"] {
+            for code in ["set -euo", "#SBATCH", "usage()", "#!/", ";;", "; then", "$(dirname", "source \""] {
                 #expect(!result.standardOutput.contains(code), "\(path) prints its code: \(code)")
             }
         }

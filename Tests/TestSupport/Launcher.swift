@@ -36,6 +36,7 @@ public enum Launcher {
     static let unblockAndExec = """
         import os, signal, sys
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execvp(sys.argv[1], sys.argv[1:])
         """
 
@@ -54,6 +55,13 @@ public enum Launcher {
         try start(command: command, environment: extra, directory: directory).wait(timeout: timeout)
     }
 
+    /// Starts any command (found on the PATH), in `directory` if given, and returns at once.
+    public static func startCommand(
+        _ command: [String], environment extra: [String: String] = [:], directory: String? = nil
+    ) throws -> Job {
+        try start(command: command, environment: extra, directory: directory)
+    }
+
     /// Starts `airfoil-dp arguments` (under `mpirun -np ranks` when given) and returns at once.
     public static func start(
         _ arguments: [String], ranks: Int? = nil, environment extra: [String: String] = [:]
@@ -68,7 +76,8 @@ public enum Launcher {
         let process = Process()
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         // Through a tiny exec wrapper that clears the signal mask: a child spawned from a test thread inherits
-        // that thread's blocked signals (SIGTERM among them), and mpirun would then ignore the tests' signals.
+        // that thread's blocked signals (SIGTERM among them), and mpirun would then ignore the tests' signals. It
+        // also gives SIGINT back its default action: a shell that starts with SIGINT ignored cannot trap it.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", unblockAndExec] + command
         var environment = ProcessInfo.processInfo.environment
@@ -126,6 +135,10 @@ public enum Launcher {
 
         /// Sends `signal` to the launched process.
         public func signal(_ signal: Int32) { kill(pid, signal) }
+
+        /// Sends `signal` to the launched process's whole process group, as a terminal's Ctrl-C does (Foundation's
+        /// `Process` starts every child as the leader of a group of its own).
+        public func signalGroup(_ signal: Int32) { kill(-pid, signal) }
 
         /// Waits for the end (SIGKILL after `timeout` seconds) and collects the output.
         public func wait(timeout: Double) -> Result {
