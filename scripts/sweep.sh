@@ -197,10 +197,10 @@ for entry in "${plan[@]}"; do
 done
 ((dry_run)) && exit 0
 echo >&2
-"$binary" compare "$out" | tee "$out/compare.txt"
-"$binary" compare "$out" --format csv > "$out/compare.csv" 2>/dev/null
+"$binary" compare "$out" --scaling "$mode" | tee "$out/compare.txt"
+"$binary" compare "$out" --scaling "$mode" --format csv > "$out/compare.csv" 2>/dev/null
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
-    "$repo/scripts/plot-runs" "$out" >&2
+    "$repo/scripts/plot-runs" --scaling "$mode" "$out" >&2
 else
     echo "sweep.sh: no plots: /usr/bin/python3 cannot import matplotlib (apt-get install python3-matplotlib)" >&2
 fi

@@ -2,14 +2,16 @@ import Comparison
 import Foundation
 
 /// libFuzzer target: any bytes as a run log given to `airfoil-dp compare`, read, grouped with a second copy of
-/// itself (so scaling groups form) and rendered in every format.
+/// itself in every scaling mode and rendered in every format.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRunLog(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Data(bytes: data, count: size)
     switch RunLogParser.parse(bytes, source: "fuzz", target: 0.25) {
     case .success(let run):
-        let rows = ScalingAnalysis.rows([run, run])
-        for format in TableFormat.allCases { _ = format.render(rows, target: 0.25) }
+        for mode in ScalingMode.allCases {
+            let rows = ScalingAnalysis.rows([run, run], mode: mode)
+            for format in TableFormat.allCases { _ = format.render(rows, target: 0.25) }
+        }
     case .failure(let problem):
         precondition(!problem.reason.contains("\n"), "a refusal that is not one line")
     }

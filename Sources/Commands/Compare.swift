@@ -8,6 +8,7 @@ import Foundation
 import Training
 
 extension TableFormat: ExpressibleByArgument {}
+extension ScalingMode: ExpressibleByArgument {}
 
 /// `airfoil-dp compare`: a table over run logs, with scaling figures for runs that differ only in ranks.
 struct Compare: ParsableCommand {
@@ -16,9 +17,12 @@ struct Compare: ParsableCommand {
         discussion: """
             Takes log files or folders (searched for *.jsonl). The table goes to stdout alone; logs that are \
             incomplete, of another schema or not logs are named on stderr and skipped. Exit code 0 when at least \
-            one log was read, 65 otherwise. Runs that differ only in rank count form strong-scaling groups \
-            (same global batch: speedup and efficiency against the smallest rank count) or weak-scaling groups \
-            (same per-rank batch: throughput per rank against the smallest rank count).
+            one log was read, 65 otherwise. Runs of one folder whose settings agree except ranks and batch form \
+            scaling groups: strong (same global batch: speedup and efficiency against the smallest rank count) or \
+            weak (same per-rank batch: weak_efficiency, throughput per rank against the smallest rank count). \
+            A run resumed at another rank count is marked mixed (rank_segments) and joins no group. The label \
+            column names the settings that tell runs apart. Every format has the same columns; a missing figure \
+            is empty (null in JSON); allreduce_share is a fraction.
             """)
 
     @Argument(help: "Run logs, or folders holding them.")
@@ -29,6 +33,9 @@ struct Compare: ParsableCommand {
 
     @Option(help: "text, csv, markdown or json.")
     var format: TableFormat = .text
+
+    @Option(help: "Scaling groups: strong, weak, or auto (whichever groups more runs).")
+    var scaling: ScalingMode = .auto
 
     func validate() throws {
         guard target.isFinite, target > 0 else { throw ValidationError("--target must be a positive number") }
@@ -45,7 +52,7 @@ struct Compare: ParsableCommand {
         guard !runs.isEmpty else {
             throw JobFailure(.invalidData, "compare: no complete run log among \(paths.joined(separator: " "))")
         }
-        Console.out(format.render(ScalingAnalysis.rows(runs), target: target))
+        Console.out(format.render(ScalingAnalysis.rows(runs, mode: scaling), target: target))
     }
 
     private func logFiles() -> [String] {

@@ -21,11 +21,21 @@ public struct RunRecord: Equatable, Sendable {
     public var secondsToTarget: Double?
     /// Allreduce seconds over training seconds.
     public var allreduceShare: Double
-    /// Everything in the configuration that is not about ranks or batch, to group comparable runs.
-    public var settingsKey: String
+    /// Every setting of the configuration that is not about ranks, batch or where outputs go, flattened to
+    /// "optimizer.kind" = "sgd" and so on: runs are comparable when these agree.
+    public var settings: [String: String]
+    /// The rank count of each segment of the run: one entry, or more for a run resumed at other rank counts
+    /// (its seconds then mix the segments).
+    public var rankSegments: [Int]
 
     /// Examples per rank per step.
     public var perRankBatch: Double { Double(globalBatch) / Double(ranks) }
+    /// The folder the log is in: runs of different folders (sweeps) are never merged into one scaling group.
+    public var folder: String { (source as NSString).deletingLastPathComponent }
+    /// One text for all of ``settings``, to group by.
+    public var settingsKey: String { settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: ";") }
+    /// True when the run was resumed at another rank count.
+    public var mixesRankCounts: Bool { Set(rankSegments).count > 1 }
 }
 
 /// Why a file was skipped.
@@ -93,18 +103,31 @@ public enum RunLogParser {
         let allreduce = result.seconds.allreduce
         let reached = evals.first { $0.loss <= target }
         var settings = config
-        for key in ["global_batch", "log_path", "progress", "checkpoint_path", "checkpoint_every", "resume_path",
-                    "stall_timeout", "data_path", "effective_learning_rate"] {
+        for key in ["global_batch", "log_path", "overwrite_log", "progress", "checkpoint_path", "checkpoint_every",
+                    "resume_path", "stall_timeout", "data_path", "effective_learning_rate", "timeline_path"] {
             settings[key] = nil
         }
-        let key = (try? JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys]))
-            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let segments = [ranks] + records.filter { $0["type"] as? String == "resume" }.compactMap { $0["ranks"] as? Int }
         return .success(RunRecord(
             source: source, ranks: ranks, hosts: (header["hosts"] as? [Any])?.count ?? 1, globalBatch: batch,
             rows: rows, epochs: epochs, preset: config["preset"] as? String ?? "?",
             optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: result.finalLoss,
             secondsPerEpoch: result.secPerEpoch, examplesPerSecond: result.examplesPerSec,
             secondsToTarget: reached?.trainSeconds,
-            allreduceShare: compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0, settingsKey: key))
+            allreduceShare: compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0,
+            settings: flatten(settings, prefix: ""), rankSegments: segments))
+    }
+
+    /// Nested settings as "outer.inner" keys with their JSON text as values.
+    private static func flatten(_ object: [String: Any], prefix: String) -> [String: String] {
+        var flat: [String: String] = [:]
+        for (key, value) in object {
+            if let nested = value as? [String: Any] {
+                flat.merge(flatten(nested, prefix: prefix + key + "."), uniquingKeysWith: { first, _ in first })
+            } else if let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys]) {
+                flat[prefix + key] = String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+            }
+        }
+        return flat
     }
 }

@@ -1,122 +1,193 @@
 import Foundation
 
+/// How `compare` forms scaling groups from runs that differ only in rank count.
+public enum ScalingMode: String, CaseIterable, Sendable {
+    /// Strong or weak, whichever puts more runs into groups of two or more rank counts (strong on a tie).
+    case auto
+    /// Same global batch at every rank count.
+    case strong
+    /// Same per-rank batch at every rank count: the global batch grows with the ranks.
+    case weak
+}
+
 /// One row of `compare`'s table: a run and, where it has comparable runs, its scaling figures.
 public struct ScalingRow: Sendable {
     public var run: RunRecord
-    /// `strong` (same global batch, other rank counts exist), `weak` (same per-rank batch), or nil.
+    /// `strong` or `weak` for a run in a scaling group, `mixed` for a run resumed at another rank count (its
+    /// seconds mix rank counts, so it is in no group), nil otherwise.
     public var scaling: String?
+    /// The scaling group's number (1, 2, ...), shared by its runs.
+    public var group: Int?
+    /// What sets this run's settings apart from the other runs': the optimizer and learning rate always, then
+    /// every other setting that differs between the runs, and the folder when runs come from several.
+    public var label: String = ""
     /// Strong scaling: sec/epoch at the group's smallest rank count over this run's.
     public var speedup: Double?
-    /// Strong: speedup x smallest ranks / ranks. Weak: throughput per rank over the smallest rank count's.
+    /// Strong scaling: speedup x smallest ranks / ranks.
     public var efficiency: Double?
+    /// Weak scaling: throughput per rank over that of the group's smallest rank count.
+    public var weakEfficiency: Double?
     /// Examples per second per rank.
     public var throughputPerRank: Double { run.examplesPerSecond / Double(run.ranks) }
 }
 
 /// Groups runs that differ only in rank count and computes speedup and parallel efficiency.
 ///
-/// Strong scaling groups share the global batch (and every other setting); weak scaling groups share the
-/// per-rank batch, so the global batch grows with the ranks. Each group is measured against its smallest rank
-/// count. A run in no group of two or more rank counts gets no scaling figures.
+/// One rule, also used by `scripts/plot-runs` (through `compare --format json`): runs are comparable when every
+/// setting agrees except ranks and batch, and they come from the same folder. Strong groups share the global
+/// batch; weak groups share the per-rank batch. A folder is one kind of study, so one kind of group is formed
+/// (``ScalingMode``); each group is measured against its smallest rank count.
 public enum ScalingAnalysis {
-    public static func rows(_ runs: [RunRecord]) -> [ScalingRow] {
+    public static func rows(_ runs: [RunRecord], mode: ScalingMode = .auto) -> [ScalingRow] {
         var rows = runs.map { ScalingRow(run: $0) }
-        let strong = Dictionary(grouping: rows.indices) { "\(rows[$0].run.settingsKey)|B=\(rows[$0].run.globalBatch)" }
-        for members in strong.values where Set(members.map { rows[$0].run.ranks }).count > 1 {
-            let base = members.min { rows[$0].run.ranks < rows[$1].run.ranks }!
+        let labels = differingSettings(runs)
+        for index in rows.indices {
+            rows[index].label = labels[index]
+            if rows[index].run.mixesRankCounts { rows[index].scaling = "mixed" }
+        }
+        let candidates = rows.indices.filter { !rows[$0].run.mixesRankCounts }
+        func groups(_ batch: (RunRecord) -> String) -> [[Int]] {
+            Dictionary(grouping: candidates) { "\(rows[$0].run.folder)|\(rows[$0].run.settingsKey)|\(batch(rows[$0].run))" }
+                .values.filter { members in Set(members.map { rows[$0].run.ranks }).count > 1 }
+        }
+        let strong = groups { "B=\($0.globalBatch)" }
+        let weak = groups { "b=\($0.perRankBatch)" }
+        let useWeak = mode == .weak || (mode == .auto && weak.joined().count > strong.joined().count)
+        for members in useWeak ? weak : strong {
+            let base = members.min { (rows[$0].run.ranks, rows[$0].run.source) < (rows[$1].run.ranks, rows[$1].run.source) }!
             for index in members {
-                let speedup = rows[base].run.secondsPerEpoch / rows[index].run.secondsPerEpoch
-                rows[index].scaling = "strong"
-                rows[index].speedup = speedup
-                rows[index].efficiency = speedup * Double(rows[base].run.ranks) / Double(rows[index].run.ranks)
+                rows[index].scaling = useWeak ? "weak" : "strong"
+                if useWeak {
+                    rows[index].weakEfficiency = rows[index].throughputPerRank / rows[base].throughputPerRank
+                } else {
+                    let speedup = rows[base].run.secondsPerEpoch / rows[index].run.secondsPerEpoch
+                    rows[index].speedup = speedup
+                    rows[index].efficiency = speedup * Double(rows[base].run.ranks) / Double(rows[index].run.ranks)
+                }
             }
         }
-        let weak = Dictionary(grouping: rows.indices.filter { rows[$0].scaling == nil }) {
-            "\(rows[$0].run.settingsKey)|b=\(rows[$0].run.perRankBatch)"
+        rows.sort {
+            let left = $0.run, right = $1.run
+            let leftBatch = useWeak ? left.perRankBatch : Double(left.globalBatch)
+            let rightBatch = useWeak ? right.perRankBatch : Double(right.globalBatch)
+            return (left.folder, $0.label, leftBatch, left.ranks, left.source)
+                < (right.folder, $1.label, rightBatch, right.ranks, right.source)
         }
-        for members in weak.values where Set(members.map { rows[$0].run.ranks }).count > 1 {
-            let base = members.min { rows[$0].run.ranks < rows[$1].run.ranks }!
-            for index in members {
-                rows[index].scaling = "weak"
-                rows[index].efficiency = rows[index].throughputPerRank / rows[base].throughputPerRank
-            }
+        var numbers: [String: Int] = [:]
+        for index in rows.indices where rows[index].scaling == "strong" || rows[index].scaling == "weak" {
+            let run = rows[index].run
+            let key = "\(run.folder)|\(run.settingsKey)|\(useWeak ? "\(run.perRankBatch)" : "\(run.globalBatch)")"
+            if numbers[key] == nil { numbers[key] = numbers.count + 1 }
+            rows[index].group = numbers[key]
         }
-        return rows.sorted {
-            ($0.run.globalBatch, $0.run.settingsKey, $0.run.ranks, $0.run.source)
-                < ($1.run.globalBatch, $1.run.settingsKey, $1.run.ranks, $1.run.source)
+        return rows
+    }
+
+    /// Each run's label: optimizer and learning rate, the settings that differ between the runs, the folder.
+    private static func differingSettings(_ runs: [RunRecord]) -> [String] {
+        let shown: Set<String> = ["optimizer.kind", "optimizer.learning_rate"]
+        let keys = Set(runs.flatMap(\.settings.keys)).subtracting(shown).filter { key in
+            Set(runs.map { $0.settings[key] ?? "" }).count > 1
+        }.sorted()
+        let folders = Set(runs.map(\.folder)).count > 1
+        return runs.map { run in
+            var parts = ["\(run.optimizer) lr \(String(format: "%g", run.learningRate))"]
+            parts += keys.map { "\($0)=\(run.settings[$0] ?? "unset")" }
+            if folders { parts.append("in \(run.folder.isEmpty ? "." : run.folder)") }
+            return parts.joined(separator: ", ")
         }
     }
 }
 
-/// The output formats of `compare`.
+/// The output formats of `compare`: the same columns, names and units in each; a figure a run lacks is empty
+/// in text, markdown and CSV, and `null` in JSON.
 public enum TableFormat: String, CaseIterable, Sendable {
     case text, csv, markdown, json
 
-    static let headers = [
-        "ranks", "hosts", "global_batch", "per_rank_batch", "optimizer", "lr", "epochs", "final_loss", "sec_per_epoch",
-        "examples_per_sec", "time_to_target", "allreduce_share", "scaling", "speedup", "efficiency",
-        "throughput_per_rank", "log",
-    ]
+    /// One cell: a number with its text form, or text.
+    private enum Cell {
+        case number(Double?, String)
+        case text(String)
 
-    /// Renders the rows; `target` is named in the text header.
-    public func render(_ rows: [ScalingRow], target: Double) -> String {
-        let cells = rows.map { row -> [String] in
-            let run = row.run
-            return [
-                "\(run.ranks)", "\(run.hosts)", "\(run.globalBatch)", Self.number(run.perRankBatch, 2), run.optimizer,
-                Self.number(run.learningRate, 4), "\(run.epochs)", Self.number(run.finalLoss, 4),
-                Self.scientific(run.secondsPerEpoch), Self.number(run.examplesPerSecond, 0),
-                run.secondsToTarget.map(Self.scientific) ?? "-", Self.number(100 * run.allreduceShare, 1) + "%",
-                row.scaling ?? "-", row.speedup.map { Self.number($0, 2) } ?? "-",
-                row.efficiency.map { Self.number($0, 2) } ?? "-", Self.number(row.throughputPerRank, 0), run.source,
-            ]
+        var text: String {
+            switch self {
+            case .number(let value, let format): value.map { String(format: format, $0) } ?? ""
+            case .text(let text): text
+            }
         }
+
+        var json: Any {
+            switch self {
+            case .number(let value, _): value.map { $0 as Any } ?? NSNull()
+            case .text(let text): text.isEmpty ? NSNull() : text
+            }
+        }
+    }
+
+    /// The columns: name and cell of a row. `allreduce_share` is a fraction (0.25 = a quarter of training time).
+    private static func columns(target: Double) -> [(String, (ScalingRow) -> Cell)] {
+        func count(_ value: Int?) -> Cell { .number(value.map(Double.init), "%.0f") }
+        return [
+            ("ranks", { count($0.run.ranks) }),
+            ("rank_segments", { .text($0.run.mixesRankCounts ? $0.run.rankSegments.map(String.init).joined(separator: "+") : "") }),
+            ("hosts", { count($0.run.hosts) }),
+            ("global_batch", { count($0.run.globalBatch) }),
+            ("per_rank_batch", { .number($0.run.perRankBatch, "%.2f") }),
+            ("optimizer", { .text($0.run.optimizer) }),
+            ("lr", { .number($0.run.learningRate, "%.4g") }),
+            ("epochs", { count($0.run.epochs) }),
+            ("final_loss", { .number($0.run.finalLoss, "%.4f") }),
+            ("sec_per_epoch", { .number($0.run.secondsPerEpoch, "%.3g") }),
+            ("examples_per_sec", { .number($0.run.examplesPerSecond, "%.0f") }),
+            ("target", { _ in .number(target, "%g") }),
+            ("time_to_target", { .number($0.run.secondsToTarget, "%.3g") }),
+            ("allreduce_share", { .number($0.run.allreduceShare, "%.3f") }),
+            ("scaling", { .text($0.scaling ?? "") }),
+            ("group", { count($0.group) }),
+            ("speedup", { .number($0.speedup, "%.2f") }),
+            ("efficiency", { .number($0.efficiency, "%.2f") }),
+            ("weak_efficiency", { .number($0.weakEfficiency, "%.2f") }),
+            ("throughput_per_rank", { .number($0.throughputPerRank, "%.0f") }),
+            ("label", { .text($0.label) }),
+            ("log", { .text($0.run.source) }),
+        ]
+    }
+
+    /// The column names, in order.
+    public static var headers: [String] { columns(target: 0).map(\.0) }
+
+    /// Renders the rows; `target` is the loss `time_to_target` refers to, a column in every format.
+    public func render(_ rows: [ScalingRow], target: Double) -> String {
+        let columns = Self.columns(target: target)
+        let cells = rows.map { row in columns.map { $0.1(row) } }
+        let headers = columns.map(\.0)
         switch self {
         case .csv:
-            return ([Self.headers] + cells.map { $0.map { $0.hasSuffix("%") ? String($0.dropLast()) : $0 } })
-                .map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\n")
+            return ([headers] + cells.map { $0.map(\.text) }).map { $0.map(Self.csvField).joined(separator: ",") }
+                .joined(separator: "\n")
         case .markdown:
-            let header = "| " + Self.headers.joined(separator: " | ") + " |"
-            let rule = "|" + String(repeating: "---|", count: Self.headers.count)
-            return ([header, rule] + cells.map { "| " + $0.joined(separator: " | ") + " |" }).joined(separator: "\n")
+            let header = "| " + headers.joined(separator: " | ") + " |"
+            let rule = "|" + String(repeating: "---|", count: headers.count)
+            let lines = cells.map { "| " + $0.map { $0.text.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
+            return ([header, rule] + lines).joined(separator: "\n")
         case .json:
-            let objects = rows.map { row -> [String: Any] in
-                let run = row.run
-                var object: [String: Any] = [
-                    "log": run.source, "ranks": run.ranks, "hosts": run.hosts, "global_batch": run.globalBatch,
-                    "per_rank_batch": run.perRankBatch, "optimizer": run.optimizer, "lr": run.learningRate,
-                    "epochs": run.epochs, "final_loss": run.finalLoss, "sec_per_epoch": run.secondsPerEpoch,
-                    "examples_per_sec": run.examplesPerSecond, "allreduce_share": run.allreduceShare,
-                    "throughput_per_rank": row.throughputPerRank, "target": target,
-                ]
-                object["time_to_target"] = run.secondsToTarget
-                object["scaling"] = row.scaling
-                object["speedup"] = row.speedup
-                object["efficiency"] = row.efficiency
-                return object
-            }
+            let objects = cells.map { Dictionary(uniqueKeysWithValues: zip(headers, $0.map(\.json))) }
             let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])) ?? Data()
             return String(decoding: data, as: UTF8.self)
         case .text:
-            let table = [Self.headers] + cells
-            let widths = Self.headers.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+            let table = [headers] + cells.map { $0.map(\.text) }
+            let widths = headers.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
             return table.map { line in
                 line.enumerated().map { column, cell in
                     column == line.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                 }.joined(separator: "  ")
-            }.joined(separator: "\n") + "\n(time_to_target: training seconds until the loss first reached \(target))"
+            }.joined(separator: "\n") + "\n(time_to_target: training seconds until the loss first reached \(target); "
+                + "allreduce_share: a fraction of training time)"
         }
     }
 
-    private static func number(_ value: Double, _ decimals: Int) -> String {
-        String(format: "%.\(decimals)f", value)
-    }
-
-    private static func scientific(_ value: Double) -> String {
-        String(format: "%.3g", value)
-    }
-
     private static func csvField(_ field: String) -> String {
-        field.contains(",") || field.contains("\"") ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+        field.contains(",") || field.contains("\"") || field.contains("\n")
+            ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 }
