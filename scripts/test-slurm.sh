@@ -3,7 +3,8 @@
 # cluster configuration for this host in a temporary folder (state, spool, logs; its own ports, so a cluster
 # already on the host is left alone), starts munged (unless one answers already), slurmctld and slurmd, submits:
 #   - train.sbatch from the checkout, through srun (the launcher it picks is checked)
-#   - sweep-array.sbatch (four array tasks, one global batch each) into one runs folder
+#   - sweep-array.sbatch twice, at 1 rank and at 2 (four array tasks each, one global batch each) into one runs
+#     folder: the README's rank-count scaling study, then compared (strong scaling groups) and plotted
 #   - train.sbatch from another folder by its absolute path, with AIRFOIL_DP_LAUNCHER=mpirun and --overcommit
 #   - a job asking for more CPUs than the cluster has, which sbatch must refuse at once (EnforcePartLimits=ALL)
 # waits for them (at most --timeout seconds), checks every job's state and exit code (scontrol), its log (a summary
@@ -133,16 +134,22 @@ ranks=$((cpus < 2 ? cpus : 2))
 train=$(cd "$repo" && AIRFOIL_DP_LOG="$scratch/runs/train.jsonl" sbatch --parsable --ntasks="$ranks" \
     --output="$scratch/train-%j.out" --error="$scratch/train-%j.err" scripts/slurm/train.sbatch --epochs 4) \
     || fail "sbatch train.sbatch was refused"
-sweep=$(cd "$repo" && AIRFOIL_DP_RUNS="$scratch/runs/sweep" sbatch --parsable --ntasks="$ranks" \
-    --output="$scratch/sweep-%A_%a.out" --error="$scratch/sweep-%A_%a.err" scripts/slurm/sweep-array.sbatch) \
-    || fail "sbatch sweep-array.sbatch was refused"
+# A rank-count scaling study as the README shows it: one array per rank count into one runs folder.
+sweeps=()
+for count in 1 "$ranks"; do
+    sweeps+=("$(cd "$repo" && AIRFOIL_DP_RUNS="$scratch/runs/study" sbatch --parsable --ntasks="$count" \
+        --output="$scratch/sweep-%A_%a.out" --error="$scratch/sweep-%A_%a.err" scripts/slurm/sweep-array.sbatch)") \
+        || fail "sbatch sweep-array.sbatch was refused"
+done
+sweep="${sweeps[*]}"
+sweep="${sweep// /,}"
 oversized=$((cpus * 32))
 elsewhere=$(cd "$scratch/elsewhere" && AIRFOIL_DP_LAUNCHER=mpirun sbatch --parsable --ntasks=$((cpus * 2)) \
     --overcommit "$repo/scripts/slurm/train.sbatch" --preset minibatch10) || fail "sbatch from another folder was refused"
 if refused=$(sbatch --parsable --ntasks="$oversized" "$repo/scripts/slurm/train.sbatch" 2>&1); then
     fail "a job of $oversized tasks on $cpus CPUs was accepted (job $refused) instead of refused"
 fi
-echo "test-slurm.sh: submitted train $train, sweep array $sweep, from another folder $elsewhere; refused $oversized tasks: $refused"
+echo "test-slurm.sh: submitted train $train, sweep arrays $sweep, from another folder $elsewhere; refused $oversized tasks: $refused"
 
 deadline=$(($(date +%s) + timeout))
 while [[ -n "$(squeue -h -j "$train,$sweep,$elsewhere" 2>/dev/null)" ]]; do
@@ -163,15 +170,29 @@ check_job() {
 }
 srun_launcher="$(airfoil_dp_slurm_launcher auto | tr '\n' ' ')"
 check_job "$train" "$scratch/runs/train.jsonl" "$scratch/train-$train.err" "${srun_launcher% }"
-for task in 0 1 2 3; do
-    batch=$(awk -v t="$task" 'BEGIN { split("1 10 100 1500", b, " "); print b[t + 1] }')
-    ((batch < ranks)) && batch=$ranks
-    check_job "${sweep}_$task" "$scratch/runs/sweep/B$batch-P$ranks.jsonl" "$scratch/sweep-${sweep}_$task.err" \
-        "${srun_launcher% }"
+# The array task's batch (its preset's, raised to one example per rank) names its log.
+mapfile -t batches < <("$binary" presets | awk -F'\t' '{ print ($3 == 0 ? 1500 : $3) }' | sort -n)
+index=0
+for count in 1 "$ranks"; do
+    array="${sweeps[$index]}"
+    index=$((index + 1))
+    for task in 0 1 2 3; do
+        batch=${batches[$task]}
+        ((batch < count)) && batch=$count
+        check_job "${array}_$task" "$scratch/runs/study/B$batch-P$count.jsonl" "$scratch/sweep-${array}_$task.err" \
+            "${srun_launcher% }"
+    done
 done
 check_job "$elsewhere" "$scratch/elsewhere/runs/airfoil-dp-$elsewhere.jsonl" \
     "$scratch/elsewhere/airfoil-dp-$elsewhere.err" mpirun
 ranks_elsewhere=$(head -n 1 "$scratch/elsewhere/runs/airfoil-dp-$elsewhere.jsonl" | sed -n 's/.*"ranks":\([0-9]*\),"schema".*/\1/p')
 [[ "$ranks_elsewhere" == $((cpus * 2)) ]] || fail "the overcommitted job ran $ranks_elsewhere ranks, not $((cpus * 2))"
-"$binary" compare "$scratch/runs/sweep" >/dev/null || fail "compare could not read the sweep's logs"
-echo "test-slurm.sh: PASSED (train, four array tasks and the job from another folder completed; the oversized one was refused)"
+"$binary" compare "$scratch/runs/study" --scaling strong > "$scratch/compare.txt" \
+    || fail "compare could not read the study's logs"
+groups=$(grep -c ' strong ' "$scratch/compare.txt" || true)
+((groups >= 4)) || fail "compare found $groups runs in strong-scaling groups, not the study's: $(cat "$scratch/compare.txt")"
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+    "$repo/scripts/plot-runs" --scaling strong -o "$scratch/plots" "$scratch/runs/study" 2>/dev/null \
+        || fail "plot-runs could not draw the study"
+fi
+echo "test-slurm.sh: PASSED (train, two sweep arrays of a rank-count study and the job from another folder completed; the oversized one was refused)"
