@@ -99,7 +99,8 @@ extension EndToEnd {
             #expect(end?["reason"] as? String == "replicas_differ")
             #expect(end?["replicas_identical"] as? Bool == false)
 
-            let plain = try Launcher.run(arguments, ranks: 4, environment: ["AIRFOIL_DP_FAULT": "perturb-replica@2"])
+            let plain = try Launcher.run(arguments + ["--overwrite"], ranks: 4,
+                                         environment: ["AIRFOIL_DP_FAULT": "perturb-replica@2"])
             #expect(plain.status == 70)
             #expect(plain.standardError.contains("differ between ranks"), "\(plain.standardError)")
             let cleanLog = folder.appendingPathComponent("clean.jsonl").path

@@ -33,12 +33,13 @@ extension EndToEnd {
             let table = first.standardOutput.split(separator: "\n")
             #expect(table.count == 7, "header, five runs, footnote: \(first.standardOutput)")
             #expect(table.filter { $0.contains("strong") }.count == 5)
-            if (try? Launcher.runCommand(["/usr/bin/python3", "-c", "import matplotlib"], timeout: 60))?.status == 0 {
-                for name in ["loss_vs_epoch", "loss_vs_time", "scaling"] {
+            if Self.canPlot {
+                for name in ["loss_vs_epoch", "loss_vs_time", "time_to_target", "scaling"] {
                     for ext in ["png", "svg"] {
                         #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/\(name).\(ext)"))
                     }
                 }
+                #expect(!first.standardError.lowercased().contains("warning"), "\(first.standardError)")
             }
             let again = try script(arguments)
             #expect(again.status == 0)
@@ -47,6 +48,25 @@ extension EndToEnd {
             #expect(other.status == 65, "a complete log of another configuration is refused, not skipped")
             #expect(other.standardError.contains("optimizer.kind is 'sgd' in the log, 'adam' here"), "\(other.standardError)")
             #expect(!other.standardError.contains("[1/5]"), "nothing ran")
+        }
+
+        static var canPlot: Bool {
+            (try? Launcher.runCommand(["/usr/bin/python3", "-c", "import matplotlib"], timeout: 60))?.status == 0
+        }
+
+        @Test("a folder of one rank count gets its plots without a scaling figure, an empty panel or a warning",
+              .enabled(if: canPlot, "needs Debian's python3-matplotlib"))
+        func plotsOfOneRankCount() throws {
+            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
+            let result = try script(["scripts/sweep.sh", "--batches", "10 100", "--ranks", "1", "--epochs", "1",
+                                     "--out", folder])
+            #expect(result.status == 0, "\(result.standardError)")
+            for name in ["loss_vs_epoch", "loss_vs_time", "time_to_target"] {
+                #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/\(name).png"))
+            }
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/plots/scaling.png"))
+            #expect(result.standardError.contains("no scaling plot: no runs that differ only in rank count"))
+            #expect(!result.standardError.lowercased().contains("warning"), "\(result.standardError)")
         }
 
         @Test("sweeps started in the same second get folders of their own")
