@@ -2,7 +2,7 @@ import Comparison
 import Foundation
 
 /// libFuzzer target: any bytes as a run log given to `airfoil-dp compare`, read, grouped with a second copy of
-/// itself in one of the scaling modes and rendered in every format.
+/// itself in one of the scaling modes, fitted against batch (`compare --fit`) and rendered in every format.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRunLog(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Data(bytes: data, count: size)
@@ -10,7 +10,11 @@ public func fuzzRunLog(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     case .success(let run):
         // One scaling mode per input (by its length), so every mode is reached at a third of the cost.
         let rows = ScalingAnalysis.rows([run, run], mode: ScalingMode.allCases[size % ScalingMode.allCases.count])
-        for format in TableFormat.allCases { _ = format.render(rows, target: 0.25) }
+        let fits = BatchSizeSweeps.fits(rows)
+        for format in TableFormat.allCases {
+            _ = format.render(rows, target: 0.25)
+            _ = format.render(fits: fits, target: 0.25)
+        }
     case .failure(let problem):
         precondition(!problem.reason.contains("\n"), "a refusal that is not one line")
     }

@@ -22,7 +22,8 @@ struct Compare: ParsableCommand {
             weak (same per-rank batch: weak_efficiency, throughput per rank against the smallest rank count). \
             A run resumed at another rank count is marked mixed (rank_segments) and joins no group. The label \
             column names the settings that tell runs apart. Every format has the same columns; a missing figure \
-            is empty (null in JSON); allreduce_share is a fraction.
+            is empty (null in JSON); allreduce_share is a fraction. --fit prints instead, per batch-size sweep, \
+            the fit S(B) = S_min (1 + B_noise / B) of steps to --target against global batch.
             """)
 
     @Argument(help: "Run logs, or folders holding them.")
@@ -36,6 +37,9 @@ struct Compare: ParsableCommand {
 
     @Option(help: "Scaling groups: strong, weak, or auto (whichever groups more runs).")
     var scaling: ScalingMode = .auto
+
+    @Flag(help: "Print, instead of the runs, the fit S(B) = S_min (1 + B_noise / B) of steps to --target against batch, per batch-size sweep.")
+    var fit = false
 
     func validate() throws {
         guard target.isFinite, target > 0 else { throw ValidationError("--target must be a positive number") }
@@ -52,7 +56,20 @@ struct Compare: ParsableCommand {
         guard !runs.isEmpty else {
             throw JobFailure(.invalidData, "compare: no complete run log among \(paths.joined(separator: " "))")
         }
-        Console.out(format.render(ScalingAnalysis.rows(runs, mode: scaling), target: target))
+        let rows = ScalingAnalysis.rows(runs, mode: scaling)
+        guard fit else {
+            Console.out(format.render(rows, target: target))
+            return
+        }
+        let fits = BatchSizeSweeps.fits(rows)
+        if fits.isEmpty {
+            Console.err("airfoil-dp compare: no fit: no sweep has two or more batch sizes that reached \(target)\n")
+        }
+        for row in fits {
+            guard let warning = row.fit.warning else { continue }
+            Console.err("airfoil-dp compare: warning: \(row.series) at \(row.ranks) rank\(row.ranks == 1 ? "" : "s"): \(warning)\n")
+        }
+        Console.out(format.render(fits: fits, target: target))
     }
 
     private func logFiles() -> [String] {

@@ -19,6 +19,9 @@ public struct RunRecord: Equatable, Sendable {
     public var examplesPerSecond: Double
     /// Training seconds until the loss first reached the target, if it did.
     public var secondsToTarget: Double?
+    /// Steps and examples until the loss first reached the target (at the first evaluation that saw it).
+    public var stepsToTarget: Int?
+    public var examplesToTarget: Int?
     /// Allreduce seconds over training seconds.
     public var allreduceShare: Double
     /// Every setting of the configuration that is not about ranks, batch or where outputs go, flattened to
@@ -113,7 +116,7 @@ public enum RunLogParser {
             rows: rows, epochs: epochs, preset: config["preset"] as? String ?? "?",
             optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: result.finalLoss,
             secondsPerEpoch: result.secPerEpoch, examplesPerSecond: result.examplesPerSec,
-            secondsToTarget: reached?.trainSeconds,
+            secondsToTarget: reached?.trainSeconds, stepsToTarget: reached?.step, examplesToTarget: reached?.examples,
             allreduceShare: compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0,
             settings: flatten(settings, prefix: ""), rankSegments: segments))
     }

@@ -141,6 +141,8 @@ public enum TableFormat: String, CaseIterable, Sendable {
             ("examples_per_sec", { .number($0.run.examplesPerSecond, "%.0f") }),
             ("target", { _ in .number(target, "%g") }),
             ("time_to_target", { .number($0.run.secondsToTarget, "%.3g") }),
+            ("steps_to_target", { count($0.run.stepsToTarget) }),
+            ("examples_to_target", { count($0.run.examplesToTarget) }),
             ("allreduce_share", { .number($0.run.allreduceShare, "%.3f") }),
             ("scaling", { .text($0.scaling ?? "") }),
             ("group", { count($0.group) }),
@@ -159,8 +161,29 @@ public enum TableFormat: String, CaseIterable, Sendable {
     /// Renders the rows; `target` is the loss `time_to_target` refers to, a column in every format.
     public func render(_ rows: [ScalingRow], target: Double) -> String {
         let columns = Self.columns(target: target)
-        let cells = rows.map { row in columns.map { $0.1(row) } }
-        let headers = columns.map(\.0)
+        return layout(headers: columns.map(\.0), cells: rows.map { row in columns.map { $0.1(row) } },
+                      footnote: "(time_to_target, steps_to_target, examples_to_target: training seconds, steps and "
+                          + "examples until the loss first reached \(target), at the evaluation that saw it; "
+                          + "allreduce_share: a fraction of training time)")
+    }
+
+    /// Renders the fits of steps-to-target against batch, one per batch-size sweep.
+    public func render(fits: [BatchSizeSweeps.Row], target: Double) -> String {
+        let headers = ["series", "ranks", "target", "batch_sizes", "s_min", "b_noise", "b_noise_factor", "e_min",
+                       "warning", "folder"]
+        let cells = fits.map { row -> [Cell] in
+            [.text(row.series), .number(Double(row.ranks), "%.0f"), .number(target, "%g"),
+             .number(Double(row.fit.points), "%.0f"), .number(row.fit.minimumSteps, "%.4g"),
+             .number(row.fit.noiseBatch, "%.4g"), .number(row.fit.noiseBatchFactor, "%.3g"),
+             .number(row.fit.minimumExamples, "%.4g"), .text(row.fit.warning ?? ""), .text(row.folder)]
+        }
+        return layout(headers: headers, cells: cells,
+                      footnote: "(S(B) = s_min (1 + b_noise / B) fitted to the fewest steps to \(target) at each batch, "
+                          + "least squares in log space; b_noise x/÷ b_noise_factor is one standard error; "
+                          + "e_min = s_min b_noise examples)")
+    }
+
+    private func layout(headers: [String], cells: [[Cell]], footnote: String) -> String {
         switch self {
         case .csv:
             return ([headers] + cells.map { $0.map(\.text) }).map { $0.map(Self.csvField).joined(separator: ",") }
@@ -181,8 +204,7 @@ public enum TableFormat: String, CaseIterable, Sendable {
                 line.enumerated().map { column, cell in
                     column == line.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                 }.joined(separator: "  ")
-            }.joined(separator: "\n") + "\n(time_to_target: training seconds until the loss first reached \(target); "
-                + "allreduce_share: a fraction of training time)"
+            }.joined(separator: "\n") + "\n" + footnote
         }
     }
 

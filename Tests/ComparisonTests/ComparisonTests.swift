@@ -159,3 +159,59 @@ struct ScalingAnalysisTests {
         #expect(lonelyObject["target"] as? Double == 0.25 && lonelyObject["allreduce_share"] as? Double == 0.25)
     }
 }
+
+@Suite("Steps to the target and their fit against batch")
+struct BatchSizeFitTests {
+    /// McCandlish et al.'s curve at S_min = 100 and B_noise = 256.
+    private func steps(_ batch: Double) -> Double { 100 * (1 + 256 / batch) }
+    private let batches: [Double] = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+
+    @Test("points on the curve give back S_min and B_noise, with no spread")
+    func exactCurve() throws {
+        let fit = try #require(BatchSizeFit.fit(batches.map { ($0, steps($0)) }))
+        #expect(abs(fit.minimumSteps / 100 - 1) < 1e-3 && abs(fit.noiseBatch / 256 - 1) < 1e-3, "\(fit)")
+        #expect(abs(fit.minimumExamples / 25_600 - 1) < 2e-3)
+        #expect(fit.warning == nil && abs((fit.noiseBatchFactor ?? 0) - 1) < 1e-6)
+    }
+
+    @Test("noisy points give B_noise near the truth with an uncertainty above one")
+    func noisyCurve() throws {
+        let noise: [Double] = [1.06, 0.95, 1.04, 0.97, 1.05, 0.94, 1.03, 0.96, 1.05, 0.97]
+        let fit = try #require(BatchSizeFit.fit(zip(batches, noise).map { ($0, steps($0) * $1) }))
+        #expect(abs(fit.noiseBatch / 256 - 1) < 0.3, "\(fit)")
+        #expect((fit.noiseBatchFactor ?? 0) > 1 && fit.warning == nil)
+    }
+
+    @Test("flat steps, steps falling as 1/B and two batch sizes are fitted with a warning; one batch size is not")
+    func undetermined() throws {
+        let flat = try #require(BatchSizeFit.fit(batches.map { ($0, 50) }))
+        #expect(flat.warning?.contains("did not fall") == true && flat.noiseBatchFactor == nil)
+        let perfect = try #require(BatchSizeFit.fit(batches.map { ($0, 1e5 / $0) }))
+        #expect(perfect.warning?.contains("above the largest batch") == true)
+        let two = try #require(BatchSizeFit.fit([(64, steps(64)), (1024, steps(1024))]))
+        #expect(two.warning?.contains("two batch sizes") == true && abs(two.noiseBatch / 256 - 1) < 1e-2)
+        #expect(BatchSizeFit.fit([(64, 10), (64, 12)]) == nil)
+    }
+
+    @Test("compare counts steps and examples to the target; a sweep's fit takes each batch's fewest steps over its rates")
+    func sweepsFromLogs() throws {
+        func run(_ batch: Int, lr: Double, losses: [Double]) throws -> RunRecord {
+            try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: batch, secPerEpoch: 1, losses: losses, lr: lr).utf8),
+                                   source: "f/B\(batch)-lr\(lr).jsonl", target: 0.25).get()
+        }
+        let reached = try run(100, lr: 0.4, losses: [0.48, 0.3, 0.249, 0.245])
+        #expect(reached.stepsToTarget == 2 && reached.examplesToTarget == 400)
+        let rows = ScalingAnalysis.rows([
+            reached, try run(100, lr: 0.1, losses: [0.48, 0.3, 0.29, 0.249]),
+            try run(10, lr: 0.05, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.249]),
+            try run(1000, lr: 1, losses: [0.48, 0.3, 0.249]),
+        ])
+        let csv = TableFormat.csv.render(rows, target: 0.25)
+        #expect(csv.split(separator: "\n")[0].contains("steps_to_target,examples_to_target"))
+        let fits = BatchSizeSweeps.fits(rows)
+        #expect(fits.count == 1 && fits.first?.fit.points == 3 && fits.first?.series == "sgd", "\(fits)")
+        let json = TableFormat.json.render(fits: fits, target: 0.25)
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(objects.first?["batch_sizes"] as? Int == 3 && objects.first?["target"] as? Double == 0.25)
+    }
+}
