@@ -86,22 +86,21 @@ public enum BatchSizeSweeps {
 
     public static func fits(_ rows: [ScalingRow]) -> [Row] {
         let reached = rows.filter { $0.run.stepsToTarget != nil && !$0.run.mixesRankCounts }
-        let sweeps = Dictionary(grouping: reached) { row in
-            let settings = row.run.settings.filter { !Self.perBatch.contains($0.key) }.map { "\($0.key)=\($0.value)" }
-            return "\(row.run.folder)|\(row.run.ranks)|\(settings.sorted().joined(separator: ";"))"
+        // A sweep's name: what tells it from other sweeps, without what it sets per batch.
+        let names = ScalingAnalysis.differingSettings(reached.map(\.run), showingRate: false, ignoring: perBatch)
+        let sweeps = Dictionary(grouping: reached.indices) { index in
+            let run = reached[index].run
+            let settings = run.settings.filter { !Self.perBatch.contains($0.key) }.map { "\($0.key)=\($0.value)" }
+            return "\(run.folder)|\(run.ranks)|\(settings.sorted().joined(separator: ";"))"
         }
         return sweeps.values.compactMap { members -> Row? in
-            let fewest = Dictionary(grouping: members, by: \.run.globalBatch).mapValues { runs in
-                runs.map { Double($0.run.stepsToTarget!) }.min()!
+            let fewest = Dictionary(grouping: members) { reached[$0].run.globalBatch }.mapValues { indices in
+                indices.map { Double(reached[$0].run.stepsToTarget!) }.min()!
             }
             let points = fewest.sorted { $0.key < $1.key }.map { (batch: Double($0.key), steps: $0.value) }
             guard let fit = BatchSizeFit.fit(points) else { return nil }
-            let run = members[0].run
-            // The label without what the sweep sets per batch: "sgd lr 0.05, epochs=2, hidden=[64]" -> "sgd, hidden=[64]".
-            let rest = members[0].label.components(separatedBy: ", ").dropFirst()
-                .filter { part in !Self.perBatch.contains { part.hasPrefix($0 + "=") } }
-            return Row(folder: run.folder, series: ([run.optimizer] + rest).joined(separator: ", "), ranks: run.ranks,
-                       fit: fit)
+            let run = reached[members[0]].run
+            return Row(folder: run.folder, series: names[members[0]], ranks: run.ranks, fit: fit)
         }.sorted { ($0.folder, $0.series, $0.ranks) < ($1.folder, $1.series, $1.ranks) }
     }
 

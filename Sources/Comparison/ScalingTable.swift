@@ -83,15 +83,18 @@ public enum ScalingAnalysis {
         return rows
     }
 
-    /// Each run's label: optimizer and learning rate, the settings that differ between the runs, the folder.
-    private static func differingSettings(_ runs: [RunRecord]) -> [String] {
+    /// Each run's label: the optimizer (and its learning rate unless `showingRate` is false), the settings that
+    /// differ between the runs except `ignoring`, and the folder when the runs come from several.
+    static func differingSettings(_ runs: [RunRecord], showingRate: Bool = true, ignoring: Set<String> = [])
+        -> [String]
+    {
         let shown: Set<String> = ["optimizer.kind", "optimizer.learning_rate"]
-        let keys = Set(runs.flatMap(\.settings.keys)).subtracting(shown).filter { key in
+        let keys = Set(runs.flatMap(\.settings.keys)).subtracting(shown).subtracting(ignoring).filter { key in
             Set(runs.map { $0.settings[key] ?? "" }).count > 1
         }.sorted()
         let folders = Set(runs.map(\.folder)).count > 1
         return runs.map { run in
-            var parts = ["\(run.optimizer) lr \(String(format: "%g", run.learningRate))"]
+            var parts = [showingRate ? "\(run.optimizer) lr \(String(format: "%g", run.learningRate))" : run.optimizer]
             parts += keys.map { "\($0)=\(run.settings[$0] ?? "unset")" }
             if folders { parts.append("in \(run.folder.isEmpty ? "." : run.folder)") }
             return parts.joined(separator: ", ")
