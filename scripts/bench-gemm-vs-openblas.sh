@@ -2,8 +2,12 @@
 # Measures airfoil-dp's blocked SGEMM and OpenBLAS's single-threaded cblas_sgemm on the same square sizes and on
 # the MLP step's small shapes, one right after the other, and prints both with their ratio. Only ratios from one run mean much on a shared machine.
 #
-# Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--openblas-core NAME] [--help]
+# Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--openblas debian|pypi[=VERSION]] [--openblas-core NAME] [--help]
 #   --quick               sizes 64, 128, 256 only, few repetitions (proves the script works)
+#   --openblas debian     Debian's libopenblas (0.3.21 on bookworm; the default)
+#   --openblas pypi[=V]   the OpenBLAS numpy and scipy ship, the PyPI wheel scipy-openblas32 (newest, or version V,
+#                         for example 0.3.31.188.0), downloaded into a temporary folder: newer than Debian's, it
+#                         knows newer CPUs
 #   --openblas-core NAME  run OpenBLAS with OPENBLAS_CORETYPE=NAME (for example SkylakeX or Haswell): an OpenBLAS
 #                         older than the CPU falls back to an old kernel (Debian's 0.3.21 picks Prescott on a
 #                         5th-generation Xeon); compare AIRFOIL_DP_KERNEL=avx2 with Haswell
@@ -18,9 +22,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 usage() { airfoil_dp_usage "$0"; }
 quick=0
 core=""
+openblas="debian"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
+        --openblas)
+            [ $# -ge 2 ] || { echo "bench-gemm-vs-openblas.sh: --openblas needs debian or pypi[=VERSION]" >&2; exit 64; }
+            openblas="$2"
+            shift ;;
         --openblas-core)
             [ $# -ge 2 ] || { echo "bench-gemm-vs-openblas.sh: --openblas-core needs a name" >&2; exit 64; }
             core="$2"
@@ -34,12 +43,31 @@ done
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 
-if ! command -v gcc >/dev/null || ! echo '#include <cblas.h>' | gcc -E - >/dev/null 2>&1; then
-    airfoil_dp_apt_install libopenblas-dev gcc
-fi
+case "$openblas" in
+    debian|pypi|pypi=?*) ;;
+    *) echo "bench-gemm-vs-openblas.sh: --openblas '$openblas' is neither debian nor pypi[=VERSION]" >&2; exit 64 ;;
+esac
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+compile=(gcc -O2 -o "$work/openblas_bench" "$work/openblas_bench.c")
+if [ "$openblas" = debian ]; then
+    if ! command -v gcc >/dev/null || ! echo '#include <cblas.h>' | gcc -E - >/dev/null 2>&1; then
+        airfoil_dp_apt_install libopenblas-dev gcc
+    fi
+    compile+=(-lopenblas)
+else
+    wheel="scipy-openblas32"
+    [ "$openblas" != pypi ] && wheel="scipy-openblas32==${openblas#pypi=}"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work/wheel" "$wheel" >&2 \
+        || { echo "bench-gemm-vs-openblas.sh: pip could not download $wheel" >&2; exit 69; }
+    python3 -m zipfile -e "$work"/wheel/*.whl "$work/wheel"
+    prefix="$work/wheel/scipy_openblas32"
+    # The wheel's symbols carry a scipy_ prefix so that they never clash with a system BLAS.
+    compile+=(-I"$prefix/include" -Dcblas_sgemm=scipy_cblas_sgemm -Dopenblas_get_config=scipy_openblas_get_config
+              -Dopenblas_get_corename=scipy_openblas_get_corename -L"$prefix/lib" -lscipy_openblas
+              -Wl,-rpath,"$prefix/lib")
+fi
 cat > "$work/openblas_bench.c" <<'C'
 /* Median seconds of cblas_sgemm on n x n row-major matrices, after a warm-up; one JSON line per size. */
 #include <cblas.h>
@@ -89,6 +117,10 @@ static int small_shapes(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && argv[1][0] == 's') return small_shapes();
+    if (argc > 1 && argv[1][0] == 'c') {
+        printf("%s, kernel for %s\n", openblas_get_config(), openblas_get_corename());
+        return 0;
+    }
     int quick = argc > 1;
     int sizes[] = {64, 128, 256, 512, 1024, 2048};
     int count = quick ? 3 : 6;
@@ -116,7 +148,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 C
-gcc -O2 -o "$work/openblas_bench" "$work/openblas_bench.c" -lopenblas
+"${compile[@]}"
 
 quick_flag=()
 ((quick)) && quick_flag=(--quick)
@@ -128,8 +160,7 @@ python3 -c 'import json, sys
 for s in json.load(open(sys.argv[1]))["small_shapes"]:
     print(s["m"], s["n"], s["k"], int(s["trans_a"]), int(s["trans_b"]))' "$work/airfoil.json" \
     | "${openblas_env[@]}" "$work/openblas_bench" shapes > "$work/openblas-small.jsonl"
-verbose="$("${openblas_env[@]}" OPENBLAS_VERBOSE=2 "$work/openblas_bench" --quick 2>&1)"
-openblas_core="$(grep -i -m1 'core' <<<"$verbose" || echo 'core: not reported')"
+openblas_core="$("${openblas_env[@]}" "$work/openblas_bench" config)"
 
 /usr/bin/env python3 - "$work/airfoil.json" "$work/openblas.jsonl" "$openblas_core" "$work/openblas-small.jsonl" <<'PY'
 import json, sys
