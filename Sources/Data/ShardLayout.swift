@@ -50,6 +50,8 @@ public struct ShardLayout: Equatable, Sendable {
 
     /// How many of the slots `0 ..< slot` belong to `rank`.
     public func slotsOwned(before slot: Int, by rank: Int) -> Int {
-        slot > rank ? (slot - rank - 1) / ranks + 1 : 0
+        // One rank owns every slot: no division (two per step were a fifth of the one-rank sgd step).
+        if ranks == 1 { return slot }
+        return slot > rank ? (slot - rank - 1) / ranks + 1 : 0
     }
 }

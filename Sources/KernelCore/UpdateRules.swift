@@ -39,6 +39,16 @@ public func applyUpdate(
     gradientSum: UnsafePointer<Float>, first: UnsafeMutablePointer<Float>, second: UnsafeMutablePointer<Float>,
     count: Int
 ) {
+    let plainSGD = rule == .sgd && constants.momentum == 0
+    if plainSGD && count < 8 {
+        // Fewer weights than lanes (the linear model's seven): one by one, the lanes' operations, before any set-up.
+        for index in 0..<count {
+            let sum = gradientSum[index] * constants.scale
+            let g = constants.decay == 0 ? sum : sum + constants.decay * weights[index]
+            weights[index] -= constants.rate * g
+        }
+        return
+    }
     typealias Lanes = SIMD8<Float>
     let rate = Lanes(repeating: constants.rate)
     let scale = Lanes(repeating: constants.scale)
@@ -50,7 +60,6 @@ public func applyUpdate(
     let one = Lanes(repeating: 1)
     let correction1 = Lanes(repeating: constants.correction1)
     let correction2 = Lanes(repeating: constants.correction2)
-    let plainSGD = rule == .sgd && constants.momentum == 0
     var start = 0
     while start < count {
         let lanes = min(8, count - start)

@@ -14,7 +14,8 @@ public final class Optimizer {
     /// Second state buffer: Adadelta's `delta`, Adam's `s`.
     public let second: UnsafeMutableBufferPointer<Float>
     /// Updates applied so far (Adam's bias-correction step `t`).
-    public private(set) var updates = 0
+    /// (Only the owning trainer's thread touches it: no dynamic exclusivity check per step.)
+    @exclusivity(unchecked) public private(set) var updates = 0
     private let momentum, wd, gamma1, rho, beta1, beta2, epsilon: Float
     private let rule: UpdateRule
     private let kernels: KernelSet
@@ -74,8 +75,9 @@ public final class Optimizer {
         let constants = UpdateConstants(
             rate: learningRate, scale: gradientScale, decay: wd, momentum: momentum, gamma1: gamma1, rho: rho,
             beta1: beta1, beta2: beta2, epsilon: epsilon,
-            correction1: 1 - Float(pow(settings.beta1, Double(updates))),
-            correction2: 1 - Float(pow(settings.beta2, Double(updates))))
+            // Only Adam corrects its bias; two `pow` calls were a third of the sgd preset's step.
+            correction1: rule == .adam ? 1 - Float(pow(settings.beta1, Double(updates))) : 1,
+            correction2: rule == .adam ? 1 - Float(pow(settings.beta2, Double(updates))) : 1)
         kernels.update(rule, constants, weights, gradientSum, first, second, count)
     }
 

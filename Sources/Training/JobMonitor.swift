@@ -35,8 +35,12 @@ public final class JobMonitor: Sendable {
         }
     }
 
-    /// Monotonic nanoseconds at which the open collective was entered; 0 when none is open.
-    private let collectiveStart = Atomic<UInt64>(0)
+    /// The number of the open collective (they are numbered from 1 as they are entered); 0 when none is open.
+    /// The watchdog times how long one number stays open, so entering a collective reads no clock: a clock read
+    /// costs about as much as the whole one-rank sgd step.
+    private let openCollective = Atomic<UInt64>(0)
+    /// Collectives entered so far (written by the main thread only).
+    private let entered = Atomic<UInt64>(0)
     /// The open collective's ``Operation``.
     private let operation = Atomic<Int>(0)
     /// This process's rank and the job's size, once MPI knows them (the launcher's rank before).
@@ -84,22 +88,24 @@ public final class JobMonitor: Sendable {
 
     /// Runs `body`, a call that waits for the other ranks, under the watchdog.
     public func watch<Value>(_ operation: Operation, _ body: () throws -> Value) rethrows -> Value {
-        enter(operation, at: MonotonicClock.now())
+        enter(operation)
         defer { leave() }
         return try body()
     }
 
-    /// Marks the start of `operation` at `now` (monotonic nanoseconds).
+    /// Marks the start of `operation`.
     @inline(__always)
-    public func enter(_ operation: Operation, at now: UInt64) {
+    public func enter(_ operation: Operation) {
         self.operation.store(operation.rawValue, ordering: .relaxed)
-        collectiveStart.store(now, ordering: .relaxed)
+        let number = entered.load(ordering: .relaxed) &+ 1
+        entered.store(number, ordering: .relaxed)
+        openCollective.store(number, ordering: .relaxed)
     }
 
     /// Marks the end of the open collective.
     @inline(__always)
     public func leave() {
-        collectiveStart.store(0, ordering: .relaxed)
+        openCollective.store(0, ordering: .relaxed)
     }
 
     /// Publishes the step count (steps taken) for the messages.
@@ -117,17 +123,26 @@ public final class JobMonitor: Sendable {
     /// Stops the watchdog and waits for its thread to end (at most one polling interval).
     public func finish() {
         finishTraining()
-        collectiveStart.store(0, ordering: .relaxed)
+        openCollective.store(0, ordering: .relaxed)
         stopping.store(true, ordering: .relaxed)
         stopped.wait()
     }
 
+    /// Samples the open collective every 100 ms: one that is still open under the same number has been open at
+    /// least since it was first seen.
     private func watch() {
+        var seen: UInt64 = 0
+        var seenSince: UInt64 = 0
         while !stopping.load(ordering: .relaxed) {
             usleep(100_000)
-            let start = collectiveStart.load(ordering: .relaxed)
-            guard start != 0 else { continue }
-            let open = MonotonicClock.seconds(from: start, to: MonotonicClock.now())
+            let number = openCollective.load(ordering: .relaxed)
+            guard number != 0 else { continue }
+            let now = MonotonicClock.now()
+            if number != seen {
+                seen = number
+                seenSince = now
+            }
+            let open = MonotonicClock.seconds(from: seenSince, to: now)
             if open > stallTimeout {
                 let name = (Operation(rawValue: operation.load(ordering: .relaxed)) ?? .none).name
                 Console.error(String(
