@@ -7,8 +7,8 @@
 /// transposition and leading dimensions and zero-pads the edges, so edge tiles run the same vector code as
 /// interior ones. Block sizes belong to each kernel set.
 ///
-/// Shapes with one row or one column of `C` (the trainer's `X w` and `X^T r`) skip packing: see
-/// ``MatrixVector``.
+/// Shapes with one row or one column of `C` skip packing (``MatrixVector``), and so do small products, whose `op(B)`
+/// fits L1 (the MLP's layers; `KernelCore.directProduct`).
 ///
 /// An instance owns its packing buffers, grown on demand and reused, so steady-state calls do not allocate.
 /// It is not thread-safe: use one per thread.
@@ -51,7 +51,7 @@ public final class GEMM {
                 beta: beta, y: c, incY: ldc, scratch: &vectorScratch, kernels: kernels)
             return
         }
-        if m == 1 {
+        if m == 1 && (transB == .transposed || k * n > Self.directLimit) {
             // C (1 x n) = a (1 x k) * op(B): the transposed problem C^T = op(B)^T a^T has one column.
             let incX = transA == .none ? 1 : lda
             MatrixVector.multiply(
@@ -59,8 +59,42 @@ public final class GEMM {
                 beta: beta, y: c, incY: 1, scratch: &vectorScratch, kernels: kernels)
             return
         }
+        if k * n <= Self.directLimit {
+            direct(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
+                   ldc: ldc)
+            return
+        }
         blocked(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                 beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The most elements of `op(B)` (32 KiB, within every L1 data cache this runs on) for which a product takes
+    /// the packing-free path: `B` stays in L1 while every six rows of `A` stream past it, so packing would only
+    /// copy. The MLP's products at local batches up to 128 rows are all below it.
+    static let directLimit = 8192
+
+    /// Small products without packing (`KernelCore.directProduct`); `op(B) = B^T` is first transposed, since the
+    /// tiles load rows of `op(B)` as vectors.
+    private func direct(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let edgeSliver = packedA.reserve(k * 16)
+        var rowsOfB = b
+        var rowStrideOfB = ldb
+        if transB == .transposed {
+            let transposed = packedB.reserve(k * n)
+            // Row by row of the copy: stores in order, loads down a column (strided stores cost more).
+            for p in 0..<k {
+                let target = transposed + p * n
+                for j in 0..<n { target[j] = b[j * ldb + p] }
+            }
+            rowsOfB = UnsafePointer(transposed)
+            rowStrideOfB = n
+        }
+        kernels.directProduct(m, n, k, alpha, a, transA == .none ? lda : 1, transA == .none ? 1 : lda, rowsOfB,
+                              rowStrideOfB, beta, c, ldc, edgeSliver)
     }
 
     private func blocked(

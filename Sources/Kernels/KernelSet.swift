@@ -41,6 +41,18 @@ public struct KernelSet: Sendable {
         UpdateRule, UpdateConstants, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
         UnsafeMutablePointer<Float>, Int
     ) -> Void
+    /// The packing-free product for small shapes (`KernelCore.directProduct`): m, n, k, alpha, A, A's row and depth
+    /// strides, B, ldb, beta, C, ldc, `16 k` floats of scratch.
+    let directProduct: @Sendable (
+        Int, Int, Int, Float, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, Float,
+        UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>
+    ) -> Void
+    /// The linear model's summed gradient over a batch stored column by column (`KernelCore.linearGradient`):
+    /// columns, column stride, width, targets, count, weights, gradient, `width` vectors of scratch.
+    public let linearGradient: @Sendable (
+        UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
+        UnsafeMutablePointer<SIMD16<Float>>
+    ) -> Void
     /// Twelve independent 16-lane multiply-add chains (`bench gemm`'s peak).
     public let multiplyAddChains: @Sendable (Int) -> SIMD16<Float>
     /// A tile with fewer rows, for products of at most `rows` rows (small local batches), with its packing.
@@ -66,6 +78,14 @@ public struct KernelSet: Sendable {
                 scaledAdd: { AVX512Kernels.scaledAdd($0, $1, $2, count: $3) },
                 update: {
                     AVX512Kernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
+                },
+                directProduct: {
+                    AVX512Kernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
+                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
+                },
+                linearGradient: {
+                    AVX512Kernels.linearGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4, weights: $5,
+                                       gradient: $6, accumulators: $7)
                 },
                 multiplyAddChains: { AVX512Kernels.multiplyAddChains($0) },
                 narrow: (
@@ -94,6 +114,14 @@ public struct KernelSet: Sendable {
                 update: {
                     AVX2Kernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
                 },
+                directProduct: {
+                    AVX2Kernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
+                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
+                },
+                linearGradient: {
+                    AVX2Kernels.linearGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4, weights: $5,
+                                       gradient: $6, accumulators: $7)
+                },
                 multiplyAddChains: { AVX2Kernels.multiplyAddChains($0) }, narrow: nil)
         case .portable:
             KernelSet(
@@ -112,6 +140,14 @@ public struct KernelSet: Sendable {
                 scaledAdd: { PortableKernels.scaledAdd($0, $1, $2, count: $3) },
                 update: {
                     PortableKernels.update($0, $1, weights: $2, gradientSum: $3, first: $4, second: $5, count: $6)
+                },
+                directProduct: {
+                    PortableKernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
+                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
+                },
+                linearGradient: {
+                    PortableKernels.linearGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4, weights: $5,
+                                       gradient: $6, accumulators: $7)
                 },
                 multiplyAddChains: { PortableKernels.multiplyAddChains($0) }, narrow: nil)
         }

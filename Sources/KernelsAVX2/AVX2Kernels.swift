@@ -33,6 +33,27 @@ public enum AVX2Kernels {
         dotProduct(lhs, rhs, count: count, FusedArithmetic.self)
     }
 
+    /// The packing-free small product (`KernelCore.directProduct`), 16 columns per tile: 64 would need 48 of the 16 ymm registers.
+    public static func directProduct(
+        m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+        b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        edgeSliver: UnsafeMutablePointer<Float>
+    ) {
+        KernelCore.directProduct(
+            wide: false, m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b,
+            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, FusedArithmetic.self)
+    }
+
+    public static func linearGradient(
+        columns: UnsafePointer<Float>, columnStride: Int, width: Int, targets: UnsafePointer<Float>, count: Int,
+        weights: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
+        accumulators: UnsafeMutablePointer<SIMD16<Float>>
+    ) {
+        KernelCore.linearGradient(
+            columns: columns, columnStride: columnStride, width: width, targets: targets, count: count,
+            weights: weights, gradient: gradient, accumulators: accumulators, FusedArithmetic.self)
+    }
+
     public static func scaledAdd(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         KernelCore.scaledAdd(scale, x, y, count: count, FusedArithmetic.self)
     }

@@ -33,6 +33,27 @@ public enum PortableKernels {
         dotProduct(lhs, rhs, count: count, PortableArithmetic.self)
     }
 
+    /// The packing-free small product (`KernelCore.directProduct`), 16 columns per tile.
+    public static func directProduct(
+        m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+        b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        edgeSliver: UnsafeMutablePointer<Float>
+    ) {
+        KernelCore.directProduct(
+            wide: false, m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b,
+            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, PortableArithmetic.self)
+    }
+
+    public static func linearGradient(
+        columns: UnsafePointer<Float>, columnStride: Int, width: Int, targets: UnsafePointer<Float>, count: Int,
+        weights: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
+        accumulators: UnsafeMutablePointer<SIMD16<Float>>
+    ) {
+        KernelCore.linearGradient(
+            columns: columns, columnStride: columnStride, width: width, targets: targets, count: count,
+            weights: weights, gradient: gradient, accumulators: accumulators, PortableArithmetic.self)
+    }
+
     public static func scaledAdd(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         KernelCore.scaledAdd(scale, x, y, count: count, PortableArithmetic.self)
     }

@@ -11,10 +11,14 @@ public protocol Model: AnyObject {
     /// The most rows one call of ``accumulateGradient(inputs:targets:count:into:)`` or ``predict`` may pass.
     var maxRows: Int { get }
 
-    /// Writes the sum over `count` rows of the per-example gradients into `gradient` (`parameters.count` floats).
-    func accumulateGradient(
-        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int,
-        into gradient: UnsafeMutablePointer<Float>)
+    /// The width of an input row: the features and the bias input.
+    var inputWidth: Int { get }
+    /// How the trainer should store each epoch's gathered rows for ``accumulateGradient(_:into:)``.
+    var gatherLayout: Batch.Layout { get }
+
+    /// Writes the sum over the batch's examples of the per-example gradients into `gradient` (`parameters.count`
+    /// floats). A model accepts batches in its ``gatherLayout``; the linear model accepts both.
+    func accumulateGradient(_ batch: Batch, into gradient: UnsafeMutablePointer<Float>)
 
     /// Writes the predictions (standardised units) of `count` rows into `predictions`.
     func predict(inputs: UnsafePointer<Float>, count: Int, into predictions: UnsafeMutablePointer<Float>)
@@ -26,4 +30,38 @@ public protocol Model: AnyObject {
 extension Model {
     /// A copy of the parameters.
     public var parameterValues: [Float] { Array(parameters) }
+
+    /// The gradient of `count` rows stored one after the other (``Batch/rows(_:width:targets:count:)``).
+    public func accumulateGradient(
+        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int,
+        into gradient: UnsafeMutablePointer<Float>
+    ) {
+        accumulateGradient(.rows(inputs, width: inputWidth, targets: targets, count: count), into: gradient)
+    }
+}
+
+/// A batch of examples in the memory the trainer gathered them into.
+public struct Batch {
+    /// Row by row (what the MLP's GEMMs read) or column by column (what the linear model's fused gradient kernel
+    /// reads, its vector lanes running over examples).
+    public enum Layout: Sendable { case rows, columns }
+
+    public let layout: Layout
+    /// Example `i`'s feature `f` is `inputs[i * stride + f]` by rows, `inputs[f * stride + i]` by columns.
+    public let inputs: UnsafePointer<Float>
+    public let stride: Int
+    public let targets: UnsafePointer<Float>
+    public let count: Int
+
+    /// `count` rows of `width` floats, one after the other.
+    public static func rows(_ inputs: UnsafePointer<Float>, width: Int, targets: UnsafePointer<Float>, count: Int)
+        -> Batch {
+        Batch(layout: .rows, inputs: inputs, stride: width, targets: targets, count: count)
+    }
+
+    /// `count` examples of a table stored column by column, `columnStride` floats per column.
+    public static func columns(_ inputs: UnsafePointer<Float>, columnStride: Int, targets: UnsafePointer<Float>,
+                               count: Int) -> Batch {
+        Batch(layout: .columns, inputs: inputs, stride: columnStride, targets: targets, count: count)
+    }
 }

@@ -85,10 +85,14 @@ public final class MultilayerPerceptron: Model {
     /// The number of layers with parameters (hidden layers and the output).
     public var layers: Int { widths.count - 1 }
 
-    public func accumulateGradient(
-        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int,
-        into gradient: UnsafeMutablePointer<Float>
-    ) {
+    public var inputWidth: Int { widths[0] + 1 }
+
+    /// Rows: each layer is a GEMM over the batch's rows.
+    public var gatherLayout: Batch.Layout { .rows }
+
+    public func accumulateGradient(_ batch: Batch, into gradient: UnsafeMutablePointer<Float>) {
+        precondition(batch.layout == .rows && batch.stride == inputWidth, "the MLP reads batches row by row")
+        let (inputs, targets, count) = (batch.inputs, batch.targets, batch.count)
         guard count > 0 else {
             gradient.update(repeating: 0, count: parameters.count)
             return

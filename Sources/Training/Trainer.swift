@@ -148,6 +148,11 @@ public final class Trainer<Group: Collective> {
             reduced.deallocate()
         }
         let parameters = model.parameters
+        let byColumns = model.gatherLayout == .columns
+        // By columns, the shard's inputs are transposed once, so that each epoch's gather reads one column at a time
+        // (read row by row, the gather cost more than the linear model's whole gradient).
+        let shardColumns = byColumns ? transposedInputs() : nil
+        defer { shardColumns?.deallocate() }
 
         // Training time is read at the edges of stretches between evaluations; inside a step the clock is read
         // only around the allreduce (two reads, about 27 ns each here) and not at all on one rank, where the
@@ -184,7 +189,7 @@ public final class Trainer<Group: Collective> {
         for epoch in firstEpoch..<configuration.epochs {
             let gatherStart = timeline == nil ? 0 : MonotonicClock.now()
             order.shuffle(epoch: epoch)
-            gather(order, inputs: epochInputs, targets: epochTargets)
+            gather(order, inputs: epochInputs, targets: epochTargets, shardColumns: shardColumns)
             if let timeline, step < timeline.stepLimit {
                 timeline.add(.gather, from: gatherStart, to: MonotonicClock.now(), step: step)
             }
@@ -195,10 +200,13 @@ public final class Trainer<Group: Collective> {
                 let globalCount = slots.count
                 let traced = timeline != nil && step < timeline!.stepLimit
                 var traceMark = traced ? MonotonicClock.now() : 0
-                model.accumulateGradient(
-                    inputs: epochInputs.baseAddress! + local.lowerBound * width,
-                    targets: epochTargets.baseAddress! + local.lowerBound, count: local.count,
-                    into: reduced.baseAddress!)
+                let targets = epochTargets.baseAddress! + local.lowerBound
+                let batch: Batch = byColumns
+                    ? .columns(epochInputs.baseAddress! + local.lowerBound, columnStride: shardRows, targets: targets,
+                               count: local.count)
+                    : .rows(epochInputs.baseAddress! + local.lowerBound * width, width: width, targets: targets,
+                            count: local.count)
+                model.accumulateGradient(batch, into: reduced.baseAddress!)
                 reduced[parameterCount] = Float(local.count)
                 if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
                 if timesAllreduce {
@@ -300,23 +308,46 @@ public final class Trainer<Group: Collective> {
             replicasIdentical: replicasIdentical)
     }
 
-    /// Copies the shard's rows into `inputs` and `targets` in the epoch's order, so each step's rows are contiguous.
+    /// Copies the shard's rows into `inputs` and `targets` in the epoch's order, so each step's rows are contiguous:
+    /// row after row, or, given the shard's inputs column by column, column after column (a column per input,
+    /// `shardRows` floats apart) for a model that gathers by columns.
     private func gather(
         _ order: EpochOrder, inputs epochInputs: UnsafeMutableBufferPointer<Float>,
-        targets epochTargets: UnsafeMutableBufferPointer<Float>
+        targets epochTargets: UnsafeMutableBufferPointer<Float>, shardColumns: UnsafeMutableBufferPointer<Float>?
     ) {
         let width = shard.inputWidth
+        let shardRows = shard.rows.count
         shard.inputs.withUnsafeBufferPointer { inputs in
             shard.targets.withUnsafeBufferPointer { targets in
                 order.positions.withUnsafeBufferPointer { positions in
-                    for (slot, row) in positions.enumerated() {
-                        (epochInputs.baseAddress! + slot * width)
-                            .update(from: inputs.baseAddress! + row * width, count: width)
-                        epochTargets[slot] = targets[row]
+                    if let shardColumns {
+                        // A column at a time from the shard's columns: loads from one column, stores in order.
+                        for feature in 0..<width {
+                            let column = epochInputs.baseAddress! + feature * shardRows
+                            let source = shardColumns.baseAddress! + feature * shardRows
+                            for (slot, row) in positions.enumerated() { column[slot] = source[row] }
+                        }
+                    } else {
+                        for (slot, row) in positions.enumerated() {
+                            (epochInputs.baseAddress! + slot * width)
+                                .update(from: inputs.baseAddress! + row * width, count: width)
+                        }
                     }
+                    for (slot, row) in positions.enumerated() { epochTargets[slot] = targets[row] }
                 }
             }
         }
+    }
+
+    /// The shard's inputs column by column: a column per input, `shardRows` floats each.
+    private func transposedInputs() -> UnsafeMutableBufferPointer<Float> {
+        let width = shard.inputWidth
+        let shardRows = shard.rows.count
+        let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows * width, 1))
+        for row in 0..<shardRows {
+            for feature in 0..<width { columns[feature * shardRows + row] = shard.inputs[row * width + feature] }
+        }
+        return columns
     }
 
     /// The state a checkpoint records: the model, the optimizer and where the run stands.
