@@ -48,12 +48,59 @@ public func directProduct<Arithmetic: VectorArithmetic>(
     }
 }
 
-/// One tile of ``directProduct(wide:m:n:k:alpha:a:aRowStride:aDepthStride:b:ldb:beta:c:ldc:edgeSliver:_:)``:
-/// six rows by `vectors` x 16 columns (`vectors` is 1 or 4, a constant once inlined), `rows` and `columns` of
-/// them stored; a single row has a loop of its own.
+/// One tile of ``directProduct(wide:m:n:k:alpha:a:aRowStride:aDepthStride:b:ldb:beta:c:ldc:edgeSliver:_:)``: six
+/// rows, `vectors` x 16 columns, `rows` and `columns` of them stored. Each shape is a function of its own, kept out
+/// of line (still specialised and compiled for each instruction set), so that its loop has the registers to itself:
+/// inlined into one function, the loops spilled their counters and ran at a third of the speed.
 @inlinable @inline(__always)
 func directTile<Arithmetic: VectorArithmetic>(
     vectors: Int, depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+    rows: Int, columns: Int, _: Arithmetic.Type
+) {
+    if rows == 1 {
+        directRow(vectors: vectors, depth: depth, a: a, aDepthStride: aDepthStride, b: b, ldb: ldb, c: c, alpha: alpha,
+                  beta: beta, columns: columns, Arithmetic.self)
+    } else if vectors == 4 {
+        directTile6x64(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb, c: c,
+                       ldc: ldc, alpha: alpha, beta: beta, rows: rows, columns: columns, Arithmetic.self)
+    } else {
+        directTile6x16(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb, c: c,
+                       ldc: ldc, alpha: alpha, beta: beta, rows: rows, columns: columns, Arithmetic.self)
+    }
+}
+
+/// One row (a one-example batch): the same sums in the same order as the six-row tiles' first row, without the
+/// work of five absent rows.
+@inlinable @inline(never)
+func directRow<Arithmetic: VectorArithmetic>(
+    vectors: Int, depth: Int, a: UnsafePointer<Float>, aDepthStride: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, alpha: Float, beta: Float, columns: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    let a0 = a
+    let bRaw = UnsafeRawPointer(b)
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: vectors) { tile in
+        for vector in 0..<vectors {
+            var sum = Vector()
+            for p in 0..<depth {
+                sum = Arithmetic.multiplyAdd(
+                    Vector(repeating: a0[p * aDepthStride]),
+                    bRaw.loadUnaligned(fromByteOffset: (p * ldb + vector * 16) * 4, as: Vector.self), sum)
+            }
+            tile.initializeElement(at: vector, to: sum)
+        }
+        storeScaledTile(tile, vectorsPerRow: vectors, c: c, ldc: 0, alpha: alpha, beta: beta, rows: 1,
+                        columns: columns)
+    }
+}
+
+/// Six rows by 64 columns: 24 sums in registers (AVX-512's 32). They reach C through two buffers of twelve vectors:
+/// Swift puts a temporary allocation above 1 KiB on the stack only after asking the runtime, on the heap when it
+/// cannot tell.
+@inlinable @inline(never)
+func directTile6x64<Arithmetic: VectorArithmetic>(
+    depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
     rows: Int, columns: Int, _: Arithmetic.Type
 ) {
@@ -66,99 +113,227 @@ func directTile<Arithmetic: VectorArithmetic>(
     let a4 = a + (rows > 4 ? 4 * aRowStride : 0)
     let a5 = a + (rows > 5 ? 5 * aRowStride : 0)
     let bRaw = UnsafeRawPointer(b)
-    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 24) { tile in
-        if rows == 1 {
-            // One row (a one-example batch): the same sums in the same order as the six-row loop's first row, without
-            // the work of the five absent rows.
-            for vector in 0..<vectors {
-                var sum = Vector()
-                for p in 0..<depth {
-                    sum = Arithmetic.multiplyAdd(
-                        Vector(repeating: a0[p * aDepthStride]),
-                        bRaw.loadUnaligned(fromByteOffset: (p * ldb + vector * 16) * 4, as: Vector.self), sum)
-                }
-                tile.initializeElement(at: vector, to: sum)
-            }
-        } else if vectors == 4 {
-            var c00 = Vector(), c01 = Vector(), c02 = Vector(), c03 = Vector()
-            var c10 = Vector(), c11 = Vector(), c12 = Vector(), c13 = Vector()
-            var c20 = Vector(), c21 = Vector(), c22 = Vector(), c23 = Vector()
-            var c30 = Vector(), c31 = Vector(), c32 = Vector(), c33 = Vector()
-            var c40 = Vector(), c41 = Vector(), c42 = Vector(), c43 = Vector()
-            var c50 = Vector(), c51 = Vector(), c52 = Vector(), c53 = Vector()
-            for p in 0..<depth {
-                let line = p * ldb * 4
-                let b0 = bRaw.loadUnaligned(fromByteOffset: line, as: Vector.self)
-                let b1 = bRaw.loadUnaligned(fromByteOffset: line + 64, as: Vector.self)
-                let b2 = bRaw.loadUnaligned(fromByteOffset: line + 128, as: Vector.self)
-                let b3 = bRaw.loadUnaligned(fromByteOffset: line + 192, as: Vector.self)
-                let offset = p * aDepthStride
-                var x = Vector(repeating: a0[offset])
-                c00 = Arithmetic.multiplyAdd(x, b0, c00); c01 = Arithmetic.multiplyAdd(x, b1, c01)
-                c02 = Arithmetic.multiplyAdd(x, b2, c02); c03 = Arithmetic.multiplyAdd(x, b3, c03)
-                x = Vector(repeating: a1[offset])
-                c10 = Arithmetic.multiplyAdd(x, b0, c10); c11 = Arithmetic.multiplyAdd(x, b1, c11)
-                c12 = Arithmetic.multiplyAdd(x, b2, c12); c13 = Arithmetic.multiplyAdd(x, b3, c13)
-                x = Vector(repeating: a2[offset])
-                c20 = Arithmetic.multiplyAdd(x, b0, c20); c21 = Arithmetic.multiplyAdd(x, b1, c21)
-                c22 = Arithmetic.multiplyAdd(x, b2, c22); c23 = Arithmetic.multiplyAdd(x, b3, c23)
-                x = Vector(repeating: a3[offset])
-                c30 = Arithmetic.multiplyAdd(x, b0, c30); c31 = Arithmetic.multiplyAdd(x, b1, c31)
-                c32 = Arithmetic.multiplyAdd(x, b2, c32); c33 = Arithmetic.multiplyAdd(x, b3, c33)
-                x = Vector(repeating: a4[offset])
-                c40 = Arithmetic.multiplyAdd(x, b0, c40); c41 = Arithmetic.multiplyAdd(x, b1, c41)
-                c42 = Arithmetic.multiplyAdd(x, b2, c42); c43 = Arithmetic.multiplyAdd(x, b3, c43)
-                x = Vector(repeating: a5[offset])
-                c50 = Arithmetic.multiplyAdd(x, b0, c50); c51 = Arithmetic.multiplyAdd(x, b1, c51)
-                c52 = Arithmetic.multiplyAdd(x, b2, c52); c53 = Arithmetic.multiplyAdd(x, b3, c53)
-            }
-            tile.initializeElement(at: 0, to: c00)
-            tile.initializeElement(at: 1, to: c01)
-            tile.initializeElement(at: 2, to: c02)
-            tile.initializeElement(at: 3, to: c03)
-            tile.initializeElement(at: 4, to: c10)
-            tile.initializeElement(at: 5, to: c11)
-            tile.initializeElement(at: 6, to: c12)
-            tile.initializeElement(at: 7, to: c13)
-            tile.initializeElement(at: 8, to: c20)
-            tile.initializeElement(at: 9, to: c21)
-            tile.initializeElement(at: 10, to: c22)
-            tile.initializeElement(at: 11, to: c23)
-            tile.initializeElement(at: 12, to: c30)
-            tile.initializeElement(at: 13, to: c31)
-            tile.initializeElement(at: 14, to: c32)
-            tile.initializeElement(at: 15, to: c33)
-            tile.initializeElement(at: 16, to: c40)
-            tile.initializeElement(at: 17, to: c41)
-            tile.initializeElement(at: 18, to: c42)
-            tile.initializeElement(at: 19, to: c43)
-            tile.initializeElement(at: 20, to: c50)
-            tile.initializeElement(at: 21, to: c51)
-            tile.initializeElement(at: 22, to: c52)
-            tile.initializeElement(at: 23, to: c53)
-        } else {
-            var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
-            for p in 0..<depth {
-                let b0 = bRaw.loadUnaligned(fromByteOffset: p * ldb * 4, as: Vector.self)
-                let offset = p * aDepthStride
-                c0 = Arithmetic.multiplyAdd(Vector(repeating: a0[offset]), b0, c0)
-                c1 = Arithmetic.multiplyAdd(Vector(repeating: a1[offset]), b0, c1)
-                c2 = Arithmetic.multiplyAdd(Vector(repeating: a2[offset]), b0, c2)
-                c3 = Arithmetic.multiplyAdd(Vector(repeating: a3[offset]), b0, c3)
-                c4 = Arithmetic.multiplyAdd(Vector(repeating: a4[offset]), b0, c4)
-                c5 = Arithmetic.multiplyAdd(Vector(repeating: a5[offset]), b0, c5)
-            }
-            tile.initializeElement(at: 0, to: c0)
-            tile.initializeElement(at: 1, to: c1)
-            tile.initializeElement(at: 2, to: c2)
-            tile.initializeElement(at: 3, to: c3)
-            tile.initializeElement(at: 4, to: c4)
-            tile.initializeElement(at: 5, to: c5)
-        }
-        if alpha != 1 {
-            for index in 0..<(6 * vectors) { tile[index] *= Vector(repeating: alpha) }
-        }
-        storeTile(UnsafeMutableBufferPointer(rebasing: tile[0..<(6 * vectors)]), vectorsPerRow: vectors, c: c,
-                  ldc: ldc, beta: beta, rows: rows, columns: columns)
+    var c00 = Vector(), c01 = Vector(), c02 = Vector(), c03 = Vector()
+    var c10 = Vector(), c11 = Vector(), c12 = Vector(), c13 = Vector()
+    var c20 = Vector(), c21 = Vector(), c22 = Vector(), c23 = Vector()
+    var c30 = Vector(), c31 = Vector(), c32 = Vector(), c33 = Vector()
+    var c40 = Vector(), c41 = Vector(), c42 = Vector(), c43 = Vector()
+    var c50 = Vector(), c51 = Vector(), c52 = Vector(), c53 = Vector()
+    for p in 0..<depth {
+        let line = p * ldb * 4
+        let b0 = bRaw.loadUnaligned(fromByteOffset: line, as: Vector.self)
+        let b1 = bRaw.loadUnaligned(fromByteOffset: line + 64, as: Vector.self)
+        let b2 = bRaw.loadUnaligned(fromByteOffset: line + 128, as: Vector.self)
+        let b3 = bRaw.loadUnaligned(fromByteOffset: line + 192, as: Vector.self)
+        let offset = p * aDepthStride
+        var x = Vector(repeating: a0[offset])
+        c00 = Arithmetic.multiplyAdd(x, b0, c00); c01 = Arithmetic.multiplyAdd(x, b1, c01)
+        c02 = Arithmetic.multiplyAdd(x, b2, c02); c03 = Arithmetic.multiplyAdd(x, b3, c03)
+        x = Vector(repeating: a1[offset])
+        c10 = Arithmetic.multiplyAdd(x, b0, c10); c11 = Arithmetic.multiplyAdd(x, b1, c11)
+        c12 = Arithmetic.multiplyAdd(x, b2, c12); c13 = Arithmetic.multiplyAdd(x, b3, c13)
+        x = Vector(repeating: a2[offset])
+        c20 = Arithmetic.multiplyAdd(x, b0, c20); c21 = Arithmetic.multiplyAdd(x, b1, c21)
+        c22 = Arithmetic.multiplyAdd(x, b2, c22); c23 = Arithmetic.multiplyAdd(x, b3, c23)
+        x = Vector(repeating: a3[offset])
+        c30 = Arithmetic.multiplyAdd(x, b0, c30); c31 = Arithmetic.multiplyAdd(x, b1, c31)
+        c32 = Arithmetic.multiplyAdd(x, b2, c32); c33 = Arithmetic.multiplyAdd(x, b3, c33)
+        x = Vector(repeating: a4[offset])
+        c40 = Arithmetic.multiplyAdd(x, b0, c40); c41 = Arithmetic.multiplyAdd(x, b1, c41)
+        c42 = Arithmetic.multiplyAdd(x, b2, c42); c43 = Arithmetic.multiplyAdd(x, b3, c43)
+        x = Vector(repeating: a5[offset])
+        c50 = Arithmetic.multiplyAdd(x, b0, c50); c51 = Arithmetic.multiplyAdd(x, b1, c51)
+        c52 = Arithmetic.multiplyAdd(x, b2, c52); c53 = Arithmetic.multiplyAdd(x, b3, c53)
     }
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 12) { tile in
+        tile.initializeElement(at: 0, to: c00)
+        tile.initializeElement(at: 1, to: c01)
+        tile.initializeElement(at: 2, to: c02)
+        tile.initializeElement(at: 3, to: c03)
+        tile.initializeElement(at: 4, to: c10)
+        tile.initializeElement(at: 5, to: c11)
+        tile.initializeElement(at: 6, to: c12)
+        tile.initializeElement(at: 7, to: c13)
+        tile.initializeElement(at: 8, to: c20)
+        tile.initializeElement(at: 9, to: c21)
+        tile.initializeElement(at: 10, to: c22)
+        tile.initializeElement(at: 11, to: c23)
+        storeScaledTile(tile, vectorsPerRow: 4, c: c, ldc: ldc, alpha: alpha, beta: beta, rows: min(rows, 3),
+                        columns: columns)
+    }
+    guard rows > 3 else { return }
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 12) { tile in
+        tile.initializeElement(at: 0, to: c30)
+        tile.initializeElement(at: 1, to: c31)
+        tile.initializeElement(at: 2, to: c32)
+        tile.initializeElement(at: 3, to: c33)
+        tile.initializeElement(at: 4, to: c40)
+        tile.initializeElement(at: 5, to: c41)
+        tile.initializeElement(at: 6, to: c42)
+        tile.initializeElement(at: 7, to: c43)
+        tile.initializeElement(at: 8, to: c50)
+        tile.initializeElement(at: 9, to: c51)
+        tile.initializeElement(at: 10, to: c52)
+        tile.initializeElement(at: 11, to: c53)
+        storeScaledTile(tile, vectorsPerRow: 4, c: c + 3 * ldc, ldc: ldc, alpha: alpha, beta: beta,
+                        rows: rows - 3, columns: columns)
+    }
+}
+
+/// Six rows by 16 columns.
+@inlinable @inline(never)
+func directTile6x16<Arithmetic: VectorArithmetic>(
+    depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+    rows: Int, columns: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    // Rows past the edge read row 0 again (their sums are dropped).
+    let a0 = a
+    let a1 = a + (rows > 1 ? aRowStride : 0)
+    let a2 = a + (rows > 2 ? 2 * aRowStride : 0)
+    let a3 = a + (rows > 3 ? 3 * aRowStride : 0)
+    let a4 = a + (rows > 4 ? 4 * aRowStride : 0)
+    let a5 = a + (rows > 5 ? 5 * aRowStride : 0)
+    let bRaw = UnsafeRawPointer(b)
+    var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
+    for p in 0..<depth {
+        let b0 = bRaw.loadUnaligned(fromByteOffset: p * ldb * 4, as: Vector.self)
+        let offset = p * aDepthStride
+        c0 = Arithmetic.multiplyAdd(Vector(repeating: a0[offset]), b0, c0)
+        c1 = Arithmetic.multiplyAdd(Vector(repeating: a1[offset]), b0, c1)
+        c2 = Arithmetic.multiplyAdd(Vector(repeating: a2[offset]), b0, c2)
+        c3 = Arithmetic.multiplyAdd(Vector(repeating: a3[offset]), b0, c3)
+        c4 = Arithmetic.multiplyAdd(Vector(repeating: a4[offset]), b0, c4)
+        c5 = Arithmetic.multiplyAdd(Vector(repeating: a5[offset]), b0, c5)
+    }
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 6) { tile in
+        tile.initializeElement(at: 0, to: c0)
+        tile.initializeElement(at: 1, to: c1)
+        tile.initializeElement(at: 2, to: c2)
+        tile.initializeElement(at: 3, to: c3)
+        tile.initializeElement(at: 4, to: c4)
+        tile.initializeElement(at: 5, to: c5)
+        storeScaledTile(tile, vectorsPerRow: 1, c: c, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
+                        columns: columns)
+    }
+}
+
+/// ``storeTile(_:vectorsPerRow:c:ldc:beta:rows:columns:)`` of `alpha` times the sums.
+@inlinable @inline(__always)
+func storeScaledTile(
+    _ tile: UnsafeMutableBufferPointer<SIMD16<Float>>, vectorsPerRow: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, beta: Float, rows: Int, columns: Int
+) {
+    if alpha != 1 {
+        for index in tile.indices { tile[index] *= SIMD16(repeating: alpha) }
+    }
+    storeTile(tile, vectorsPerRow: vectorsPerRow, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns)
+}
+
+/// `C = alpha * A * B^T + beta * C` for few rows of `A` (at most a few tiles' worth), without transposing `B`: each
+/// element is a dot product of a row of `A` (row stride `lda`) and a row of `B` (row stride `ldb`), both contiguous,
+/// so the vector lanes run along the depth. Sixteen sums at a time (two rows of `A` by eight of `B`) are folded
+/// into one vector of sixteen results by ``foldSums(_:)``; the depth past the last whole 16 is added one by one.
+/// The MLP's backward `dZ W^T` at a local batch of one to a few rows, where transposing `W` costs more than the
+/// product. Rows or columns past the edge repeat the last one and are not stored.
+@inlinable @inline(never)
+public func transposedProduct<Arithmetic: VectorArithmetic>(
+    m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    let wholeDepth = k / 16 * 16
+    for row in stride(from: 0, to: m, by: 2) {
+        let rows = min(2, m - row)
+        let aRows = (a + row * lda, a + (row + rows - 1) * lda)
+        for column in stride(from: 0, to: n, by: 8) {
+            let columns = min(8, n - column)
+            let b0 = b + (column + min(0, columns - 1)) * ldb
+            let b1 = b + (column + min(1, columns - 1)) * ldb
+            let b2 = b + (column + min(2, columns - 1)) * ldb
+            let b3 = b + (column + min(3, columns - 1)) * ldb
+            let b4 = b + (column + min(4, columns - 1)) * ldb
+            let b5 = b + (column + min(5, columns - 1)) * ldb
+            let b6 = b + (column + min(6, columns - 1)) * ldb
+            let b7 = b + (column + min(7, columns - 1)) * ldb
+            var s00 = Vector(), s01 = Vector(), s02 = Vector(), s03 = Vector()
+            var s04 = Vector(), s05 = Vector(), s06 = Vector(), s07 = Vector()
+            var s10 = Vector(), s11 = Vector(), s12 = Vector(), s13 = Vector()
+            var s14 = Vector(), s15 = Vector(), s16 = Vector(), s17 = Vector()
+            for p in stride(from: 0, to: wholeDepth, by: 16) {
+                let x0 = UnsafeRawPointer(aRows.0 + p).loadUnaligned(as: Vector.self)
+                let x1 = UnsafeRawPointer(aRows.1 + p).loadUnaligned(as: Vector.self)
+                let y0 = UnsafeRawPointer(b0 + p).loadUnaligned(as: Vector.self)
+                s00 = Arithmetic.multiplyAdd(x0, y0, s00)
+                s10 = Arithmetic.multiplyAdd(x1, y0, s10)
+                let y1 = UnsafeRawPointer(b1 + p).loadUnaligned(as: Vector.self)
+                s01 = Arithmetic.multiplyAdd(x0, y1, s01)
+                s11 = Arithmetic.multiplyAdd(x1, y1, s11)
+                let y2 = UnsafeRawPointer(b2 + p).loadUnaligned(as: Vector.self)
+                s02 = Arithmetic.multiplyAdd(x0, y2, s02)
+                s12 = Arithmetic.multiplyAdd(x1, y2, s12)
+                let y3 = UnsafeRawPointer(b3 + p).loadUnaligned(as: Vector.self)
+                s03 = Arithmetic.multiplyAdd(x0, y3, s03)
+                s13 = Arithmetic.multiplyAdd(x1, y3, s13)
+                let y4 = UnsafeRawPointer(b4 + p).loadUnaligned(as: Vector.self)
+                s04 = Arithmetic.multiplyAdd(x0, y4, s04)
+                s14 = Arithmetic.multiplyAdd(x1, y4, s14)
+                let y5 = UnsafeRawPointer(b5 + p).loadUnaligned(as: Vector.self)
+                s05 = Arithmetic.multiplyAdd(x0, y5, s05)
+                s15 = Arithmetic.multiplyAdd(x1, y5, s15)
+                let y6 = UnsafeRawPointer(b6 + p).loadUnaligned(as: Vector.self)
+                s06 = Arithmetic.multiplyAdd(x0, y6, s06)
+                s16 = Arithmetic.multiplyAdd(x1, y6, s16)
+                let y7 = UnsafeRawPointer(b7 + p).loadUnaligned(as: Vector.self)
+                s07 = Arithmetic.multiplyAdd(x0, y7, s07)
+                s17 = Arithmetic.multiplyAdd(x1, y7, s17)
+            }
+            withUnsafeTemporaryAllocation(of: Vector.self, capacity: 16) { sums in
+                sums.initializeElement(at: 0, to: s00)
+                sums.initializeElement(at: 1, to: s01)
+                sums.initializeElement(at: 2, to: s02)
+                sums.initializeElement(at: 3, to: s03)
+                sums.initializeElement(at: 4, to: s04)
+                sums.initializeElement(at: 5, to: s05)
+                sums.initializeElement(at: 6, to: s06)
+                sums.initializeElement(at: 7, to: s07)
+                sums.initializeElement(at: 8, to: s10)
+                sums.initializeElement(at: 9, to: s11)
+                sums.initializeElement(at: 10, to: s12)
+                sums.initializeElement(at: 11, to: s13)
+                sums.initializeElement(at: 12, to: s14)
+                sums.initializeElement(at: 13, to: s15)
+                sums.initializeElement(at: 14, to: s16)
+                sums.initializeElement(at: 15, to: s17)
+                let folded = foldSums(sums)
+                for i in 0..<rows {
+                    let aRow = i == 0 ? aRows.0 : aRows.1
+                    for j in 0..<columns {
+                        var total = folded[i * 8 + j]
+                        let bRow = b + (column + j) * ldb
+                        for p in wholeDepth..<k { total += aRow[p] * bRow[p] }
+                        let target = c + (row + i) * ldc + column + j
+                        target.pointee = beta == 0 ? alpha * total : alpha * total + beta * target.pointee
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Lane `j` of the result is the sum of the lanes of `sums[j]`: four rounds of adding neighbouring lanes, each
+/// round packing the partial sums of two vectors into one (two permutes and an add per pair).
+@inlinable @inline(__always)
+public func foldSums(_ sums: UnsafeMutableBufferPointer<SIMD16<Float>>) -> SIMD16<Float> {
+    var count = 16
+    while count > 1 {
+        for pair in 0..<(count / 2) {
+            let x = sums[2 * pair], y = sums[2 * pair + 1]
+            sums[pair] = SIMD16(lowHalf: x.evenHalf, highHalf: y.evenHalf)
+                + SIMD16(lowHalf: x.oddHalf, highHalf: y.oddHalf)
+        }
+        count /= 2
+    }
+    return sums[0]
 }

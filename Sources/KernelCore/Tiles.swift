@@ -119,7 +119,9 @@ public func tile12x32<Arithmetic: VectorArithmetic>(
         c11_1 = Arithmetic.multiplyAdd(a11, b1, c11_1)
         aSliver += rows
     }
-    withUnsafeTemporaryAllocation(of: Vector.self, capacity: rows * 2) { tile in
+    // Two halves of six rows: a temporary allocation above 1 KiB goes on the stack only if the runtime can tell that
+    // it fits, and on the heap otherwise (a malloc per tile call).
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 12) { tile in
         tile.initializeElement(at: 0, to: c0_0)
         tile.initializeElement(at: 1, to: c0_1)
         tile.initializeElement(at: 2, to: c1_0)
@@ -132,19 +134,23 @@ public func tile12x32<Arithmetic: VectorArithmetic>(
         tile.initializeElement(at: 9, to: c4_1)
         tile.initializeElement(at: 10, to: c5_0)
         tile.initializeElement(at: 11, to: c5_1)
-        tile.initializeElement(at: 12, to: c6_0)
-        tile.initializeElement(at: 13, to: c6_1)
-        tile.initializeElement(at: 14, to: c7_0)
-        tile.initializeElement(at: 15, to: c7_1)
-        tile.initializeElement(at: 16, to: c8_0)
-        tile.initializeElement(at: 17, to: c8_1)
-        tile.initializeElement(at: 18, to: c9_0)
-        tile.initializeElement(at: 19, to: c9_1)
-        tile.initializeElement(at: 20, to: c10_0)
-        tile.initializeElement(at: 21, to: c10_1)
-        tile.initializeElement(at: 22, to: c11_0)
-        tile.initializeElement(at: 23, to: c11_1)
-        storeTile(tile, vectorsPerRow: 2, c: c, ldc: ldc, beta: beta, rows: validRows,
+        storeTile(tile, vectorsPerRow: 2, c: c, ldc: ldc, beta: beta, rows: min(validRows, 6), columns: validColumns)
+    }
+    guard validRows > 6 else { return }
+    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 12) { tile in
+        tile.initializeElement(at: 0, to: c6_0)
+        tile.initializeElement(at: 1, to: c6_1)
+        tile.initializeElement(at: 2, to: c7_0)
+        tile.initializeElement(at: 3, to: c7_1)
+        tile.initializeElement(at: 4, to: c8_0)
+        tile.initializeElement(at: 5, to: c8_1)
+        tile.initializeElement(at: 6, to: c9_0)
+        tile.initializeElement(at: 7, to: c9_1)
+        tile.initializeElement(at: 8, to: c10_0)
+        tile.initializeElement(at: 9, to: c10_1)
+        tile.initializeElement(at: 10, to: c11_0)
+        tile.initializeElement(at: 11, to: c11_1)
+        storeTile(tile, vectorsPerRow: 2, c: c + 6 * ldc, ldc: ldc, beta: beta, rows: validRows - 6,
                   columns: validColumns)
     }
 }

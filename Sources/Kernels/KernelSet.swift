@@ -47,6 +47,11 @@ public struct KernelSet: Sendable {
         Int, Int, Int, Float, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, Float,
         UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>
     ) -> Void
+    /// `A B^T` for few rows of `A` by dot products (`KernelCore.transposedProduct`): m, n, k, alpha, A, lda, B, ldb,
+    /// beta, C, ldc.
+    let transposedProduct: @Sendable (
+        Int, Int, Int, Float, UnsafePointer<Float>, Int, UnsafePointer<Float>, Int, Float, UnsafeMutablePointer<Float>, Int
+    ) -> Void
     /// The linear model's summed gradient over a batch stored column by column (`KernelCore.linearGradient`):
     /// columns, column stride, width, targets, count, weights, gradient, `width` vectors of scratch.
     public let linearGradient: @Sendable (
@@ -83,6 +88,10 @@ public struct KernelSet: Sendable {
                     AVX512Kernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
                                       ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
                 },
+                transposedProduct: {
+                    AVX512Kernels.transposedProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, lda: $5, b: $6, ldb: $7, beta: $8,
+                                          c: $9, ldc: $10)
+                },
                 linearGradient: {
                     AVX512Kernels.linearGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4, weights: $5,
                                        gradient: $6, accumulators: $7)
@@ -118,6 +127,10 @@ public struct KernelSet: Sendable {
                     AVX2Kernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
                                       ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
                 },
+                transposedProduct: {
+                    AVX2Kernels.transposedProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, lda: $5, b: $6, ldb: $7, beta: $8,
+                                          c: $9, ldc: $10)
+                },
                 linearGradient: {
                     AVX2Kernels.linearGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4, weights: $5,
                                        gradient: $6, accumulators: $7)
@@ -144,6 +157,10 @@ public struct KernelSet: Sendable {
                 directProduct: {
                     PortableKernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
                                       ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
+                },
+                transposedProduct: {
+                    PortableKernels.transposedProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, lda: $5, b: $6, ldb: $7, beta: $8,
+                                          c: $9, ldc: $10)
                 },
                 linearGradient: {
                     PortableKernels.linearGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4, weights: $5,

@@ -10,7 +10,7 @@ public enum AVX512Kernels {
         depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
         beta: Float, rows: Int, columns: Int
     ) {
-        tile12x32(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, FusedArithmetic.self)
+        tile12x32(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, AVX512Arithmetic.self)
     }
 
     /// Rows of the narrow tile used for products of at most that many rows.
@@ -20,7 +20,7 @@ public enum AVX512Kernels {
         depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
         beta: Float, rows: Int, columns: Int
     ) {
-        tile6x32(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, FusedArithmetic.self)
+        tile6x32(depth: depth, a: a, b: b, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns, AVX512Arithmetic.self)
     }
 
     public static func packANarrow(
@@ -48,7 +48,7 @@ public enum AVX512Kernels {
     }
 
     public static func dot(_ lhs: UnsafePointer<Float>, _ rhs: UnsafePointer<Float>, count: Int) -> Float {
-        dotProduct(lhs, rhs, count: count, FusedArithmetic.self)
+        dotProduct(lhs, rhs, count: count, AVX512Arithmetic.self)
     }
 
     /// The packing-free small product (`KernelCore.directProduct`), 64 columns per tile: 24 of the 32 zmm registers hold the sums.
@@ -59,7 +59,16 @@ public enum AVX512Kernels {
     ) {
         KernelCore.directProduct(
             wide: true, m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b,
-            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, FusedArithmetic.self)
+            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, AVX512Arithmetic.self)
+    }
+
+    /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`).
+    public static func transposedProduct(
+        m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        KernelCore.transposedProduct(
+            m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, AVX512Arithmetic.self)
     }
 
     public static func linearGradient(
@@ -69,11 +78,11 @@ public enum AVX512Kernels {
     ) {
         KernelCore.linearGradient(
             columns: columns, columnStride: columnStride, width: width, targets: targets, count: count,
-            weights: weights, gradient: gradient, accumulators: accumulators, FusedArithmetic.self)
+            weights: weights, gradient: gradient, accumulators: accumulators, AVX512Arithmetic.self)
     }
 
     public static func scaledAdd(_ scale: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        KernelCore.scaledAdd(scale, x, y, count: count, FusedArithmetic.self)
+        KernelCore.scaledAdd(scale, x, y, count: count, AVX512Arithmetic.self)
     }
 
     public static func update(
@@ -86,6 +95,18 @@ public enum AVX512Kernels {
     }
 
     public static func multiplyAddChains(_ iterations: Int) -> SIMD16<Float> {
-        KernelCore.multiplyAddChains(iterations, FusedArithmetic.self)
+        KernelCore.multiplyAddChains(iterations, AVX512Arithmetic.self)
+    }
+}
+
+/// This module's multiply-add, one rounding (FMA). A type of its own rather than one shared with the other
+/// instruction sets' modules: a generic kernel that the optimiser keeps out of line is specialised under a symbol
+/// named after its type arguments, and with a shared type the AVX-512, AVX2 and portable modules emit the same
+/// symbol, of which the linker keeps one, so one instruction set's entry point could run another's copy (seen:
+/// the AVX-512 set ran AVX2's `transposedProduct`).
+enum AVX512Arithmetic: VectorArithmetic {
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+        c.addingProduct(a, b)
     }
 }

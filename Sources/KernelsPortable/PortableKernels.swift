@@ -44,6 +44,15 @@ public enum PortableKernels {
             ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, PortableArithmetic.self)
     }
 
+    /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`).
+    public static func transposedProduct(
+        m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        KernelCore.transposedProduct(
+            m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, PortableArithmetic.self)
+    }
+
     public static func linearGradient(
         columns: UnsafePointer<Float>, columnStride: Int, width: Int, targets: UnsafePointer<Float>, count: Int,
         weights: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>,
@@ -72,9 +81,16 @@ public enum PortableKernels {
     }
 }
 
-/// Fused on aarch64 (NEON has FMLA), separate on baseline x86-64 (no FMA before AVX2).
-#if arch(arm64)
-typealias PortableArithmetic = FusedArithmetic
-#else
-typealias PortableArithmetic = SeparateArithmetic
-#endif
+/// This module's multiply-add (a type of its own, like the other instruction sets': see `AVX512Arithmetic`): fused
+/// on aarch64 (NEON has FMLA), a multiply then an add on baseline x86-64 (no FMA before AVX2; `addingProduct` would
+/// call `fmaf` per lane).
+enum PortableArithmetic: VectorArithmetic {
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+        #if arch(arm64)
+        c.addingProduct(a, b)
+        #else
+        a * b + c
+        #endif
+    }
+}
