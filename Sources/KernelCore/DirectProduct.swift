@@ -80,18 +80,35 @@ func directRow<Arithmetic: VectorArithmetic>(
     typealias Vector = SIMD16<Float>
     let a0 = a
     let bRaw = UnsafeRawPointer(b)
-    withUnsafeTemporaryAllocation(of: Vector.self, capacity: vectors) { tile in
-        for vector in 0..<vectors {
-            var sum = Vector()
-            for p in 0..<depth {
-                sum = Arithmetic.multiplyAdd(
-                    Vector(repeating: a0[p * aDepthStride]),
-                    bRaw.loadUnaligned(fromByteOffset: (p * ldb + vector * 16) * 4, as: Vector.self), sum)
-            }
-            tile.initializeElement(at: vector, to: sum)
+    if vectors == 4 {
+        // The four vectors' sums advance together (four chains in flight), each over the depth in order.
+        var sum0 = Vector(), sum1 = Vector(), sum2 = Vector(), sum3 = Vector()
+        for p in 0..<depth {
+            let x = Vector(repeating: a0[p * aDepthStride])
+            let line = p * ldb * 4
+            sum0 = Arithmetic.multiplyAdd(x, bRaw.loadUnaligned(fromByteOffset: line, as: Vector.self), sum0)
+            sum1 = Arithmetic.multiplyAdd(x, bRaw.loadUnaligned(fromByteOffset: line + 64, as: Vector.self), sum1)
+            sum2 = Arithmetic.multiplyAdd(x, bRaw.loadUnaligned(fromByteOffset: line + 128, as: Vector.self), sum2)
+            sum3 = Arithmetic.multiplyAdd(x, bRaw.loadUnaligned(fromByteOffset: line + 192, as: Vector.self), sum3)
         }
-        storeScaledTile(tile, vectorsPerRow: vectors, c: c, ldc: 0, alpha: alpha, beta: beta, rows: 1,
-                        columns: columns)
+        withUnsafeTemporaryAllocation(of: Vector.self, capacity: 4) { tile in
+            tile.initializeElement(at: 0, to: sum0)
+            tile.initializeElement(at: 1, to: sum1)
+            tile.initializeElement(at: 2, to: sum2)
+            tile.initializeElement(at: 3, to: sum3)
+            storeScaledTile(tile, vectorsPerRow: 4, c: c, ldc: 0, alpha: alpha, beta: beta, rows: 1, columns: columns)
+        }
+    } else {
+        var sum = Vector()
+        for p in 0..<depth {
+            sum = Arithmetic.multiplyAdd(
+                Vector(repeating: a0[p * aDepthStride]), bRaw.loadUnaligned(fromByteOffset: p * ldb * 4, as: Vector.self),
+                sum)
+        }
+        withUnsafeTemporaryAllocation(of: Vector.self, capacity: 1) { tile in
+            tile.initializeElement(at: 0, to: sum)
+            storeScaledTile(tile, vectorsPerRow: 1, c: c, ldc: 0, alpha: alpha, beta: beta, rows: 1, columns: columns)
+        }
     }
 }
 
@@ -144,6 +161,16 @@ func directTile6x64<Arithmetic: VectorArithmetic>(
         x = Vector(repeating: a5[offset])
         c50 = Arithmetic.multiplyAdd(x, b0, c50); c51 = Arithmetic.multiplyAdd(x, b1, c51)
         c52 = Arithmetic.multiplyAdd(x, b2, c52); c53 = Arithmetic.multiplyAdd(x, b3, c53)
+    }
+    if rows == 6 && columns == 64 {
+        // A whole tile (the common case): straight from the registers to C.
+        storeRow(c00, c01, c02, c03, to: c, alpha: alpha, beta: beta)
+        storeRow(c10, c11, c12, c13, to: c + 1 * ldc, alpha: alpha, beta: beta)
+        storeRow(c20, c21, c22, c23, to: c + 2 * ldc, alpha: alpha, beta: beta)
+        storeRow(c30, c31, c32, c33, to: c + 3 * ldc, alpha: alpha, beta: beta)
+        storeRow(c40, c41, c42, c43, to: c + 4 * ldc, alpha: alpha, beta: beta)
+        storeRow(c50, c51, c52, c53, to: c + 5 * ldc, alpha: alpha, beta: beta)
+        return
     }
     withUnsafeTemporaryAllocation(of: Vector.self, capacity: 12) { tile in
         tile.initializeElement(at: 0, to: c00)
@@ -217,6 +244,28 @@ func directTile6x16<Arithmetic: VectorArithmetic>(
         storeScaledTile(tile, vectorsPerRow: 1, c: c, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
                         columns: columns)
     }
+}
+
+/// Stores four vectors of sums as 64 columns of one row of C: `alpha * sums + beta * C` (C not read when `beta`
+/// is 0).
+@inlinable @inline(__always)
+func storeRow(
+    _ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ v2: SIMD16<Float>, _ v3: SIMD16<Float>,
+    to row: UnsafeMutablePointer<Float>, alpha: Float, beta: Float
+) {
+    let raw = UnsafeMutableRawPointer(row)
+    @inline(__always) func store(_ value: SIMD16<Float>, at offset: Int) {
+        var result = alpha == 1 ? value : value * SIMD16(repeating: alpha)
+        if beta != 0 {
+            result = result.addingProduct(SIMD16(repeating: beta),
+                                          raw.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self))
+        }
+        raw.storeBytes(of: result, toByteOffset: offset, as: SIMD16<Float>.self)
+    }
+    store(v0, at: 0)
+    store(v1, at: 64)
+    store(v2, at: 128)
+    store(v3, at: 192)
 }
 
 /// ``storeTile(_:vectorsPerRow:c:ldc:beta:rows:columns:)`` of `alpha` times the sums.
@@ -307,6 +356,16 @@ public func transposedProduct<Arithmetic: VectorArithmetic>(
                 sums.initializeElement(at: 14, to: s16)
                 sums.initializeElement(at: 15, to: s17)
                 let folded = foldSums(sums)
+                if columns == 8 && wholeDepth == k {
+                    // Eight whole columns and no depth left over: each row's eight results in one store.
+                    for i in 0..<rows {
+                        let raw = UnsafeMutableRawPointer(c + (row + i) * ldc + column)
+                        var result = alpha * (i == 0 ? folded.lowHalf : folded.highHalf)
+                        if beta != 0 { result += beta * raw.loadUnaligned(as: SIMD8<Float>.self) }
+                        raw.storeBytes(of: result, as: SIMD8<Float>.self)
+                    }
+                    return
+                }
                 for i in 0..<rows {
                     let aRow = i == 0 ? aRows.0 : aRows.1
                     for j in 0..<columns {

@@ -75,7 +75,7 @@ public final class GEMM {
 
     /// The most rows of `A` for which `A B^T` is computed as dot products rather than by transposing `B` first: at
     /// the MLP's width (64 x 64) the transposition costs about as much as eight rows' dot products (measured: 6
-    /// rows 0.95 us by dot products, 1.2 us through the transposition; 25 rows 2.3 us through it).
+    /// rows 0.62 us by dot products, 1.2 us through the transposition; 25 rows 2.2 us through it).
     static let dotProductRows = 8
 
     /// Small products without packing (`KernelCore.directProduct`); `op(B) = B^T` is first transposed, since the
