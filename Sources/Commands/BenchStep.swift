@@ -80,7 +80,8 @@ struct BenchStep: ParsableCommand {
             Console.out(String(decoding: data, as: UTF8.self))
             return
         }
-        Console.out("training step on \(ranks) ranks (rank 0; medians of whole steps, means of their parts):")
+        let rankWord = ranks == 1 ? "rank" : "ranks"
+        Console.out("training step on \(ranks) \(rankWord) (rank 0; medians of whole steps, means of their parts):")
         Console.out("  global batch   steps   step us   compute us   allreduce us   raw allreduce us   step/raw")
         for result in results {
             Console.out(String(
