@@ -18,6 +18,12 @@ public func linearGradient<Arithmetic: VectorArithmetic>(
     let wholeRows = count / 32 * 32
     guard wholeRows > 0 else {
         // One example (the sgd preset) or a few: no vector set-up and no lane sums.
+        if count == 1 {
+            let residual = linearResidual(columns: columns, columnStride: columnStride, width: width, target: targets[0],
+                                          weights: weights)
+            for feature in 0..<width { gradient[feature] = residual * columns[feature * columnStride] }
+            return
+        }
         gradient.update(repeating: 0, count: width)
         linearGradientTail(columns: columns, columnStride: columnStride, width: width, targets: targets, rows: 0..<count,
                            weights: weights, gradient: gradient)
@@ -60,17 +66,26 @@ func linearGradientTail(
     weights: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>
 ) {
     for row in rows {
-        // Two partial sums halve the chain of dependent additions (the sgd preset's step waits on it).
-        var even = -targets[row]
-        var odd: Float = 0
-        var feature = 0
-        while feature + 1 < width {
-            even += weights[feature] * columns[feature * columnStride + row]
-            odd += weights[feature + 1] * columns[(feature + 1) * columnStride + row]
-            feature += 2
-        }
-        if feature < width { even += weights[feature] * columns[feature * columnStride + row] }
-        let residual = even + odd
+        let residual = linearResidual(columns: columns + row, columnStride: columnStride, width: width,
+                                      target: targets[row], weights: weights)
         for feature in 0..<width { gradient[feature] += residual * columns[feature * columnStride + row] }
     }
+}
+
+/// `x . w - y` for the example whose first feature is at `columns`: two partial sums halve the chain of dependent
+/// additions (the sgd preset's step waits on it).
+@inlinable @inline(__always)
+func linearResidual(
+    columns: UnsafePointer<Float>, columnStride: Int, width: Int, target: Float, weights: UnsafePointer<Float>
+) -> Float {
+    var even = -target
+    var odd: Float = 0
+    var feature = 0
+    while feature + 1 < width {
+        even += weights[feature] * columns[feature * columnStride]
+        odd += weights[feature + 1] * columns[(feature + 1) * columnStride]
+        feature += 2
+    }
+    if feature < width { even += weights[feature] * columns[feature * columnStride] }
+    return even + odd
 }
