@@ -18,20 +18,14 @@ public func directProduct<Arithmetic: VectorArithmetic>(
     var column = 0
     if wide {
         while n - column >= 64 {
-            for row in stride(from: 0, to: m, by: 6) {
-                directTile(vectors: 4, depth: k, a: a + row * aRowStride, aRowStride: aRowStride,
-                           aDepthStride: aDepthStride, b: b + column, ldb: ldb, c: c + row * ldc + column, ldc: ldc,
-                           alpha: alpha, beta: beta, rows: min(6, m - row), columns: 64, arithmetic)
-            }
+            directRows6x64(m: m, depth: k, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b + column,
+                           ldb: ldb, c: c + column, ldc: ldc, alpha: alpha, beta: beta, arithmetic)
             column += 64
         }
     }
     while n - column >= 16 {
-        for row in stride(from: 0, to: m, by: 6) {
-            directTile(vectors: 1, depth: k, a: a + row * aRowStride, aRowStride: aRowStride,
-                       aDepthStride: aDepthStride, b: b + column, ldb: ldb, c: c + row * ldc + column, ldc: ldc,
-                       alpha: alpha, beta: beta, rows: min(6, m - row), columns: 16, arithmetic)
-        }
+        directRows6x16(m: m, depth: k, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b + column,
+                       ldb: ldb, c: c + column, ldc: ldc, alpha: alpha, beta: beta, columns: 16, arithmetic)
         column += 16
     }
     guard column < n else { return }
@@ -41,32 +35,50 @@ public func directProduct<Arithmetic: VectorArithmetic>(
         target.update(from: b + p * ldb + column, count: remaining)
         (target + remaining).update(repeating: 0, count: 16 - remaining)
     }
+    directRows6x16(m: m, depth: k, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: edgeSliver, ldb: 16,
+                   c: c + column, ldc: ldc, alpha: alpha, beta: beta, columns: remaining, arithmetic)
+}
+
+/// A block of 64 columns of ``directProduct(wide:m:n:k:alpha:a:aRowStride:aDepthStride:b:ldb:beta:c:ldc:edgeSliver:_:)``
+/// down all `m` rows, six at a time (a last single row by ``directRow``). Each block shape is a function of its
+/// own, kept out of line (still specialised and compiled for each instruction set) so that its loop has the
+/// registers to itself: inlined into one function, the tiles spilled their loop counters and ran at a third of the
+/// speed. The row loop is inside, so a product of few depth steps pays one call per block, not one per tile.
+@inlinable @inline(never)
+func directRows6x64<Arithmetic: VectorArithmetic>(
+    m: Int, depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int, b: UnsafePointer<Float>,
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float, _: Arithmetic.Type
+) {
     for row in stride(from: 0, to: m, by: 6) {
-        directTile(vectors: 1, depth: k, a: a + row * aRowStride, aRowStride: aRowStride, aDepthStride: aDepthStride,
-                   b: edgeSliver, ldb: 16, c: c + row * ldc + column, ldc: ldc, alpha: alpha, beta: beta,
-                   rows: min(6, m - row), columns: remaining, arithmetic)
+        let rows = min(6, m - row)
+        if rows == 1 {
+            directRow(vectors: 4, depth: depth, a: a + row * aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb,
+                      c: c + row * ldc, alpha: alpha, beta: beta, columns: 64, Arithmetic.self)
+        } else {
+            directTile6x64(depth: depth, a: a + row * aRowStride, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                           b: b, ldb: ldb, c: c + row * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
+                           columns: 64, Arithmetic.self)
+        }
     }
 }
 
-/// One tile of ``directProduct(wide:m:n:k:alpha:a:aRowStride:aDepthStride:b:ldb:beta:c:ldc:edgeSliver:_:)``: six
-/// rows, `vectors` x 16 columns, `rows` and `columns` of them stored. Each shape is a function of its own, kept out
-/// of line (still specialised and compiled for each instruction set), so that its loop has the registers to itself:
-/// inlined into one function, the loops spilled their counters and ran at a third of the speed.
-@inlinable @inline(__always)
-func directTile<Arithmetic: VectorArithmetic>(
-    vectors: Int, depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
-    b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
-    rows: Int, columns: Int, _: Arithmetic.Type
+/// A block of 16 columns (`columns` of them stored) down all `m` rows: as ``directRows6x64``.
+@inlinable @inline(never)
+func directRows6x16<Arithmetic: VectorArithmetic>(
+    m: Int, depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int, b: UnsafePointer<Float>,
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float, columns: Int,
+    _: Arithmetic.Type
 ) {
-    if rows == 1 {
-        directRow(vectors: vectors, depth: depth, a: a, aDepthStride: aDepthStride, b: b, ldb: ldb, c: c, alpha: alpha,
-                  beta: beta, columns: columns, Arithmetic.self)
-    } else if vectors == 4 {
-        directTile6x64(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb, c: c,
-                       ldc: ldc, alpha: alpha, beta: beta, rows: rows, columns: columns, Arithmetic.self)
-    } else {
-        directTile6x16(depth: depth, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb, c: c,
-                       ldc: ldc, alpha: alpha, beta: beta, rows: rows, columns: columns, Arithmetic.self)
+    for row in stride(from: 0, to: m, by: 6) {
+        let rows = min(6, m - row)
+        if rows == 1 {
+            directRow(vectors: 1, depth: depth, a: a + row * aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb,
+                      c: c + row * ldc, alpha: alpha, beta: beta, columns: columns, Arithmetic.self)
+        } else {
+            directTile6x16(depth: depth, a: a + row * aRowStride, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                           b: b, ldb: ldb, c: c + row * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
+                           columns: columns, Arithmetic.self)
+        }
     }
 }
 
@@ -115,7 +127,7 @@ func directRow<Arithmetic: VectorArithmetic>(
 /// Six rows by 64 columns: 24 sums in registers (AVX-512's 32). They reach C through two buffers of twelve vectors:
 /// Swift puts a temporary allocation above 1 KiB on the stack only after asking the runtime, on the heap when it
 /// cannot tell.
-@inlinable @inline(never)
+@inlinable @inline(__always)
 func directTile6x64<Arithmetic: VectorArithmetic>(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
@@ -208,7 +220,7 @@ func directTile6x64<Arithmetic: VectorArithmetic>(
 }
 
 /// Six rows by 16 columns.
-@inlinable @inline(never)
+@inlinable @inline(__always)
 func directTile6x16<Arithmetic: VectorArithmetic>(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
