@@ -103,13 +103,7 @@ func directRow<Arithmetic: VectorArithmetic>(
             sum2 = Arithmetic.multiplyAdd(x, bRaw.loadUnaligned(fromByteOffset: line + 128, as: Vector.self), sum2)
             sum3 = Arithmetic.multiplyAdd(x, bRaw.loadUnaligned(fromByteOffset: line + 192, as: Vector.self), sum3)
         }
-        withUnsafeTemporaryAllocation(of: Vector.self, capacity: 4) { tile in
-            tile.initializeElement(at: 0, to: sum0)
-            tile.initializeElement(at: 1, to: sum1)
-            tile.initializeElement(at: 2, to: sum2)
-            tile.initializeElement(at: 3, to: sum3)
-            storeScaledTile(tile, vectorsPerRow: 4, c: c, ldc: 0, alpha: alpha, beta: beta, rows: 1, columns: columns)
-        }
+        storeRow(sum0, sum1, sum2, sum3, to: c, alpha: alpha, beta: beta)
     } else {
         var sum = Vector()
         for p in 0..<depth {
@@ -117,10 +111,7 @@ func directRow<Arithmetic: VectorArithmetic>(
                 Vector(repeating: a0[p * aDepthStride]), bRaw.loadUnaligned(fromByteOffset: p * ldb * 4, as: Vector.self),
                 sum)
         }
-        withUnsafeTemporaryAllocation(of: Vector.self, capacity: 1) { tile in
-            tile.initializeElement(at: 0, to: sum)
-            storeScaledTile(tile, vectorsPerRow: 1, c: c, ldc: 0, alpha: alpha, beta: beta, rows: 1, columns: columns)
-        }
+        storeVector(sum, to: c, alpha: alpha, beta: beta, columns: columns)
     }
 }
 
@@ -255,6 +246,22 @@ func directTile6x16<Arithmetic: VectorArithmetic>(
         tile.initializeElement(at: 5, to: c5)
         storeScaledTile(tile, vectorsPerRow: 1, c: c, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
                         columns: columns)
+    }
+}
+
+/// Stores one vector of sums as the first `columns` (at most 16) columns of a row of C, as
+/// ``storeScaledTile(_:vectorsPerRow:c:ldc:alpha:beta:rows:columns:)`` would, without a buffer (no closure: see
+/// `AVX512Arithmetic` on why kernel code must not leave a non-generic function behind).
+@inlinable @inline(__always)
+func storeVector(_ value: SIMD16<Float>, to row: UnsafeMutablePointer<Float>, alpha: Float, beta: Float, columns: Int) {
+    let scaled = alpha == 1 ? value : value * SIMD16(repeating: alpha)
+    let raw = UnsafeMutableRawPointer(row)
+    if columns == 16 {
+        let result = beta == 0
+            ? scaled : scaled.addingProduct(SIMD16(repeating: beta), raw.loadUnaligned(as: SIMD16<Float>.self))
+        raw.storeBytes(of: result, as: SIMD16<Float>.self)
+    } else {
+        for lane in 0..<columns { row[lane] = beta == 0 ? scaled[lane] : scaled[lane] + beta * row[lane] }
     }
 }
 

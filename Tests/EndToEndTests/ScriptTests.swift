@@ -177,7 +177,7 @@ extension EndToEnd {
             "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
             "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
             "scripts/test-multihost.sh", "scripts/netns-agent.sh", "scripts/bundle.sh", ".ci/run", "scripts/fuzz.sh",
-            "scripts/chaos.sh", "scripts/test-slurm.sh",
+            "scripts/chaos.sh", "scripts/test-slurm.sh", "scripts/check-kernel-symbols.sh",
         ])
         func help(path: String) throws {
             let result = try script([path, "--help"])
