@@ -32,7 +32,9 @@ while IFS=$'\t' read -r name _ global _; do
 done < <("$binary" presets)
 
 printf '%-14s' "preset"
-for ranks in $rank_counts; do printf '%16s' "$ranks ranks"; done
+for ranks in $rank_counts; do
+    if ((ranks == 1)); then printf '%16s' "1 rank"; else printf '%16s' "$ranks ranks"; fi
+done
 echo
 for preset in "${presets[@]}"; do
     printf '%-14s' "$preset"
