@@ -78,8 +78,9 @@ public final class GEMM {
     /// rows 0.62 us by dot products, 1.2 us through the transposition; 25 rows 2.2 us through it).
     static let dotProductRows = 8
 
-    /// Small products without packing (`KernelCore.directProduct`); `op(B) = B^T` is first transposed, since the
-    /// tiles load rows of `op(B)` as vectors.
+    /// Small products without packing (`KernelCore.directProduct`). `A B^T` of a few rows is a set of dot products
+    /// (`KernelCore.transposedProduct`); with more rows `B^T` is first transposed, since the tiles load rows of
+    /// `op(B)` as vectors.
     private func direct(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

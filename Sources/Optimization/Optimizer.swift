@@ -75,7 +75,7 @@ public final class Optimizer {
         let constants = UpdateConstants(
             rate: learningRate, scale: gradientScale, decay: wd, momentum: momentum, gamma1: gamma1, rho: rho,
             beta1: beta1, beta2: beta2, epsilon: epsilon,
-            // Only Adam corrects its bias; two `pow` calls were a third of the sgd preset's step.
+            // Only Adam corrects its bias; two `pow` calls were about a quarter of the sgd preset's step.
             correction1: rule == .adam ? 1 - Float(pow(settings.beta1, Double(updates))) : 1,
             correction2: rule == .adam ? 1 - Float(pow(settings.beta2, Double(updates))) : 1)
         kernels.update(rule, constants, weights, gradientSum, first, second, count)

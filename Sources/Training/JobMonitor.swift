@@ -36,8 +36,8 @@ public final class JobMonitor: Sendable {
     }
 
     /// The number of the open collective (they are numbered from 1 as they are entered); 0 when none is open.
-    /// The watchdog times how long one number stays open, so entering a collective reads no clock: a clock read
-    /// costs about as much as the whole one-rank sgd step.
+    /// The watchdog times how long one number stays open, so entering a collective reads no clock: the read was
+    /// about a tenth of the one-rank sgd step.
     private let openCollective = Atomic<UInt64>(0)
     /// Collectives entered so far (written by the main thread only).
     private let entered = Atomic<UInt64>(0)
