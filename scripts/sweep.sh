@@ -11,12 +11,16 @@
 #   --lr X                     one learning rate for all (default: the preset's for the batch: 1 -> 0.005,
 #                              10 -> 0.05, 100 -> 0.4, all rows -> 1, else 0.05; with --weak, the preset's for
 #                              the per-rank batch, so each weak series keeps one rate at every rank count)
+#   --lrs "0.05,0.1,0.2,0.4"   run every batch and rank count at each of these learning rates (commas or spaces),
+#                              for steps-to-target with each batch's best rate (compare --fit, plot-runs' time to
+#                              target); logs are then named B<global batch>-P<ranks>-lr<rate>.jsonl
 #   --out DIR                  the run folder (default runs/<date and time>-<strong|weak>-B<batches>-P<ranks>)
 #   --hostfile FILE            passed to scripts/run.sh (multi-host)
 #   --dry-run                  list the runs and their commands, run nothing
 # Anything after -- goes to every airfoil-dp run (e.g. -- --optimizer adam --rows 1000); --rows N sets the
 # training rows the batches are checked against (default 1500). Combinations that cannot run (global batch <
-# ranks, or > the training rows) are skipped with a note. Logs are named B<global batch>-P<ranks>.jsonl.
+# ranks, or > the training rows) are skipped with a note. Logs are named B<global batch>-P<ranks>.jsonl (with
+# --lrs, -lr<rate> added).
 # Rerunning with the same --out skips each run whose complete log was written by the same configuration (the
 # log's header, checked by airfoil-dp --same-run-as), reruns incomplete ones, and refuses, naming the difference,
 # when a complete log there was made by other options. A failed run does not stop the sweep; Ctrl-C or SIGTERM
@@ -35,6 +39,7 @@ rank_counts="1 2 4 8 16"
 mode=strong
 epochs=""
 lr=""
+lrs=""
 out=""
 hostfile=()
 dry_run=0
@@ -47,6 +52,7 @@ while [[ $# -gt 0 ]]; do
         --strong) mode=strong; shift ;;
         --epochs) epochs="${2:?--epochs needs a number}"; shift 2 ;;
         --lr) lr="${2:?--lr needs a number}"; shift 2 ;;
+        --lrs) lrs="${2:?--lrs needs a list of numbers}"; lrs="${lrs//,/ }"; shift 2 ;;
         --out) out="${2:?--out needs a folder}"; shift 2 ;;
         --hostfile) hostfile=(--hostfile "${2:?--hostfile needs a file}"); shift 2 ;;
         --dry-run) dry_run=1; shift ;;
@@ -67,10 +73,16 @@ for ((i = 0; i < ${#extra[@]}; i++)); do
     esac
 done
 [[ "$training_rows" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: --rows '$training_rows' is not a positive whole number" >&2; exit 64; }
+[[ -n "$lr" && -n "$lrs" ]] && { echo "sweep.sh: give --lr or --lrs, not both" >&2; exit 64; }
+for rate in $lr $lrs; do
+    [[ "$rate" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }' \
+        || { echo "sweep.sh: learning rate '$rate' is not a positive number" >&2; exit 64; }
+done
 
 if [[ -z "$out" ]]; then
     # A folder of its own even when another sweep starts in the same second: mkdir claims a name atomically.
     base="runs/$(date +%Y-%m-%dT%H%M%S)-$mode-B${batches// /,}-P${rank_counts// /,}"
+    [[ -n "$lrs" ]] && base+="-lr${lrs// /,}"
     out="$base"
     if ((dry_run == 0)); then
         mkdir -p runs
@@ -95,7 +107,10 @@ for batch in $batches; do
             echo "sweep.sh: note: skipping global batch $global at $ranks ranks (more than $training_rows rows)" >&2
             continue
         fi
-        plan+=("$batch:$global:$ranks")
+        # Each entry: per-rank or global batch, global batch, ranks, and the learning rate of --lrs (else empty).
+        for rate in ${lrs:-"-"}; do
+            plan+=("$batch:$global:$ranks:${rate#-}")
+        done
     done
 done
 total=${#plan[@]}
@@ -104,12 +119,14 @@ if [[ $mode == weak && -z "$lr" ]]; then
     echo "sweep.sh: note: weak scaling: each per-rank batch's series keeps one learning rate, its preset's (else 0.05)" >&2
 fi
 
-# run_options BATCH GLOBAL: sets run_lr, run_epochs and the airfoil-dp options of one run (without --log).
+# run_options BATCH GLOBAL RANKS [RATE]: sets run_lr, run_epochs, the run's log name and the airfoil-dp options of
+# one run (without --log).
 run_options() {
     local lr_batch=$2
     [[ $mode == weak ]] && lr_batch=$1
     read -r preset_lr _ <<<"$(airfoil_dp_preset_for_batch "$binary" "$lr_batch" "$training_rows")"
-    run_lr=${lr:-$preset_lr}
+    run_lr=${4:-${lr:-$preset_lr}}
+    name="B$2-P$3${4:+-lr$4}"
     run_epochs=${epochs:-$(airfoil_dp_preset_for_batch "$binary" "$2" "$training_rows" | cut -d' ' -f2)}
     options=(--global-batch "$2" --lr "$run_lr" --epochs "$run_epochs" --quiet "${extra[@]+"${extra[@]}"}")
 }
@@ -117,10 +134,10 @@ run_options() {
 # Before anything runs: a complete log in the folder must come from the run this sweep would make.
 if [[ -d "$out" ]]; then
     for entry in "${plan[@]}"; do
-        IFS=: read -r batch global ranks <<<"$entry"
-        log="$out/B$global-P$ranks.jsonl"
+        IFS=: read -r batch global ranks rate <<<"$entry"
+        run_options "$batch" "$global" "$ranks" "$rate"
+        log="$out/$name.jsonl"
         [[ -f "$log" ]] && tail -n 1 "$log" | grep -q '"type":"summary"' || continue
-        run_options "$batch" "$global"
         if ! verdict="$("$binary" "${options[@]}" --same-run-as "$log" 2>&1)"; then
             echo "sweep.sh: $log was made by another configuration (${verdict#differs: }): give another --out" >&2
             exit 65
@@ -144,9 +161,9 @@ failed=()
 index=0
 for entry in "${plan[@]}"; do
     index=$((index + 1))
-    IFS=: read -r batch global ranks <<<"$entry"
-    run_options "$batch" "$global"
-    log="$out/B$global-P$ranks.jsonl"
+    IFS=: read -r batch global ranks rate <<<"$entry"
+    run_options "$batch" "$global" "$ranks" "$rate"
+    log="$out/$name.jsonl"
     command=("$repo/scripts/run.sh" -np "$ranks" "${hostfile[@]+"${hostfile[@]}"}" "${options[@]}" --log "$log")
     elapsed=$(($(date +%s) - started))
     eta="?"
@@ -156,7 +173,7 @@ for entry in "${plan[@]}"; do
         continue
     fi
     if [[ -f "$log" ]] && tail -n 1 "$log" | grep -q '"type":"summary"'; then
-        echo "[$index/$total] B=$global P=$ranks: complete log of the same run found, skipped" >&2
+        echo "[$index/$total] B=$global P=$ranks${rate:+ lr=$rate}: complete log of the same run found, skipped" >&2
         continue
     fi
     # An incomplete log is a run that failed or was interrupted: it starts again.
@@ -168,7 +185,7 @@ for entry in "${plan[@]}"; do
     # In the background, so that a signal to this script ends the wait at once. Ctrl-C reaches mpirun too, which
     # stops the ranks (each logs an end record); a second signal would make it kill them unlogged, so SIGTERM is
     # passed on only if the run is still going two seconds later (a signal sent to this script alone).
-    "${command[@]}" > "$out/B$global-P$ranks.out" 2>&1 &
+    "${command[@]}" > "$out/$name.out" 2>&1 &
     child=$!
     forwarded=0
     while true; do
@@ -184,14 +201,14 @@ for entry in "${plan[@]}"; do
         status=interrupted
     elif ((code != 0)); then
         status=failed
-        failed+=("B=$global P=$ranks (exit $code)")
+        failed+=("B=$global P=$ranks${rate:+ lr=$rate} (exit $code)")
     fi
     seconds=$(awk -v a="$run_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(basename "$log")" "$ranks" "$global" "$run_lr" "$run_epochs" \
         "$status" "$code" "$seconds" >> "$manifest"
     done_runs=$((done_runs + 1))
     if ((interrupted)); then
-        echo "sweep.sh: interrupted during B=$global P=$ranks (recorded in $manifest); rerun the same command to go on from there" >&2
+        echo "sweep.sh: interrupted during B=$global P=$ranks${rate:+ lr=$rate} (recorded in $manifest); rerun the same command to go on from there" >&2
         exit "$interrupted"
     fi
 done

@@ -137,6 +137,32 @@ extension EndToEnd {
             #expect(result.standardError.contains("keeps one learning rate"))
         }
 
+        @Test("--lrs runs every batch at each rate into logs named by rate; bad or doubled rates are refused")
+        func learningRateSweep() throws {
+            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
+            let result = try script(["scripts/sweep.sh", "--batches", "10 100", "--ranks", "1", "--lrs", "0.05,0.4",
+                                     "--epochs", "2", "--out", folder])
+            #expect(result.status == 0, "\(result.standardError)")
+            for name in ["B10-P1-lr0.05", "B10-P1-lr0.4", "B100-P1-lr0.05", "B100-P1-lr0.4"] {
+                let records = try RunLogReader.records(at: "\(folder)/\(name).jsonl")
+                let rate = Double(name.split(separator: "-").last!.dropFirst(2))!
+                #expect(((records.first?["config"] as? [String: Any])?["optimizer"] as? [String: Any])?["learning_rate"]
+                    as? Double == rate, "\(name)")
+                #expect(records.last?["type"] as? String == "summary", "\(name)")
+            }
+            let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
+            #expect(manifest.count == 5, "header and four runs: \(manifest)")
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/time_to_target.png"))
+            for (arguments, message) in [
+                (["--lr", "0.1", "--lrs", "0.2"], "give --lr or --lrs, not both"),
+                (["--lrs", "0.1,x"], "learning rate 'x' is not a positive number"),
+                (["--lrs", "0"], "learning rate '0' is not a positive number"),
+            ] {
+                let refused = try script(["scripts/sweep.sh", "--batches", "10", "--ranks", "1", "--dry-run"] + arguments)
+                #expect(refused.status == 64 && refused.standardError.contains(message), "\(refused.standardError)")
+            }
+        }
+
         @Test("a passed-through --rows sets the rows the batches must fit")
         func sweepRows() throws {
             let result = try script(["scripts/sweep.sh", "--batches", "100 1000", "--ranks", "1", "--dry-run", "--",
