@@ -272,19 +272,10 @@ func storeRow(
     _ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ v2: SIMD16<Float>, _ v3: SIMD16<Float>,
     to row: UnsafeMutablePointer<Float>, alpha: Float, beta: Float
 ) {
-    let raw = UnsafeMutableRawPointer(row)
-    @inline(__always) func store(_ value: SIMD16<Float>, at offset: Int) {
-        var result = alpha == 1 ? value : value * SIMD16(repeating: alpha)
-        if beta != 0 {
-            result = result.addingProduct(SIMD16(repeating: beta),
-                                          raw.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self))
-        }
-        raw.storeBytes(of: result, toByteOffset: offset, as: SIMD16<Float>.self)
-    }
-    store(v0, at: 0)
-    store(v1, at: 64)
-    store(v2, at: 128)
-    store(v3, at: 192)
+    storeVector(v0, to: row, alpha: alpha, beta: beta, columns: 16)
+    storeVector(v1, to: row + 16, alpha: alpha, beta: beta, columns: 16)
+    storeVector(v2, to: row + 32, alpha: alpha, beta: beta, columns: 16)
+    storeVector(v3, to: row + 48, alpha: alpha, beta: beta, columns: 16)
 }
 
 /// ``storeTile(_:vectorsPerRow:c:ldc:beta:rows:columns:)`` of `alpha` times the sums.
