@@ -79,7 +79,7 @@ let package = Package(
             dependencies: ["Training", "Data", "Models", "Optimization", "Common", "Kernels", "MPI", "TestSupport"]
         ),
         .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Training", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp", "Data", "Models", "MPI", "TestSupport"]),
     ]
 )
 

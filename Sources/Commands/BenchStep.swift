@@ -16,8 +16,9 @@ struct BenchStep: ParsableCommand {
         discussion: """
             Runs the real trainer (evaluation only before and after) at global batch = ranks, 10 x ranks and \
             min(100 x ranks, rows) (or the --global-batch values), with the model and optimizer given, then \
-            allreduces a buffer of the same size (parameters + 1: 7 floats for the linear model, 4,610 for the \
-            5-64-64-1 MLP) as many times, in the same job. \
+            allreduces a buffer of the same size (parameters + 3: 9 floats for the linear model, 4,612 for the \
+            5-64-64-1 MLP) as many times, in the same job; then times the trainer again with the gradient noise \
+            scale's estimate off (--noise-scale off) and reports what the estimate adds to the median step. \
             Heap allocations per step: scripts/bench-allocations.sh.
             """)
 
@@ -73,6 +74,7 @@ struct BenchStep: ParsableCommand {
                         "global_batch": $0.globalBatch, "steps": $0.steps, "median_step_us": $0.medianStepSeconds * 1e6,
                         "compute_us": $0.computeSeconds * 1e6, "allreduce_us": $0.allreduceSeconds * 1e6,
                         "raw_allreduce_us": $0.rawAllreduceSeconds * 1e6, "ratio": $0.ratio,
+                        "noise_scale_us": $0.noiseScaleSeconds * 1e6,
                     ] as [String: Any]
                 },
             ]
@@ -82,12 +84,12 @@ struct BenchStep: ParsableCommand {
         }
         let rankWord = ranks == 1 ? "rank" : "ranks"
         Console.out("training step on \(ranks) \(rankWord) (rank 0; medians of whole steps, means of their parts):")
-        Console.out("  global batch   steps   step us   compute us   allreduce us   raw allreduce us   step/raw")
+        Console.out("  global batch   steps   step us   compute us   allreduce us   raw allreduce us   step/raw   noise scale us")
         for result in results {
             Console.out(String(
-                format: "  %12d %7d %9.3f %12.3f %14.3f %18.3f %10.2f", result.globalBatch, result.steps,
+                format: "  %12d %7d %9.3f %12.3f %14.3f %18.3f %10.2f %16.3f", result.globalBatch, result.steps,
                 result.medianStepSeconds * 1e6, result.computeSeconds * 1e6, result.allreduceSeconds * 1e6,
-                result.rawAllreduceSeconds * 1e6, result.ratio))
+                result.rawAllreduceSeconds * 1e6, result.ratio, result.noiseScaleSeconds * 1e6))
         }
     }
 }

@@ -13,6 +13,11 @@ extension OptimizerKind: ExpressibleByArgument {}
 extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
 
+/// A feature turned on or off by an option's value.
+enum Switch: String, ExpressibleByArgument, CaseIterable {
+    case on, off
+}
+
 /// `airfoil-dp train`: the chapter's linear regression by minibatch SGD, one shard per MPI rank.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -123,6 +128,12 @@ struct Train: ParsableCommand {
     @Option(help: "End the job when a collective has not completed for this many seconds.")
     var stallTimeout: Double = 300
 
+    @Option(help: "Estimate the gradient noise scale from each step's allreduce (trace_sigma, grad_sq, noise_scale in every eval record): on or off.")
+    var noiseScale: Switch = .on
+
+    @Option(help: "The per-step decay of the noise scale's moving averages.")
+    var noiseScaleDecay: Double = 0.99
+
     @Flag(help: "Print no progress, only the summary.")
     var quiet = false
 
@@ -165,6 +176,7 @@ struct Train: ParsableCommand {
         configuration.resumePath = resume
         configuration.overwriteLog = overwrite
         configuration.stallTimeout = stallTimeout
+        configuration.noiseScaleDecay = noiseScale == .on ? noiseScaleDecay : nil
         return configuration
     }
 

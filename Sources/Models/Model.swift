@@ -64,4 +64,17 @@ public struct Batch {
                                count: Int) -> Batch {
         Batch(layout: .columns, inputs: inputs, stride: columnStride, targets: targets, count: count)
     }
+
+    /// The batch's first `count` examples.
+    public func prefix(_ count: Int) -> Batch {
+        Batch(layout: layout, inputs: inputs, stride: stride, targets: targets, count: Swift.min(count, self.count))
+    }
+
+    /// The batch without its first `count` examples.
+    public func dropFirst(_ count: Int) -> Batch {
+        let skipped = Swift.min(count, self.count)
+        let offset = layout == .rows ? skipped * stride : skipped
+        return Batch(layout: layout, inputs: inputs + offset, stride: stride, targets: targets + skipped,
+                     count: self.count - skipped)
+    }
 }

@@ -26,13 +26,17 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// The loss before the first step (the divergence threshold) and the last evaluated loss.
     public var initialLoss: Double
     public var lastLoss: Double
+    /// The gradient noise scale's moving averages, when the run estimates it (absent in older checkpoints: the
+    /// resumed run starts them afresh).
+    public var noiseScale: GradientNoiseScale?
 
     /// Creates a state.
     public init(
         parameters: [Float], optimizerFirst: [Float], optimizerSecond: [Float], optimizerUpdates: Int, epoch: Int,
         stepInEpoch: Int, step: Int, examples: Int, nextEval: Int, trainSeconds: Double, initialLoss: Double,
-        lastLoss: Double
+        lastLoss: Double, noiseScale: GradientNoiseScale? = nil
     ) {
+        self.noiseScale = noiseScale
         self.parameters = parameters
         self.optimizerFirst = optimizerFirst
         self.optimizerSecond = optimizerSecond
@@ -149,6 +153,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         try requireSeconds("state.trainSeconds", state.trainSeconds)
         try requireSeconds("state.initialLoss", state.initialLoss)
         try requireSeconds("state.lastLoss", state.lastLoss)
+        if let problem = state.noiseScale?.problem { throw fail("state.noiseScale", problem) }
     }
 
     /// Writes the checkpoint atomically: a temporary file beside `path`, fsync, rename.

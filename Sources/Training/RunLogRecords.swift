@@ -125,6 +125,12 @@ public struct EvalRecord: Codable, Sendable {
     public var lr: Double
     /// The same loss over the held-out rows (`--val-rows`); absent without them.
     public var valLoss: Double?
+    /// The smoothed gradient noise estimates so far (``GradientNoiseScale``): `tr(Sigma)`, `|G|^2` and their ratio
+    /// `B_simple`. Absent with `--noise-scale off` and before a step with a share of 2 rows or more; `noise_scale`
+    /// also while the smoothed `|G|^2` is not positive.
+    public var traceSigma: Double?
+    public var gradSq: Double?
+    public var noiseScale: Double?
 }
 
 /// Where the time of a run went, in seconds, on rank 0.

@@ -141,11 +141,18 @@ public final class Trainer<Group: Collective> {
         let epochInputs = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows * width, 1))
         let epochTargets = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows, 1))
         let parameterCount = model.parameters.count
-        let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: parameterCount + 1)
+        // The allreduced buffer: the gradient sum, the noise-scale estimate's two sums when it is on, and the row
+        // count last.
+        let noiseDecay = configuration.noiseScaleDecay
+        let countIndex = parameterCount + (noiseDecay == nil ? 0 : 2)
+        let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: countIndex + 1)
+        let secondHalf = noiseDecay == nil ? nil : UnsafeMutableBufferPointer<Float>.allocate(capacity: parameterCount)
+        var noise = noiseDecay == nil ? nil : resume?.noiseScale ?? GradientNoiseScale()
         defer {
             epochInputs.deallocate()
             epochTargets.deallocate()
             reduced.deallocate()
+            secondHalf?.deallocate()
         }
         let parameters = model.parameters
         let byColumns = model.gatherLayout == .columns
@@ -169,7 +176,7 @@ public final class Trainer<Group: Collective> {
         var lastValidationLoss = start?.validation
         if let start {
             try record(step: 0, examples: 0, trainNanoseconds: 0, loss: start.loss, validationLoss: start.validation,
-                       rate: rate)
+                       rate: rate, noise: noise)
         } else {
             trainNanoseconds = UInt64((resume!.trainSeconds * 1e9).rounded())
         }
@@ -206,8 +213,12 @@ public final class Trainer<Group: Collective> {
                                count: local.count)
                     : .rows(epochInputs.baseAddress! + local.lowerBound * width, width: width, targets: targets,
                             count: local.count)
-                model.accumulateGradient(batch, into: reduced.baseAddress!)
-                reduced[parameterCount] = Float(local.count)
+                if let secondHalf {
+                    accumulateGradientByHalves(batch, secondHalf: secondHalf, into: reduced)
+                } else {
+                    model.accumulateGradient(batch, into: reduced.baseAddress!)
+                }
+                reduced[countIndex] = Float(local.count)
                 if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
                 if timesAllreduce {
                     let before = MonotonicClock.now()
@@ -225,11 +236,14 @@ public final class Trainer<Group: Collective> {
                 if !finite {
                     throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
                 }
-                if reduced[parameterCount] != Float(globalCount) {
+                if reduced[countIndex] != Float(globalCount) {
                     // The allreduced count is the same on every rank, so every rank fails here at the same step.
                     throw try inconsistent(step: step, reason: "batch_mismatch", message: "ranks disagree on step "
-                        + "\(step)'s batch: their shares add up to \(reduced[parameterCount]) rows, the plan says "
+                        + "\(step)'s batch: their shares add up to \(reduced[countIndex]) rows, the plan says "
                         + "\(globalCount)")
+                }
+                if let noiseDecay, reduced[parameterCount + 1] > 0 {
+                    addNoiseEstimate(to: &noise!, reduced: reduced, batch: globalCount, decay: noiseDecay)
                 }
                 if !constantRate {
                     rate = schedule.rate(base: baseRate, step: step, epoch: epoch, totalSteps: totalSteps)
@@ -248,7 +262,7 @@ public final class Trainer<Group: Collective> {
                     lastValidationLoss = validationLoss
                     nextEval = (examples / evalEvery + 1) * evalEvery
                     try record(step: step, examples: examples, trainNanoseconds: trainNanoseconds, loss: loss,
-                               validationLoss: validationLoss, rate: rate)
+                               validationLoss: validationLoss, rate: rate, noise: noise)
                     if !loss.isFinite {
                         throw try diverge(step: step, loss: lastLoss, reason: "the loss is no longer finite")
                     }
@@ -268,7 +282,7 @@ public final class Trainer<Group: Collective> {
                         epoch: lastOfEpoch ? epoch + 1 : epoch, stepInEpoch: lastOfEpoch ? 0 : stepInEpoch + 1,
                         step: step, examples: examples, nextEval: nextEval,
                         trainSeconds: Double(trainNanoseconds + (saveStart - stretchStart)) * 1e-9,
-                        initialLoss: initialLoss, lastLoss: lastLoss))
+                        initialLoss: initialLoss, lastLoss: lastLoss, noise: noise))
                     // Saving is not training: restart the stretch after it.
                     trainNanoseconds += saveStart - stretchStart
                     stretchStart = MonotonicClock.now()
@@ -306,6 +320,48 @@ public final class Trainer<Group: Collective> {
                 eval: Double(evalNanoseconds) * 1e-9, load: loadSeconds),
             parameters: model.parameterValues, validationLoss: lastValidationLoss,
             replicasIdentical: replicasIdentical)
+    }
+
+    /// Writes the batch's gradient sum into `reduced` as the sum of its two halves' (a pass over each half costs
+    /// about what one pass over the batch does), followed by this rank's part of the noise-scale estimate: its
+    /// share's `n t` and `n` (``GradientNoiseScale``), or zeros when the share has fewer than 2 rows or `t` is not
+    /// finite.
+    @inline(__always)
+    private func accumulateGradientByHalves(
+        _ batch: Batch, secondHalf: UnsafeMutableBufferPointer<Float>, into reduced: UnsafeMutableBufferPointer<Float>
+    ) {
+        let parameterCount = secondHalf.count
+        var weightedTrace: Float = 0
+        var rows: Float = 0
+        if batch.count >= 2 {
+            let firstRows = batch.count / 2
+            model.accumulateGradient(batch.prefix(firstRows), into: reduced.baseAddress!)
+            model.accumulateGradient(batch.dropFirst(firstRows), into: secondHalf.baseAddress!)
+            let estimate = Float(GradientNoiseScale.mergeHalves(
+                reduced.baseAddress!, secondHalf.baseAddress!, count: parameterCount, firstRows: firstRows,
+                secondRows: batch.count - firstRows))
+            if estimate.isFinite {
+                weightedTrace = estimate
+                rows = Float(batch.count)
+            }
+        } else {
+            model.accumulateGradient(batch, into: reduced.baseAddress!)
+        }
+        reduced[parameterCount] = weightedTrace
+        reduced[parameterCount + 1] = rows
+    }
+
+    /// Adds the step's estimates of `tr(Sigma)` and `|G|^2` from the allreduced buffer (the global batch's gradient
+    /// sum, then the shares' summed `n t` and `n`) to the moving averages; the same on every rank.
+    private func addNoiseEstimate(
+        to noise: inout GradientNoiseScale, reduced: UnsafeMutableBufferPointer<Float>, batch: Int, decay: Double
+    ) {
+        let parameterCount = model.parameters.count
+        let traceSigma = Double(reduced[parameterCount]) / Double(reduced[parameterCount + 1])
+        let rows = Double(batch)
+        let batchSquaredNorm = GradientNoiseScale.squaredNorm(reduced.baseAddress!, count: parameterCount) / (rows * rows)
+        let sampling = traceSigma * (1 - rows / Double(layout.rows)) / rows
+        noise.add(traceSigma: traceSigma, squaredNorm: batchSquaredNorm - sampling, decay: decay)
     }
 
     /// Copies the shard's rows into `inputs` and `targets` in the epoch's order, so each step's rows are contiguous:
@@ -353,13 +409,13 @@ public final class Trainer<Group: Collective> {
     /// The state a checkpoint records: the model, the optimizer and where the run stands.
     private func state(
         epoch: Int, stepInEpoch: Int, step: Int, examples: Int, nextEval: Int, trainSeconds: Double,
-        initialLoss: Double, lastLoss: Double
+        initialLoss: Double, lastLoss: Double, noise: GradientNoiseScale?
     ) -> TrainingState {
         TrainingState(
             parameters: Array(model.parameters), optimizerFirst: Array(optimizer.first),
             optimizerSecond: Array(optimizer.second), optimizerUpdates: optimizer.updates, epoch: epoch,
             stepInEpoch: stepInEpoch, step: step, examples: examples, nextEval: nextEval, trainSeconds: trainSeconds,
-            initialLoss: initialLoss, lastLoss: lastLoss)
+            initialLoss: initialLoss, lastLoss: lastLoss, noiseScale: noise)
     }
 
     /// Prints one progress line: where the run stands, its speed and the time left.
@@ -431,14 +487,16 @@ public final class Trainer<Group: Collective> {
     }
 
     private func record(
-        step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double, validationLoss: Double?, rate: Double
+        step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double, validationLoss: Double?, rate: Double,
+        noise: GradientNoiseScale?
     ) throws {
         guard let log else { return }
         try log.append(EvalRecord(
             step: step, epoch: Double(examples) / Double(layout.rows), examples: examples,
             trainSeconds: Double(trainNanoseconds) * 1e-9,
             wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: rate,
-            valLoss: validationLoss))
+            valLoss: validationLoss, traceSigma: noise?.traceSigma, gradSq: noise?.squaredNorm,
+            noiseScale: noise?.noiseScale))
     }
 
     /// Ends the run on every rank when a value all ranks share shows that they no longer compute the same thing:

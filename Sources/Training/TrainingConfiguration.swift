@@ -69,6 +69,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var resumePath: String?
     /// Seconds a collective may stay open before the job is ended as stalled.
     public var stallTimeout: Double = 300
+    /// The per-step decay of the gradient noise scale's moving averages (``GradientNoiseScale``); `nil` when the
+    /// estimate is off (`--noise-scale off`). Optional so that checkpoints written before it existed still read.
+    public var noiseScaleDecay: Double? = 0.99
 
     /// Creates a configuration from a preset, overriding the values given.
     ///
@@ -118,6 +121,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if checkpointPath == nil && checkpointEvery != 0 { found.append("--checkpoint-every needs --checkpoint FILE") }
         if !(stallTimeout > 0 && stallTimeout.isFinite) {
             found.append("--stall-timeout must be a positive number of seconds (got \(stallTimeout))")
+        }
+        if let noiseScaleDecay, !(noiseScaleDecay > 0 && noiseScaleDecay < 1) {
+            found.append("--noise-scale-decay must be between 0 and 1, both excluded (got \(noiseScaleDecay))")
         }
         if baseBatch <= 0 { found.append("--base-batch must be positive (got \(baseBatch))") }
         if let maxLR, !(maxLR > 0 && maxLR.isFinite) { found.append("--max-lr must be a positive number (got \(maxLR))") }

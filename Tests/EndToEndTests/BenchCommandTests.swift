@@ -34,12 +34,12 @@ extension EndToEnd {
             #expect(sizes.allSatisfy { ($0["median_us"] as? Double ?? 0) > 0 })
         }
 
-        @Test("bench step under mpirun: global batches P, 10 P and 100 P with step, parts and raw allreduce")
+        @Test("bench step under mpirun: global batches P, 10 P and 100 P with step, parts, raw allreduce and the noise scale's cost")
         func step() throws {
             let object = try json(["bench", "step"], ranks: 2)
             let batches = object["batches"] as? [[String: Any]] ?? []
             #expect(batches.compactMap { $0["global_batch"] as? Int } == [2, 20, 200])
-            for key in ["median_step_us", "compute_us", "allreduce_us", "raw_allreduce_us", "ratio"] {
+            for key in ["median_step_us", "compute_us", "allreduce_us", "raw_allreduce_us", "ratio", "noise_scale_us"] {
                 #expect(batches.allSatisfy { $0[key] is Double }, "missing \(key)")
             }
         }

@@ -68,6 +68,8 @@ struct CheckpointValidationTests {
         ("optimizerFirst", "[0,0,0,0,0,0,0]", "field 'state.optimizerFirst' has 7 values"),
         ("optimizerSecond", "\"none\"", "field 'state.optimizerSecond' has the wrong type"),
         ("lastLoss", "null", "field 'state.lastLoss' has the wrong type or is null"),
+        ("noiseScale", #"{"traceAverage":1,"squaredNormAverage":1,"weight":2}"#,
+         "field 'state.noiseScale' has weight 2.0, outside 0..1"),
     ])
     func editedStateField(field: String, value: String, message: String) throws {
         let failure = try resume(editing: Self.setState(field, value))

@@ -1,0 +1,95 @@
+/// The gradient noise scale `B_simple = tr(Sigma) / |G|^2` (McCandlish et al. 2018), estimated from what each step's
+/// one allreduce already carries.
+///
+/// `tr(Sigma)` is the per-example gradient variance of the sampling the run does: each rank draws its share from its
+/// own shard, so it is the variance within shards. A rank splits its share of `n` rows (n >= 2) into halves of `h1`
+/// and `h2` rows with mean gradients `g1` and `g2`. The halves are disjoint random draws from the shard, so
+/// `E|g1 - g2|^2 = tr(Sigma) (1/h1 + 1/h2)`: `t = |g1 - g2|^2 / (1/h1 + 1/h2)` is unbiased. The rank appends `n t` and
+/// `n` to its gradient sum, and the allreduce returns their sums, whose ratio estimates `tr(Sigma)` averaged over
+/// shards as the global batch weights them. Within an epoch rows are drawn without replacement, so the global
+/// batch's mean gradient `G_B` (B rows of N) has `E|G_B|^2 = |G|^2 + tr(Sigma) (1 - B/N) / B`, which gives the
+/// estimate of `|G|^2`. Both estimates are noisy step by step; each is smoothed on its own by a bias-corrected
+/// exponential moving average, and their ratio is the noise scale.
+public struct GradientNoiseScale: Codable, Equatable, Sendable {
+    /// The moving averages of the estimates of `tr(Sigma)` and `|G|^2`, before bias correction.
+    public private(set) var traceAverage = 0.0
+    public private(set) var squaredNormAverage = 0.0
+    /// `1 - decay^k` after `k` estimates: dividing by it removes the averages' bias towards their start at 0.
+    public private(set) var weight = 0.0
+
+    /// An estimator that has seen nothing.
+    public init() {}
+
+    /// Adds one step's estimates (skipped when either is not finite) with the averages' `decay`.
+    public mutating func add(traceSigma: Double, squaredNorm: Double, decay: Double) {
+        guard traceSigma.isFinite && squaredNorm.isFinite else { return }
+        traceAverage = decay * traceAverage + (1 - decay) * traceSigma
+        squaredNormAverage = decay * squaredNormAverage + (1 - decay) * squaredNorm
+        weight = decay * weight + (1 - decay)
+    }
+
+    /// The smoothed `tr(Sigma)`, once a step has given an estimate.
+    public var traceSigma: Double? { weight > 0 ? traceAverage / weight : nil }
+    /// The smoothed `|G|^2`, once a step has given an estimate.
+    public var squaredNorm: Double? { weight > 0 ? squaredNormAverage / weight : nil }
+    /// `tr(Sigma) / |G|^2`, while the smoothed `|G|^2` is positive (near a minimum the noise can hide it).
+    public var noiseScale: Double? {
+        guard let traceSigma, let squaredNorm, squaredNorm > 0 else { return nil }
+        return traceSigma / squaredNorm
+    }
+
+    /// Why a stored estimator cannot be continued, if it cannot (a checkpoint's is untrusted input).
+    public var problem: String? {
+        guard traceAverage.isFinite, squaredNormAverage.isFinite, weight.isFinite else { return "is not finite" }
+        return (0...1).contains(weight) ? nil : "has weight \(weight), outside 0..1"
+    }
+
+    /// Adds the second half's gradient sum `secondHalf` into the first half's, `sum` (both `count` floats), making
+    /// it the share's gradient sum, and returns the share's `n t` from the halves' means.
+    public static func mergeHalves(
+        _ sum: UnsafeMutablePointer<Float>, _ secondHalf: UnsafePointer<Float>, count: Int, firstRows: Int,
+        secondRows: Int
+    ) -> Double {
+        let first = Float(1) / Float(firstRows)
+        let second = Float(1) / Float(secondRows)
+        typealias Vector = SIMD16<Float>
+        var squares = Vector()
+        var index = 0
+        while index + 16 <= count {
+            let offset = index * 4
+            let one = UnsafeRawPointer(sum).loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            let other = UnsafeRawPointer(secondHalf).loadUnaligned(fromByteOffset: offset, as: Vector.self)
+            let difference = one * first - other * second
+            squares += difference * difference
+            UnsafeMutableRawPointer(sum).storeBytes(of: one + other, toByteOffset: offset, as: Vector.self)
+            index += 16
+        }
+        var total = Double(squares.sum())
+        while index < count {
+            let difference = Double(sum[index] * first - secondHalf[index] * second)
+            total += difference * difference
+            sum[index] += secondHalf[index]
+            index += 1
+        }
+        // |g1 - g2|^2 / (1/h1 + 1/h2) = |g1 - g2|^2 h1 h2 / n, times n.
+        return total * Double(firstRows) * Double(secondRows)
+    }
+
+    /// `|v|^2` of `count` floats, accumulated in sixteen lanes.
+    public static func squaredNorm(_ values: UnsafePointer<Float>, count: Int) -> Double {
+        typealias Vector = SIMD16<Float>
+        var squares = Vector()
+        var index = 0
+        while index + 16 <= count {
+            let value = UnsafeRawPointer(values).loadUnaligned(fromByteOffset: index * 4, as: Vector.self)
+            squares += value * value
+            index += 16
+        }
+        var total = Double(squares.sum())
+        while index < count {
+            total += Double(values[index]) * Double(values[index])
+            index += 1
+        }
+        return total
+    }
+}
