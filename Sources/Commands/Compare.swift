@@ -23,7 +23,9 @@ struct Compare: ParsableCommand {
             A run resumed at another rank count is marked mixed (rank_segments) and joins no group. The label \
             column names the settings that tell runs apart. Every format has the same columns; a missing figure \
             is empty (null in JSON); allreduce_share is a fraction. --fit prints instead, per batch-size sweep, \
-            the fit S(B) = S_min (1 + B_noise / B) of steps to --target against global batch.
+            the fit S(B) = S_min (1 + B_noise / B) of steps to --target against global batch, beside the noise \
+            scale the runs measured; --plan, per sweep and rank count, the batch that fit and the measured seconds \
+            per step predict to reach --target soonest, beside the fastest measured runs.
             """)
 
     @Argument(help: "Run logs, or folders holding them.")
@@ -41,8 +43,12 @@ struct Compare: ParsableCommand {
     @Flag(help: "Print, instead of the runs, the fit S(B) = S_min (1 + B_noise / B) of steps to --target against batch, per batch-size sweep.")
     var fit = false
 
+    @Flag(help: "Print, instead of the runs, the batch predicted to reach --target soonest at each rank count, from the fit and the measured step times.")
+    var plan = false
+
     func validate() throws {
         guard target.isFinite, target > 0 else { throw ValidationError("--target must be a positive number") }
+        guard !(fit && plan) else { throw ValidationError("--fit and --plan print different tables: pass one") }
     }
 
     func run() throws {
@@ -57,7 +63,7 @@ struct Compare: ParsableCommand {
             throw JobFailure(.invalidData, "compare: no complete run log among \(paths.joined(separator: " "))")
         }
         let rows = ScalingAnalysis.rows(runs, mode: scaling)
-        guard fit else {
+        guard fit || plan else {
             Console.out(format.render(rows, target: target))
             return
         }
@@ -69,7 +75,8 @@ struct Compare: ParsableCommand {
             guard let warning = row.fit.warning else { continue }
             Console.err("airfoil-dp compare: warning: \(row.series) at \(row.ranks) rank\(row.ranks == 1 ? "" : "s"): \(warning)\n")
         }
-        Console.out(format.render(fits: fits, target: target))
+        Console.out(plan ? format.render(plan: BatchSizePlan.rows(fits: fits, rows: rows), target: target)
+                    : format.render(fits: fits, target: target))
     }
 
     private func logFiles() -> [String] {

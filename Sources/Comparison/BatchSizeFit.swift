@@ -14,6 +14,8 @@ public struct BatchSizeFit: Equatable, Sendable {
     public var noiseBatchFactor: Double?
     /// The fewest examples: S_min x B_noise.
     public var minimumExamples: Double { minimumSteps * noiseBatch }
+    /// The fitted steps to the target at global batch `batch`: S(B) = S_min (1 + B_noise / B).
+    public func steps(batch: Double) -> Double { minimumSteps * (1 + noiseBatch / batch) }
     /// Batch sizes fitted.
     public var points: Int
     /// Why the data do not determine the fit, if they do not.
@@ -82,12 +84,15 @@ public enum BatchSizeSweeps {
         public var series: String
         public var ranks: Int
         public var fit: BatchSizeFit
+        /// The median of the noise scale B_simple that the fitted runs (each batch's fewest-steps run) measured
+        /// when they reached the target; nil when none estimated it.
+        public var measuredNoiseScale: Double?
+        /// The fitted runs: each batch's run that reached the target in the fewest steps.
+        public var runs: [RunRecord]
     }
 
     public static func fits(_ rows: [ScalingRow]) -> [Row] {
         let reached = rows.filter { $0.run.stepsToTarget != nil && !$0.run.mixesRankCounts }
-        // A sweep's name: what tells it from other sweeps, without what it sets per batch.
-        let names = ScalingAnalysis.differingSettings(reached.map(\.run), showingRate: false, ignoring: perBatch)
         let sweeps = Dictionary(grouping: reached.indices) { index in
             let run = reached[index].run
             let settings = run.settings.filter { !Self.perBatch.contains($0.key) }.map { "\($0.key)=\($0.value)" }
@@ -95,13 +100,22 @@ public enum BatchSizeSweeps {
         }
         return sweeps.values.compactMap { members -> Row? in
             let fewest = Dictionary(grouping: members) { reached[$0].run.globalBatch }.mapValues { indices in
-                indices.map { Double(reached[$0].run.stepsToTarget!) }.min()!
-            }
-            let points = fewest.sorted { $0.key < $1.key }.map { (batch: Double($0.key), steps: $0.value) }
+                indices.map { reached[$0].run }.min { ($0.stepsToTarget!, $0.source) < ($1.stepsToTarget!, $1.source) }!
+            }.sorted { $0.key < $1.key }.map(\.value)
+            let points = fewest.map { (batch: Double($0.globalBatch), steps: Double($0.stepsToTarget!)) }
             guard let fit = BatchSizeFit.fit(points) else { return nil }
-            let run = reached[members[0]].run
-            return Row(folder: run.folder, series: names[members[0]], ranks: run.ranks, fit: fit)
+            let first = reached[members[0]]
+            return Row(folder: first.run.folder, series: first.series, ranks: first.run.ranks, fit: fit,
+                       measuredNoiseScale: median(fewest.compactMap(\.noiseScale)), runs: fewest)
         }.sorted { ($0.folder, $0.series, $0.ranks) < ($1.folder, $1.series, $1.ranks) }
+    }
+
+    /// The middle value (the mean of the middle two), nil for none.
+    static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     /// Settings a batch-size sweep chooses per batch.

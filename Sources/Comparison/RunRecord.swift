@@ -22,6 +22,11 @@ public struct RunRecord: Equatable, Sendable {
     /// Steps and examples until the loss first reached the target (at the first evaluation that saw it).
     public var stepsToTarget: Int?
     public var examplesToTarget: Int?
+    /// The gradient noise scale B_simple the run logged at the evaluation that first reached the target, or at its
+    /// last evaluation if none did (nil when the run did not estimate it).
+    public var noiseScale: Double?
+    /// Training seconds per step over the whole run.
+    public var secondsPerStep: Double
     /// Allreduce seconds over training seconds.
     public var allreduceShare: Double
     /// Every setting of the configuration that is not about ranks, batch or where outputs go, flattened to
@@ -105,9 +110,11 @@ public enum RunLogParser {
         let compute = result.seconds.compute
         let allreduce = result.seconds.allreduce
         let reached = evals.first { $0.loss <= target }
+        let trainSeconds = result.secPerEpoch * Double(epochs)
         var settings = config
         for key in ["global_batch", "log_path", "overwrite_log", "progress", "checkpoint_path", "checkpoint_every",
-                    "resume_path", "stall_timeout", "data_path", "effective_learning_rate", "timeline_path"] {
+                    "resume_path", "stall_timeout", "data_path", "effective_learning_rate", "timeline_path",
+                    "timeline_steps", "noise_scale_decay"] {
             settings[key] = nil
         }
         let segments = [ranks] + records.filter { $0["type"] as? String == "resume" }.compactMap { $0["ranks"] as? Int }
@@ -117,6 +124,8 @@ public enum RunLogParser {
             optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: result.finalLoss,
             secondsPerEpoch: result.secPerEpoch, examplesPerSecond: result.examplesPerSec,
             secondsToTarget: reached?.trainSeconds, stepsToTarget: reached?.step, examplesToTarget: reached?.examples,
+            noiseScale: (reached ?? evals.last)?.noiseScale,
+            secondsPerStep: result.steps > 0 ? trainSeconds / Double(result.steps) : 0,
             allreduceShare: compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0,
             settings: flatten(settings, prefix: ""), rankSegments: segments))
     }

@@ -21,6 +21,9 @@ public struct ScalingRow: Sendable {
     /// What sets this run's settings apart from the other runs': the optimizer and learning rate always, then
     /// every other setting that differs between the runs, and the folder when runs come from several.
     public var label: String = ""
+    /// The batch-size sweep the run belongs to: the label without the learning rate and what a sweep sets per
+    /// batch (``BatchSizeSweeps``), so that one name covers every batch and rate of a sweep.
+    public var series: String = ""
     /// Strong scaling: sec/epoch at the group's smallest rank count over this run's.
     public var speedup: Double?
     /// Strong scaling: speedup x smallest ranks / ranks.
@@ -41,8 +44,10 @@ public enum ScalingAnalysis {
     public static func rows(_ runs: [RunRecord], mode: ScalingMode = .auto) -> [ScalingRow] {
         var rows = runs.map { ScalingRow(run: $0) }
         let labels = differingSettings(runs)
+        let series = differingSettings(runs, showingRate: false, ignoring: BatchSizeSweeps.perBatch)
         for index in rows.indices {
             rows[index].label = labels[index]
+            rows[index].series = series[index]
             if rows[index].run.mixesRankCounts { rows[index].scaling = "mixed" }
         }
         let candidates = rows.indices.filter { !rows[$0].run.mixesRankCounts }
@@ -146,6 +151,8 @@ public enum TableFormat: String, CaseIterable, Sendable {
             ("time_to_target", { .number($0.run.secondsToTarget, "%.3g") }),
             ("steps_to_target", { count($0.run.stepsToTarget) }),
             ("examples_to_target", { count($0.run.examplesToTarget) }),
+            ("noise_scale", { .number($0.run.noiseScale, "%.4g") }),
+            ("sec_per_step", { .number($0.run.secondsPerStep, "%.3g") }),
             ("allreduce_share", { .number($0.run.allreduceShare, "%.3f") }),
             ("scaling", { .text($0.scaling ?? "") }),
             ("group", { count($0.group) }),
@@ -154,6 +161,7 @@ public enum TableFormat: String, CaseIterable, Sendable {
             ("weak_efficiency", { .number($0.weakEfficiency, "%.2f") }),
             ("throughput_per_rank", { .number($0.throughputPerRank, "%.0f") }),
             ("label", { .text($0.label) }),
+            ("series", { .text($0.series) }),
             ("log", { .text($0.run.source) }),
         ]
     }
@@ -167,23 +175,44 @@ public enum TableFormat: String, CaseIterable, Sendable {
         return layout(headers: columns.map(\.0), cells: rows.map { row in columns.map { $0.1(row) } },
                       footnote: "(time_to_target, steps_to_target, examples_to_target: training seconds, steps and "
                           + "examples until the loss first reached \(target), at the evaluation that saw it; "
+                          + "noise_scale: the gradient noise scale B_simple logged there, or at the end; "
                           + "allreduce_share: a fraction of training time)")
     }
 
     /// Renders the fits of steps-to-target against batch, one per batch-size sweep.
     public func render(fits: [BatchSizeSweeps.Row], target: Double) -> String {
         let headers = ["series", "ranks", "target", "batch_sizes", "s_min", "b_noise", "b_noise_factor", "e_min",
-                       "warning", "folder"]
+                       "b_simple", "warning", "folder"]
         let cells = fits.map { row -> [Cell] in
             [.text(row.series), .number(Double(row.ranks), "%.0f"), .number(target, "%g"),
              .number(Double(row.fit.points), "%.0f"), .number(row.fit.minimumSteps, "%.4g"),
              .number(row.fit.noiseBatch, "%.4g"), .number(row.fit.noiseBatchFactor, "%.3g"),
-             .number(row.fit.minimumExamples, "%.4g"), .text(row.fit.warning ?? ""), .text(row.folder)]
+             .number(row.fit.minimumExamples, "%.4g"), .number(row.measuredNoiseScale, "%.4g"),
+             .text(row.fit.warning ?? ""), .text(row.folder)]
         }
         return layout(headers: headers, cells: cells,
                       footnote: "(S(B) = s_min (1 + b_noise / B) fitted to the fewest steps to \(target) at each batch, "
                           + "least squares in log space; b_noise x/÷ b_noise_factor is one standard error; "
-                          + "e_min = s_min b_noise examples)")
+                          + "e_min = s_min b_noise examples; b_simple: the median over those runs of the noise scale "
+                          + "they measured when they reached \(target))")
+    }
+
+    /// Renders the plan: per sweep and rank count, the batch predicted to reach the target soonest.
+    public func render(plan: [BatchSizePlan.Row], target: Double) -> String {
+        let headers = ["series", "ranks", "target", "batch", "predicted_steps", "sec_per_step", "predicted_seconds",
+                       "measured_seconds", "error", "best_batch", "best_lr", "best_seconds", "folder"]
+        let cells = plan.map { row -> [Cell] in
+            [.text(row.series), .number(Double(row.ranks), "%.0f"), .number(target, "%g"),
+             .number(Double(row.batch), "%.0f"), .number(row.predictedSteps, "%.4g"),
+             .number(row.secondsPerStep, "%.3g"), .number(row.predictedSeconds, "%.3g"),
+             .number(row.measuredSeconds, "%.3g"), .number(row.error, "%+.2f"),
+             .number(row.best.map { Double($0.globalBatch) }, "%.0f"), .number(row.best?.learningRate, "%.4g"),
+             .number(row.best?.secondsToTarget, "%.3g"), .text(row.folder)]
+        }
+        return layout(headers: headers, cells: cells,
+                      footnote: "(batch: of the batches swept at this rank count, the one whose fitted steps to \(target) "
+                          + "times its measured sec_per_step is least; measured_seconds: the fastest run to \(target) at "
+                          + "that batch, error = predicted / measured - 1; best_*: the fastest run at this rank count)")
     }
 
     private func layout(headers: [String], cells: [[Cell]], footnote: String) -> String {

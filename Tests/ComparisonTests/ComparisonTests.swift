@@ -4,13 +4,14 @@ import Testing
 
 /// Synthetic logs in the trainer's schema, so the expected figures are known exactly.
 func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] = [0.48, 0.3, 0.249, 0.245],
-                  lr: Double = 0.4, summary: Bool = true, resumedOn: Int? = nil) -> String {
+                  lr: Double = 0.4, summary: Bool = true, resumedOn: Int? = nil, noiseScales: [Double]? = nil) -> String {
     let resume = resumedOn.map {
         [#"{"checkpoint":"c","checkpoint_ranks":\#(ranks),"examples":200,"hosts":[],"ranks":\#($0),"start_time":"t","step":1,"type":"resume"}"#]
     } ?? []
     let header = #"{"config":{"epochs":2,"global_batch":\#(batch),"rows":1500,"seed":0,"preset":"minibatch100","optimizer":{"kind":"sgd","learning_rate":\#(lr)},"effective_learning_rate":\#(lr),"log_path":"x\#(ranks).jsonl"},"hosts":[{"name":"a","ranks":[0]}],"ranks":\#(ranks),"schema":1,"type":"header"}"#
     let evals = losses.enumerated().map { index, loss in
-        #"{"epoch":\#(Double(index) * 0.1),"examples":\#(index * 200),"loss":\#(loss),"lr":\#(lr),"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval","wall_seconds":\#(Double(index))}"#
+        let noise = noiseScales.map { #""noise_scale":\#($0[index]),"# } ?? ""
+        return #"{"epoch":\#(Double(index) * 0.1),"examples":\#(index * 200),"loss":\#(loss),"lr":\#(lr),\#(noise)"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval","wall_seconds":\#(Double(index))}"#
     }
     let end = #"{"examples":3000,"examples_per_sec":\#(3000 / (2 * secPerEpoch)),"final_loss":\#(losses.last!),"params":[0],"sec_per_epoch":\#(secPerEpoch),"seconds":{"allreduce":\#(secPerEpoch / 2),"compute":\#(secPerEpoch * 1.5),"eval":0,"load":0},"replicas_identical":true,"steps":30,"type":"summary"}"#
     return ([header] + evals.prefix(2) + resume + evals.dropFirst(2) + (summary ? [end] : [])).joined(separator: "\n") + "\n"
@@ -213,5 +214,59 @@ struct BatchSizeFitTests {
         let json = TableFormat.json.render(fits: fits, target: 0.25)
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
         #expect(objects.first?["batch_sizes"] as? Int == 3 && objects.first?["target"] as? Double == 0.25)
+    }
+
+    @Test("a run's noise scale is the one logged when it reached the target; the fit shows their median")
+    func noiseScaleBesideTheFit() throws {
+        func run(_ batch: Int, _ noiseScales: [Double]) throws -> RunRecord {
+            try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: batch, secPerEpoch: 3, noiseScales: noiseScales).utf8),
+                                   source: "f/B\(batch).jsonl", target: 0.25).get()
+        }
+        let runs = [try run(10, [1, 2, 30, 4]), try run(100, [1, 2, 50, 4]), try run(1000, [1, 2, 60, 4])]
+        #expect(runs.map(\.noiseScale) == [30, 50, 60])
+        #expect(runs[0].secondsPerStep == 3.0 * 2 / 30)
+        let unreached = try RunLogParser.parse(
+            Data(syntheticLog(ranks: 1, batch: 10, secPerEpoch: 3, noiseScales: [1, 2, 3, 4]).utf8), source: "u",
+            target: 0.1).get()
+        #expect(unreached.noiseScale == 4, "a run that never reached the target: its last estimate")
+        let fits = BatchSizeSweeps.fits(ScalingAnalysis.rows(runs))
+        #expect(fits.first?.measuredNoiseScale == 50)
+        let text = TableFormat.text.render(fits: fits, target: 0.25)
+        #expect(text.split(separator: "\n")[0].contains("b_simple"))
+    }
+
+    @Test("the plan picks the swept batch with the least fitted steps times measured seconds per step")
+    func plan() throws {
+        func run(_ batch: Int, secPerEpoch: Double, losses: [Double], lr: Double = 0.4) throws -> RunRecord {
+            try RunLogParser.parse(Data(syntheticLog(ranks: 2, batch: batch, secPerEpoch: secPerEpoch, losses: losses,
+                                                     lr: lr).utf8),
+                                   source: "f/B\(batch)-lr\(lr).jsonl", target: 0.25).get()
+        }
+        // Steps to 0.25: 5 at batch 10, 3 at 100 (the faster of two rates), 2 at 1000; a step at 1000 costs ten
+        // times one at 100.
+        let runs = [
+            try run(10, secPerEpoch: 1, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.249]),
+            try run(100, secPerEpoch: 1, losses: [0.48, 0.3, 0.29, 0.249]),
+            try run(100, secPerEpoch: 1.2, losses: [0.48, 0.3, 0.26, 0.255, 0.249], lr: 0.1),
+            try run(1000, secPerEpoch: 10, losses: [0.48, 0.3, 0.249]),
+        ]
+        let rows = ScalingAnalysis.rows(runs)
+        let fits = BatchSizeSweeps.fits(rows)
+        let fit = try #require(fits.first?.fit)
+        let plan = BatchSizePlan.rows(fits: fits, rows: rows)
+        let row = try #require(plan.first)
+        #expect(plan.count == 1 && row.ranks == 2)
+        let stepTimes = [10: 1.0 * 2 / 30, 100: 1.1 * 2 / 30, 1000: 10.0 * 2 / 30]
+        let expected = stepTimes.keys.min { fit.steps(batch: Double($0)) * stepTimes[$0]! < fit.steps(batch: Double($1)) * stepTimes[$1]! }!
+        #expect(row.batch == expected && expected != 1000, "\(row.batch), expected \(expected)")
+        #expect(abs(row.secondsPerStep - stepTimes[expected]!) < 1e-12, "the median over the batch's rates")
+        #expect(abs(row.predictedSeconds - fit.steps(batch: Double(expected)) * stepTimes[expected]!) < 1e-12)
+        let measured = expected == 10 ? 2.5 : 1.5
+        #expect(row.measuredSeconds == measured)
+        #expect(abs(row.error! - (row.predictedSeconds / measured - 1)) < 1e-12)
+        #expect(row.best?.globalBatch == 1000 && row.best?.secondsToTarget == 1.0, "the fastest measured run")
+        let csv = TableFormat.csv.render(plan: plan, target: 0.25)
+        #expect(csv.split(separator: "\n")[0] == "series,ranks,target,batch,predicted_steps,sec_per_step,"
+            + "predicted_seconds,measured_seconds,error,best_batch,best_lr,best_seconds,folder")
     }
 }
