@@ -153,6 +153,13 @@ extension EndToEnd {
             let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
             #expect(manifest.count == 5, "header and four runs: \(manifest)")
             #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/time_to_target.png"))
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/steps_to_target.png"))
+            let plan = try Launcher.run(["compare", folder, "--plan", "--format", "json"])
+            let rows = try JSONSerialization.jsonObject(with: Data(plan.standardOutput.utf8)) as? [[String: Any]]
+            #expect(plan.status == 0 && rows?.count == 1, "\(plan.standardOutput) \(plan.standardError)")
+            #expect([10, 100].contains(rows?.first?["batch"] as? Int ?? 0) && rows?.first?["predicted_seconds"] is Double)
+            let both = try Launcher.run(["compare", folder, "--plan", "--fit"])
+            #expect(both.status == 64 && both.standardError.contains("pass one"), "\(both.standardError)")
             for (arguments, message) in [
                 (["--lr", "0.1", "--lrs", "0.2"], "give --lr or --lrs, not both"),
                 (["--lrs", "0.1,x"], "learning rate 'x' is not a positive number"),
