@@ -71,6 +71,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "CommonTests", dependencies: ["Common", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Common", "MPI", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Common", "Kernels", "TestSupport"]),
         .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Common", "TestSupport"]),
