@@ -134,6 +134,9 @@ struct Train: ParsableCommand {
     @Option(help: "The per-step decay of the noise scale's moving averages.")
     var noiseScaleDecay: Double = 0.99
 
+    @Flag(help: "Bit-identical results at any rank count: one sample order over all rows, one kernel for all ranks, exact sums (slower; see the README).")
+    var reproducible = false
+
     @Flag(help: "Print no progress, only the summary.")
     var quiet = false
 
@@ -177,6 +180,7 @@ struct Train: ParsableCommand {
         configuration.overwriteLog = overwrite
         configuration.stallTimeout = stallTimeout
         configuration.noiseScaleDecay = noiseScale == .on ? noiseScaleDecay : nil
+        configuration.reproducible = reproducible ? true : nil
         return configuration
     }
 

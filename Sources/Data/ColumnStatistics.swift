@@ -1,54 +1,73 @@
 import Common
 /// Per-column mean and population standard deviation, accumulated on each rank and combined by one allreduce.
 ///
-/// Sums are of values shifted by a reference row that every rank knows (the file's first row), in Double, which
-/// avoids the cancellation of the textbook `E[x^2] - E[x]^2` when a column's mean is large against its spread.
+/// Sums are of values shifted by a reference row that every rank knows (the file's first row), which avoids the
+/// cancellation of the textbook `E[x^2] - E[x]^2` when a column's mean is large against its spread. They are exact
+/// (``ExactSum``): the statistics, and so the standardised data, are the same bits however the rows are split
+/// between ranks.
 public struct ColumnStatistics: Equatable, Sendable {
     /// The reference row subtracted before summing.
     public let shift: [Double]
     /// Rows accumulated.
-    public private(set) var count: Double = 0
-    /// Per column: the sum of `x - shift`.
-    public private(set) var sums: [Double]
-    /// Per column: the sum of `(x - shift)^2`.
-    public private(set) var squareSums: [Double]
+    public private(set) var count: Int64 = 0
+    /// Per column: values whose shifted square is too large for an exact sum (beyond about 6e23 from the reference).
+    public private(set) var refused: [Int64]
+    /// Per column, ``ExactSum/wideLimbs`` limbs each: the sums of `x - shift`, then of `(x - shift)^2`.
+    private var limbs: [Int64]
+
+    private static let limbCount = ExactSum.wideLimbs
 
     /// Creates empty statistics around `shift`.
     public init(shift: [Double]) {
         self.shift = shift
-        sums = Array(repeating: 0, count: shift.count)
-        squareSums = Array(repeating: 0, count: shift.count)
+        refused = Array(repeating: 0, count: shift.count)
+        limbs = Array(repeating: 0, count: 2 * shift.count * Self.limbCount)
     }
 
     /// Adds one row.
     public mutating func add(_ row: [Double]) {
         count += 1
-        for column in shift.indices {
-            let delta = row[column] - shift[column]
-            sums[column] += delta
-            squareSums[column] += delta * delta
+        let columns = shift.count
+        limbs.withUnsafeMutableBufferPointer { limbs in
+            for column in 0..<columns {
+                let delta = row[column] - shift[column]
+                let sum = limbs.baseAddress! + column * Self.limbCount
+                let squares = sum + columns * Self.limbCount
+                // Check the square first: a refused value adds to neither sum.
+                var added = ExactSum.add(delta * delta, to: squares, limbs: Self.limbCount)
+                added = added && ExactSum.add(delta, to: sum, limbs: Self.limbCount)
+                if !added { refused[column] += 1 }
+            }
         }
     }
 
-    /// The partial sums as one flat buffer: `[count, sums..., squareSums...]`, ready for an allreduce.
-    public var packed: [Double] { [count] + sums + squareSums }
+    /// The partial sums as one flat buffer, ready for an integer allreduce.
+    public var packed: [Int64] { [count] + refused + limbs }
 
     /// Replaces the partial sums with `packed` (the allreduced buffer).
-    public mutating func unpack(_ packed: [Double]) {
+    public mutating func unpack(_ packed: [Int64]) {
         let columns = shift.count
         count = packed[0]
-        sums = Array(packed[1...columns])
-        squareSums = Array(packed[(columns + 1)...(2 * columns)])
+        refused = Array(packed[1...columns])
+        limbs = Array(packed[(columns + 1)...])
+    }
+
+    /// Per column: the sum of `x - shift`, or of its square, rounded once.
+    private func total(_ column: Int, squares: Bool) -> Double {
+        limbs.withUnsafeBufferPointer { limbs in
+            let offset = (squares ? shift.count + column : column) * Self.limbCount
+            return ExactSum.double(limbs.baseAddress! + offset, limbs: Self.limbCount)
+        }
     }
 
     /// The column means.
-    public var means: [Double] { shift.indices.map { shift[$0] + sums[$0] / count } }
+    public var means: [Double] { shift.indices.map { shift[$0] + total($0, squares: false) / Double(count) } }
 
     /// The population standard deviations (dividing by the row count, as numpy's default does).
     public var standardDeviations: [Double] {
         shift.indices.map { column in
-            let meanDelta = sums[column] / count
-            return max(squareSums[column] / count - meanDelta * meanDelta, 0).squareRoot()
+            let meanDelta = total(column, squares: false) / Double(count)
+            return max(total(column, squares: true) / Double(count) - meanDelta * meanDelta, 0).squareRoot()
         }
     }
 }

@@ -14,9 +14,11 @@ public struct ShardLayout: Equatable, Sendable {
     /// The examples in one full step, across all ranks.
     public let globalBatch: Int
 
-    /// Creates a layout; requires `1 <= ranks <= rows` and `ranks <= globalBatch <= rows`.
+    /// Creates a layout; requires `1 <= ranks <= rows` and `1 <= globalBatch <= rows`. The default mode also needs
+    /// `globalBatch >= ranks` (every rank fills its slots of every step), which the job checks; `--reproducible`
+    /// draws each step's rows from all shards and does not.
     public init(rows: Int, ranks: Int, globalBatch: Int) {
-        precondition(ranks >= 1 && rows >= ranks && globalBatch >= ranks && globalBatch <= rows)
+        precondition(ranks >= 1 && rows >= ranks && globalBatch >= 1 && globalBatch <= rows)
         self.rows = rows
         self.ranks = ranks
         self.globalBatch = globalBatch

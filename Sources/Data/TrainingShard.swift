@@ -62,6 +62,10 @@ public struct TrainingShard: Sendable {
         let means = raw.statistics.means
         let deviations = raw.statistics.standardDeviations
         try collective.agree {
+            if let column = raw.statistics.refused.firstIndex(where: { $0 > 0 }) {
+                throw JobFailure(.invalidData, "data file '\(path)': column \(column + 1) has values too far from "
+                    + "the first row's (beyond about 6e23) to standardise exactly")
+            }
             if let constant = deviations.firstIndex(of: 0) {
                 throw JobFailure(.invalidData, "data file '\(path)': column \(constant + 1) is constant "
                     + "(standard deviation 0), so it cannot be standardised")

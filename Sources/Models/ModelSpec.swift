@@ -1,3 +1,5 @@
+import Kernels
+
 /// Which model `--model` trains.
 public enum ModelKind: String, CaseIterable, Codable, Sendable {
     /// The chapter's linear regression `y = X w + b`.
@@ -42,14 +44,14 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         return zip(widths, widths.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
     }
 
-    /// Builds the model with parameters initialised from `seed` (the same on every rank).
-    public func make(features: Int, maxRows: Int, seed: UInt64) -> any Model {
+    /// Builds the model with parameters initialised from `seed` (the same on every rank), computing with `kernels`.
+    public func make(features: Int, maxRows: Int, seed: UInt64, kernels: KernelSet = .active) -> any Model {
         switch kind {
         case .linear:
-            LinearRegression(inputWidth: features + 1, maxRows: maxRows, seed: seed)
+            LinearRegression(inputWidth: features + 1, maxRows: maxRows, seed: seed, kernels: kernels)
         case .mlp:
             MultilayerPerceptron(widths: widths(features: features), activation: activation, maxRows: maxRows,
-                                 seed: seed)
+                                 seed: seed, kernels: kernels)
         }
     }
 

@@ -36,12 +36,13 @@ public final class MultilayerPerceptron: Model {
     private let hiddenDeltas: [UnsafeMutableBufferPointer<Float>]
     /// The output column: predictions, then residuals.
     private let output: UnsafeMutableBufferPointer<Float>
-    private let gemm = GEMM()
+    private let gemm: GEMM
 
     /// Creates the network with PyTorch's default initialisation for linear layers: weights and biases uniform in
     /// `+-1/sqrt(in)`, drawn from `seed` layer by layer (the same on every rank).
-    public init(widths: [Int], activation: Activation, maxRows: Int, seed: UInt64) {
+    public init(widths: [Int], activation: Activation, maxRows: Int, seed: UInt64, kernels: KernelSet = .active) {
         precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 })
+        gemm = GEMM(kernels: kernels)
         self.widths = widths
         self.activation = activation
         self.maxRows = max(maxRows, 1)

@@ -186,6 +186,9 @@ public struct Checkpoint: Codable, Equatable, Sendable {
             return "was written for the model \(mine.model.description) with \(mine.validationRows) held-out rows, not "
                 + "\(configuration.model.description) with \(configuration.validationRows)"
         }
+        if mine.isReproducible != configuration.isReproducible {
+            return mine.isReproducible ? "was written by a --reproducible run" : "was not written by a --reproducible run"
+        }
         if mine.globalBatch != configuration.globalBatch {
             return "was written with global batch \(mine.globalBatch ?? 0), not \(configuration.globalBatch ?? 0)"
         }
@@ -208,8 +211,9 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     /// and the shards change with the rank count, so the rest of the interrupted epoch could not be drawn without
     /// using some rows twice and others not at all. Skipping keeps every row at most once in that epoch and
     /// exactly once in every later one; the optimizer's update count is kept (it counts updates, not plan steps).
+    /// A `--reproducible` run's order covers all rows whatever the rank count: it continues where it stopped.
     public func resumePoint(ranks newRanks: Int, layout: ShardLayout) -> (state: TrainingState, skippedSteps: Int) {
-        guard newRanks != ranks && state.stepInEpoch != 0 else { return (state, 0) }
+        guard newRanks != ranks && state.stepInEpoch != 0 && !configuration.isReproducible else { return (state, 0) }
         var next = state
         next.epoch += 1
         next.stepInEpoch = 0

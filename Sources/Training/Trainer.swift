@@ -1,5 +1,6 @@
 import Optimization
 import Models
+import Kernels
 import Data
 import Common
 import MPI
@@ -83,11 +84,14 @@ public final class Trainer<Group: Collective> {
     private let monitor: JobMonitor?
     private let timeline: Timeline?
     private let fault: FaultInjection?
+    /// The steps and evaluations of `--reproducible`; nil in the default mode.
+    private let reproducible: ReproducibleSteps<Group>?
 
-    /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard.
+    /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard. `kernels` is
+    /// the set the model computes with (for `--reproducible`, the one every rank agreed on).
     public init(
         configuration: TrainingConfiguration, shard: TrainingShard, layout: ShardLayout, collective: Group,
-        hooks: TrainerHooks = TrainerHooks()
+        kernels: KernelSet = .active, hooks: TrainerHooks = TrainerHooks()
     ) {
         stepDurations = hooks.stepDurations
         resume = hooks.resume
@@ -106,8 +110,12 @@ public final class Trainer<Group: Collective> {
         self.collective = collective
         model = configuration.model.make(
             features: shard.features, maxRows: Self.scratchRows(layout: layout, shardRows: shard.rows.count),
-            seed: configuration.seed)
-        optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count)
+            seed: configuration.seed, kernels: kernels)
+        optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count, kernels: kernels)
+        reproducible = configuration.isReproducible
+            ? ReproducibleSteps(model: model, shard: shard, layout: layout, collective: collective,
+                                seed: configuration.seed, estimatesNoise: configuration.noiseScaleDecay != nil)
+            : nil
         if let resume {
             for index in model.parameters.indices {
                 model.parameters[index] = resume.parameters[index]
@@ -195,41 +203,53 @@ public final class Trainer<Group: Collective> {
 
         for epoch in firstEpoch..<configuration.epochs {
             let gatherStart = timeline == nil ? 0 : MonotonicClock.now()
-            order.shuffle(epoch: epoch)
-            gather(order, inputs: epochInputs, targets: epochTargets, shardColumns: shardColumns)
+            if let reproducible {
+                reproducible.shuffle(epoch: epoch)
+            } else {
+                order.shuffle(epoch: epoch)
+                gather(order, inputs: epochInputs, targets: epochTargets, shardColumns: shardColumns)
+            }
             if let timeline, step < timeline.stepLimit {
                 timeline.add(.gather, from: gatherStart, to: MonotonicClock.now(), step: step)
             }
 
             for stepInEpoch in (epoch == firstEpoch ? firstStepInEpoch : 0)..<stepsPerEpoch {
-                let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
                 let slots = layout.slots(ofStep: stepInEpoch)
                 let globalCount = slots.count
                 let traced = timeline != nil && step < timeline!.stepLimit
                 var traceMark = traced ? MonotonicClock.now() : 0
-                let targets = epochTargets.baseAddress! + local.lowerBound
-                let batch: Batch = byColumns
-                    ? .columns(epochInputs.baseAddress! + local.lowerBound, columnStride: shardRows, targets: targets,
-                               count: local.count)
-                    : .rows(epochInputs.baseAddress! + local.lowerBound * width, width: width, targets: targets,
-                            count: local.count)
-                if let secondHalf {
-                    accumulateGradientByHalves(batch, secondHalf: secondHalf, into: reduced)
-                } else {
-                    model.accumulateGradient(batch, into: reduced.baseAddress!)
-                }
-                reduced[countIndex] = Float(local.count)
-                if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
-                if timesAllreduce {
-                    let before = MonotonicClock.now()
-                    try collective.allreduce(reduced, .sum)
-                    allreduceNanoseconds += MonotonicClock.now() - before
-                    recordStep(step, since: &previousStepMark, now: before)
-                } else {
-                    try collective.allreduce(reduced, .sum)
+                if let reproducible {
+                    // Its gradient span includes the integer allreduce.
+                    allreduceNanoseconds += try reproducible.gradient(
+                        ofStep: stepInEpoch, into: reduced, timed: timesAllreduce)
                     if stepDurations != nil { recordStep(step, since: &previousStepMark, now: MonotonicClock.now()) }
+                    if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
+                } else {
+                    let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
+                    let targets = epochTargets.baseAddress! + local.lowerBound
+                    let batch: Batch = byColumns
+                        ? .columns(epochInputs.baseAddress! + local.lowerBound, columnStride: shardRows, targets: targets,
+                                   count: local.count)
+                        : .rows(epochInputs.baseAddress! + local.lowerBound * width, width: width, targets: targets,
+                                count: local.count)
+                    if let secondHalf {
+                        accumulateGradientByHalves(batch, secondHalf: secondHalf, into: reduced)
+                    } else {
+                        model.accumulateGradient(batch, into: reduced.baseAddress!)
+                    }
+                    reduced[countIndex] = Float(local.count)
+                    if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
+                    if timesAllreduce {
+                        let before = MonotonicClock.now()
+                        try collective.allreduce(reduced, .sum)
+                        allreduceNanoseconds += MonotonicClock.now() - before
+                        recordStep(step, since: &previousStepMark, now: before)
+                    } else {
+                        try collective.allreduce(reduced, .sum)
+                        if stepDurations != nil { recordStep(step, since: &previousStepMark, now: MonotonicClock.now()) }
+                    }
+                    if traced { traceMark = trace(.allreduce, since: traceMark, step: step) }
                 }
-                if traced { traceMark = trace(.allreduce, since: traceMark, step: step) }
 
                 var finite = true
                 for index in 0..<parameterCount where !reduced[index].isFinite { finite = false }
@@ -461,6 +481,7 @@ public final class Trainer<Group: Collective> {
     /// The mean loss over the whole training set, and over the held-out rows when there are any: each rank's
     /// shards, then one allreduce of the sums and counts.
     private func evaluate() throws -> (loss: Double, validation: Double?) {
+        if let reproducible { return try reproducible.evaluate() }
         func lossSum(_ inputs: [Float], _ targets: [Float], _ count: Int) -> Double {
             inputs.withUnsafeBufferPointer { inputs in
                 targets.withUnsafeBufferPointer { targets in

@@ -72,6 +72,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// The per-step decay of the gradient noise scale's moving averages (``GradientNoiseScale``); `nil` when the
     /// estimate is off (`--noise-scale off`). Optional so that checkpoints written before it existed still read.
     public var noiseScaleDecay: Double? = 0.99
+    /// `--reproducible`: true for bit-identical results at any rank count (``ReproducibleSteps``); nil otherwise
+    /// (absent in logs and checkpoints of the default mode, as in those written before it existed).
+    public var reproducible: Bool?
+
+    /// Whether the run is in the `--reproducible` mode.
+    public var isReproducible: Bool { reproducible == true }
 
     /// Creates a configuration from a preset, overriding the values given.
     ///

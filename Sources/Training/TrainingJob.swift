@@ -43,7 +43,7 @@ public enum TrainingJob {
 
         let fault = try collective.agree { () -> FaultInjection? in
             if let problem = configuration.problems.first { throw JobFailure(.usage, problem) }
-            if let batch = configuration.globalBatch, batch < collective.size {
+            if let batch = configuration.globalBatch, batch < collective.size, !configuration.isReproducible {
                 throw JobFailure(.usage, "--global-batch \(batch) is smaller than the \(collective.size) ranks: "
                     + "every step must give every rank at least one example")
             }
@@ -68,7 +68,7 @@ public enum TrainingJob {
             if batch > rows {
                 throw JobFailure(.usage, "--global-batch \(batch) is larger than the \(rows) training rows")
             }
-            if batch < collective.size {
+            if batch < collective.size && !configuration.isReproducible {
                 throw JobFailure(.usage, "the global batch (\(batch), all training rows) is smaller than the "
                     + "\(collective.size) ranks: every step must give every rank at least one example")
             }
@@ -83,6 +83,7 @@ public enum TrainingJob {
         configuration.effectiveLearningRate = configuration.scaleLR.scale(
             configuration.learningRate, batch: batch, baseBatch: configuration.baseBatch, maximum: configuration.maxLR)
         let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
+        let kernels = configuration.isReproducible ? try commonKernels(collective) : KernelSet.active
         let loadEnd = MonotonicClock.now()
         let loadSeconds = MonotonicClock.seconds(from: jobStart, to: loadEnd)
         let timeline = configuration.timelinePath.map { _ in Timeline(stepLimit: configuration.timelineSteps) }
@@ -124,7 +125,7 @@ public enum TrainingJob {
                 config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
                 data: data, bytesRead: shard.bytesRead,
                 paramCount: configuration.model.parameterCount(features: shard.features),
-                stepsPerEpoch: layout.stepsPerEpoch, versions: versions, kernel: KernelSet.active.name.rawValue,
+                stepsPerEpoch: layout.stepsPerEpoch, versions: versions, kernel: kernels.name.rawValue,
                 startTime: startTime))
         }
         let saveCheckpoint: ((TrainingState) throws -> Void)? = isRoot ? configuration.checkpointPath.map { path in
@@ -150,7 +151,8 @@ public enum TrainingJob {
         hooks.timeline = timeline
         hooks.fault = fault
         let trainer = Trainer(
-            configuration: configuration, shard: shard, layout: layout, collective: collective, hooks: hooks)
+            configuration: configuration, shard: shard, layout: layout, collective: collective, kernels: kernels,
+            hooks: hooks)
         defer { monitor?.finishTraining() }
         let summary = try trainer.run()
 
@@ -181,6 +183,16 @@ public enum TrainingJob {
                 summary.examplesPerSecond, summary.steps, share))
         }
         return summary
+    }
+
+    /// The kernel set every rank can run, for `--reproducible`: the narrowest of the ranks' own choices (their
+    /// fastest, or what `AIRFOIL_DP_KERNEL` forces), agreed by one allreduce.
+    static func commonKernels(_ collective: some Collective) throws -> KernelSet {
+        // Narrowest first; a CPU that runs one set runs every narrower one.
+        let widths: [KernelSet.Name] = [.portable, .avx2, .avx512]
+        var level = [Int64(widths.firstIndex(of: KernelSet.active.name)!)]
+        try collective.allreduce(&level, .min)
+        return KernelSet.named(widths[Int(level[0])])
     }
 
     /// Reads a checkpoint on rank 0 and gives every rank its contents (one broadcast).

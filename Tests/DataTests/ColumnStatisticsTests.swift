@@ -25,7 +25,24 @@ struct ColumnStatisticsTests {
                 #expect(abs(combined.means[column] - means[column]) < 1e-12)
                 #expect(abs(combined.standardDeviations[column] - deviations[column]) < 1e-12)
             }
+            // Exact sums: every split gives the same bits.
+            #expect(combined.means == whole.means && combined.standardDeviations == whole.standardDeviations)
         }
+    }
+
+    private var whole: ColumnStatistics {
+        var statistics = ColumnStatistics(shift: rows[0])
+        rows.forEach { statistics.add($0) }
+        return statistics
+    }
+
+    @Test("a value whose shifted square is beyond an exact sum's range is counted as refused and adds nothing")
+    func refusedValue() {
+        var statistics = ColumnStatistics(shift: [0, 0])
+        statistics.add([1, 2])
+        statistics.add([1e30, 3])
+        #expect(statistics.refused == [1, 0])
+        #expect(statistics.means[0] == 0.5 && statistics.means[1] == 2.5)
     }
 
     @Test("a large offset does not cancel the spread (shifted sums)")
