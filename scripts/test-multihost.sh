@@ -2,7 +2,8 @@
 # Multi-host test on one machine: three network namespaces (afdp-h1..3, addresses 10.77.0.1-3) joined by veth
 # links to a bridge in a fourth (afdp-br), mpirun started in afdp-h1 with hostfiles/netns, scripts/netns-agent.sh
 # in place of ssh, and the TCP transport restricted to that subnet. A full-batch (gd) run across the three hosts
-# must reach the single-host final loss (to 1e-5 relative) and its log header must list three distinct hosts.
+# must reach the single-host final loss (to 1e-5 relative) and its log header must list three distinct hosts; a
+# --reproducible minibatch10 run across them must log the single-host run's losses and parameters bit for bit.
 #
 # Usage: scripts/test-multihost.sh [--help]
 # Needs root, `ip netns` (iproute2) and `unshare` (util-linux); without them it prints SKIPPED and exits 0.
@@ -51,28 +52,39 @@ for index in 1 2 3; do
 done
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-single="$work/single.jsonl"
-multi="$work/multi.jsonl"
-"$binary" --data "$data" --preset gd --quiet --log "$single" > /dev/null
 
-# mpirun runs in afdp-h1 under its own host name; ranks on afdp-h2 and afdp-h3 are started by the agent.
-timeout 120 ip netns exec afdp-h1 unshare --uts sh -c 'hostname afdp-h1 && exec "$@"' sh \
-    mpirun -np 6 --hostfile "$repo/hostfiles/netns" --allow-run-as-root \
-    --mca plm_rsh_agent "$repo/scripts/netns-agent.sh" \
-    --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
-    --mca mpi_yield_when_idle 1 -x PATH \
-    "$binary" --data "$data" --preset gd --quiet --log "$multi" > "$work/multi.out" 2>&1 \
-    || { echo "multi-host test: FAILED: the 3-host run failed:" >&2; cat "$work/multi.out" >&2; exit 1; }
+# Trains with the given options across the three hosts (6 ranks): mpirun runs in afdp-h1 under its own host name;
+# ranks on afdp-h2 and afdp-h3 are started by the agent.
+across_hosts() {
+    timeout 120 ip netns exec afdp-h1 unshare --uts sh -c 'hostname afdp-h1 && exec "$@"' sh \
+        mpirun -np 6 --hostfile "$repo/hostfiles/netns" --allow-run-as-root \
+        --mca plm_rsh_agent "$repo/scripts/netns-agent.sh" \
+        --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
+        --mca mpi_yield_when_idle 1 -x PATH \
+        "$binary" --data "$data" --quiet "$@" > "$work/multi.out" 2>&1 \
+        || { echo "multi-host test: FAILED: the 3-host run failed:" >&2; cat "$work/multi.out" >&2; exit 1; }
+}
+reproducible=(--reproducible --preset minibatch10 --epochs 1)
+"$binary" --data "$data" --preset gd --quiet --log "$work/single.jsonl" > /dev/null
+"$binary" --data "$data" "${reproducible[@]}" --quiet --log "$work/single-reproducible.jsonl" > /dev/null
+across_hosts --preset gd --log "$work/multi.jsonl"
+across_hosts "${reproducible[@]}" --log "$work/multi-reproducible.jsonl"
 
-/usr/bin/env python3 - "$single" "$multi" <<'PY'
-import json, sys
-single = [json.loads(line) for line in open(sys.argv[1])]
-multi = [json.loads(line) for line in open(sys.argv[2])]
+/usr/bin/env python3 - "$work" <<'PY'
+import json, os, sys
+def records(name):
+    return [json.loads(line) for line in open(os.path.join(sys.argv[1], name))]
+single, multi = records("single.jsonl"), records("multi.jsonl")
 hosts = multi[0]["hosts"]
 a, b = single[-1]["final_loss"], multi[-1]["final_loss"]
 print(f"multi-host test: {multi[0]['ranks']} ranks on hosts {', '.join(h['name'] + ' ' + str(h['ranks']) for h in hosts)}")
 print(f"multi-host test: gd final loss {b!r} across 3 hosts, {a!r} on one rank")
-ok = len({h["name"] for h in hosts}) == 3 and abs(a - b) <= 1e-5 * a
+def fingerprint(log):
+    return [r["loss"] for r in log if r["type"] == "eval"] + [log[-1]["params_digest"]]
+same = fingerprint(records("single-reproducible.jsonl")) == fingerprint(records("multi-reproducible.jsonl"))
+print(f"multi-host test: --reproducible losses and parameters across 3 hosts and on one rank: "
+      + ("bit-identical" if same else "DIFFERENT"))
+ok = len({h["name"] for h in hosts}) == 3 and abs(a - b) <= 1e-5 * a and same
 print("multi-host test: PASSED" if ok else "multi-host test: FAILED")
 sys.exit(0 if ok else 1)
 PY

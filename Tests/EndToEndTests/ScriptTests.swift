@@ -300,7 +300,7 @@ extension EndToEnd {
                     || FileManager.default.isExecutableFile(atPath: "/sbin/ip") || FileManager.default.isExecutableFile(atPath: "/usr/bin/ip"))
         }
 
-        @Test("gd across three hosts reaches the single-host loss and the header lists three hosts",
+        @Test("gd across three hosts reaches the single-host loss, the header lists three hosts, and --reproducible is bit-identical",
               .enabled(if: canCreateNamespaces, "needs root, ip netns and unshare"))
         func threeHosts() throws {
             let result = try Launcher.runCommand(
@@ -309,6 +309,7 @@ extension EndToEnd {
             #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
             #expect(result.standardOutput.contains("PASSED"), "\(result.standardOutput)")
             #expect(result.standardOutput.contains("afdp-h1 [0, 1], afdp-h2 [2, 3], afdp-h3 [4, 5]"))
+            #expect(result.standardOutput.contains("across 3 hosts and on one rank: bit-identical"))
         }
     }
 }

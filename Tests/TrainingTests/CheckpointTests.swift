@@ -72,5 +72,21 @@ struct CheckpointTests {
                                            standardDeviations: checkpoint.standardDeviations) != nil)
         #expect(checkpoint.incompatibility(with: checkpoint.configuration, data: data, means: [9, 9, 9, 9, 9, 9],
                                            standardDeviations: checkpoint.standardDeviations) != nil)
+        var reproducible = checkpoint.configuration
+        reproducible.reproducible = true
+        #expect(checkpoint.incompatibility(with: reproducible, data: data, means: checkpoint.means,
+                                           standardDeviations: checkpoint.standardDeviations)
+            == "was not written by a --reproducible run")
+    }
+
+    @Test("at another rank count, a default checkpoint written mid-epoch skips to the next epoch; a reproducible one does not")
+    func resumePoint() {
+        var checkpoint = Self.sample()
+        let layout = ShardLayout(rows: 1500, ranks: 3, globalBatch: checkpoint.configuration.globalBatch!)
+        checkpoint.state.stepInEpoch = 2
+        #expect(checkpoint.resumePoint(ranks: checkpoint.ranks + 2, layout: layout).skippedSteps > 0)
+        checkpoint.configuration.reproducible = true
+        let (state, skipped) = checkpoint.resumePoint(ranks: checkpoint.ranks + 2, layout: layout)
+        #expect(skipped == 0 && state == checkpoint.state)
     }
 }
