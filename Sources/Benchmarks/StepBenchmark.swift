@@ -1,6 +1,7 @@
 import Optimization
 import Models
 import Data
+import Kernels
 import Common
 import MPI
 import Training
@@ -24,15 +25,21 @@ public enum StepBenchmark {
         /// Median seconds of a whole step of the same run with the gradient noise scale's estimate off.
         public var medianStepWithoutNoiseScaleSeconds: Double
 
+        /// Median seconds of a whole step of the same run with `--reproducible`.
+        public var medianStepReproducibleSeconds: Double
+
         /// What the noise scale's estimate adds to the median step (it is on by default).
         public var noiseScaleSeconds: Double { medianStepSeconds - medianStepWithoutNoiseScaleSeconds }
+        /// How many times the default mode's median step `--reproducible` takes.
+        public var reproducibleRatio: Double { medianStepReproducibleSeconds / medianStepSeconds }
 
         /// Median step time over median raw allreduce time.
         public var ratio: Double { medianStepSeconds / rawAllreduceSeconds }
     }
 
     /// Runs the real trainer for about `steps` steps per batch (evaluation only before and after) and times them,
-    /// then runs it again with the noise scale's estimate off.
+    /// then runs it again with the noise scale's estimate off, and again with `--reproducible` (on the kernel set
+    /// the ranks agree on).
     public static func measure(
         collective: some Collective, shard: TrainingShard, configuration: TrainingConfiguration, batches: [Int],
         steps: Int
@@ -55,6 +62,11 @@ public enum StepBenchmark {
             let (summary, medianStep) = try timedRun(settings, layout: layout, shard: shard, collective: collective)
             let rawAfter = try AllreduceBenchmark.samples(
                 collective: collective, floats: gradientFloats, iterations: steps - steps / 2)
+            var reproducible = settings
+            reproducible.reproducible = true
+            let (_, medianStepReproducible) = try timedRun(
+                reproducible, layout: layout, shard: shard, collective: collective,
+                kernels: try TrainingJob.commonKernels(collective))
             settings.noiseScaleDecay = nil
             let (_, medianStepWithout) = try timedRun(settings, layout: layout, shard: shard, collective: collective)
             results.append(Result(
@@ -62,14 +74,16 @@ public enum StepBenchmark {
                 computeSeconds: summary.seconds.compute / Double(summary.steps),
                 allreduceSeconds: summary.seconds.allreduce / Double(summary.steps),
                 rawAllreduceSeconds: Timing.median(rawBefore + rawAfter),
-                medianStepWithoutNoiseScaleSeconds: medianStepWithout))
+                medianStepWithoutNoiseScaleSeconds: medianStepWithout,
+                medianStepReproducibleSeconds: medianStepReproducible))
         }
         return results
     }
 
     /// One training run with every step timed: its summary and median step seconds.
     private static func timedRun(
-        _ settings: TrainingConfiguration, layout: ShardLayout, shard: TrainingShard, collective: some Collective
+        _ settings: TrainingConfiguration, layout: ShardLayout, shard: TrainingShard, collective: some Collective,
+        kernels: KernelSet = .active
     ) throws -> (TrainingSummary, Double) {
         let durations = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: settings.epochs * layout.stepsPerEpoch)
         defer { durations.deallocate() }
@@ -77,7 +91,8 @@ public enum StepBenchmark {
         try collective.barrier()
         var hooks = TrainerHooks()
         hooks.stepDurations = durations
-        let trainer = Trainer(configuration: settings, shard: shard, layout: layout, collective: collective, hooks: hooks)
+        let trainer = Trainer(
+            configuration: settings, shard: shard, layout: layout, collective: collective, kernels: kernels, hooks: hooks)
         let summary = try trainer.run()
         return (summary, Timing.median(durations.map { Double($0) * 1e-9 }))
     }

@@ -17,8 +17,9 @@ struct BenchStep: ParsableCommand {
             Runs the real trainer (evaluation only before and after) at global batch = ranks, 10 x ranks and \
             min(100 x ranks, rows) (or the --global-batch values), with the model and optimizer given, then \
             allreduces a buffer of the same size (parameters + 3: 9 floats for the linear model, 4,612 for the \
-            5-64-64-1 MLP) as many times, in the same job; then times the trainer again with the gradient noise \
-            scale's estimate off (--noise-scale off) and reports what the estimate adds to the median step. \
+            5-64-64-1 MLP) as many times, in the same job; then times the trainer again with --reproducible (its \
+            median step over the default's) and with the gradient noise scale's estimate off (--noise-scale off: \
+            what the estimate adds to the median step). \
             Heap allocations per step: scripts/bench-allocations.sh.
             """)
 
@@ -75,6 +76,8 @@ struct BenchStep: ParsableCommand {
                         "compute_us": $0.computeSeconds * 1e6, "allreduce_us": $0.allreduceSeconds * 1e6,
                         "raw_allreduce_us": $0.rawAllreduceSeconds * 1e6, "ratio": $0.ratio,
                         "noise_scale_us": $0.noiseScaleSeconds * 1e6,
+                        "reproducible_step_us": $0.medianStepReproducibleSeconds * 1e6,
+                        "reproducible_ratio": $0.reproducibleRatio,
                     ] as [String: Any]
                 },
             ]
@@ -84,12 +87,14 @@ struct BenchStep: ParsableCommand {
         }
         let rankWord = ranks == 1 ? "rank" : "ranks"
         Console.out("training step on \(ranks) \(rankWord) (rank 0; medians of whole steps, means of their parts):")
-        Console.out("  global batch   steps   step us   compute us   allreduce us   raw allreduce us   step/raw   noise scale us")
+        Console.out("  global batch   steps   step us   compute us   allreduce us   raw allreduce us   step/raw"
+            + "   noise scale us   reproducible us   reproducible/step")
         for result in results {
             Console.out(String(
-                format: "  %12d %7d %9.3f %12.3f %14.3f %18.3f %10.2f %16.3f", result.globalBatch, result.steps,
-                result.medianStepSeconds * 1e6, result.computeSeconds * 1e6, result.allreduceSeconds * 1e6,
-                result.rawAllreduceSeconds * 1e6, result.ratio, result.noiseScaleSeconds * 1e6))
+                format: "  %12d %7d %9.3f %12.3f %14.3f %18.3f %10.2f %16.3f %17.3f %19.1f", result.globalBatch,
+                result.steps, result.medianStepSeconds * 1e6, result.computeSeconds * 1e6,
+                result.allreduceSeconds * 1e6, result.rawAllreduceSeconds * 1e6, result.ratio,
+                result.noiseScaleSeconds * 1e6, result.medianStepReproducibleSeconds * 1e6, result.reproducibleRatio))
         }
     }
 }

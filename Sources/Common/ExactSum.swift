@@ -12,41 +12,44 @@ public enum ExactSum {
     /// Limbs for data statistics: magnitudes below 2^159 per value (any Float, and the square of any value below
     /// 2^79).
     public static let wideLimbs = 7
-    private static let fractionLimbs = 2
+    @usableFromInline static let fractionLimbs = 2
 
     /// Adds `value` to the sum in `sum` (`limbs` limbs). Returns false, adding nothing, when the value is not finite
     /// or too large for the limbs (at or above `2^(32 (limbs - 2) - 1)`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func add(_ value: Double, to sum: UnsafeMutablePointer<Int64>, limbs: Int) -> Bool {
-        if value == 0 { return true }
-        let magnitude = value.magnitude
-        guard magnitude.isFinite, magnitude.exponent < 32 * (limbs - fractionLimbs) - 1 else { return false }
-        // magnitude = significand x 2^(exponent - 52); in units of 2^-64, shifted left by exponent + 12.
-        let significand = magnitude.isNormal
-            ? magnitude.significandBitPattern | (1 << 52) : magnitude.significandBitPattern
-        let exponent = magnitude.isNormal ? Int(magnitude.exponent) : -1022
+        // From the bits: the value is significand x 2^(exponent - 52) (Double's `exponent` is not inlined).
+        let bits = value.bitPattern
+        let biased = Int((bits >> 52) & 0x7FF)
+        let significand = biased == 0 ? bits & 0xF_FFFF_FFFF_FFFF : bits & 0xF_FFFF_FFFF_FFFF | 1 << 52
+        if significand == 0 { return true }
+        let exponent = biased == 0 ? -1022 : biased - 1023
+        guard biased != 0x7FF, exponent < 32 * (limbs - fractionLimbs) - 1 else { return false }
+        // In units of 2^-64 the value is `significand << shift`: below 2^85 once the whole limbs of the shift are
+        // counted apart, held in two words (UInt128's generic shifts cost more than the rest of the add).
         let shift = exponent + 12
-        var rest: UInt128
         var limb = 0
+        var low: UInt64
+        var high: UInt64 = 0
         if shift >= 0 {
             limb = shift >> 5
-            rest = UInt128(significand) << (shift & 31)
+            let offset = UInt64(shift & 31)
+            low = significand &<< offset
+            high = offset == 0 ? 0 : significand &>> (64 - offset)
         } else {
-            let drop = -shift
+            let drop = UInt64(-shift)
             guard drop < 64 else { return true }  // under 2^-11 units: rounds to zero
             // Round to nearest, ties to even.
-            let kept = significand >> drop
-            let remainder = significand & ((1 << drop) - 1)
-            let half = UInt64(1) << (drop - 1)
+            let kept = significand &>> drop
+            let remainder = significand & ((1 &<< drop) - 1)
+            let half = UInt64(1) &<< (drop - 1)
             let roundsUp = remainder > half || (remainder == half && kept & 1 == 1)
-            rest = UInt128(kept + (roundsUp ? 1 : 0))
+            low = kept + (roundsUp ? 1 : 0)
         }
-        let sign: Int64 = value < 0 ? -1 : 1
-        while rest != 0 {
-            sum[limb] &+= sign * Int64(UInt32(truncatingIfNeeded: rest))
-            rest >>= 32
-            limb += 1
-        }
+        let sign: Int64 = bits >> 63 == 1 ? -1 : 1
+        sum[limb] &+= sign &* Int64(low & 0xFFFF_FFFF)
+        if low >> 32 != 0 || high != 0 { sum[limb + 1] &+= sign &* Int64(low >> 32) }
+        if high != 0 { sum[limb + 2] &+= sign &* Int64(high) }
         return true
     }
 
@@ -70,9 +73,9 @@ public enum ExactSum {
         return negative ? -magnitude : magnitude
     }
 
-    /// The sum as sign, a magnitude of at most 128 bits whose lowest bit also records ("sticks") any nonzero bits
-    /// below it, and the power of two it is in units of: enough for one correct rounding to Float or Double.
-    private static func normalized(_ sum: UnsafePointer<Int64>, limbs: Int) -> (Bool, UInt128, Int) {
+    /// The sum as sign, a 64-bit magnitude whose lowest bit also records ("sticks") any nonzero bits below it, and
+    /// the power of two it is in units of: enough for one correct rounding to Float or Double.
+    private static func normalized(_ sum: UnsafePointer<Int64>, limbs: Int) -> (Bool, UInt64, Int) {
         withUnsafeTemporaryAllocation(of: Int64.self, capacity: limbs) { digits in
             // Carry so that every limb but the top one is in 0 ..< 2^32; the top one holds the sign.
             var carry: Int64 = 0
@@ -100,13 +103,28 @@ public enum ExactSum {
                 }
             }
             guard let highest = (0..<limbs).last(where: { digits[$0] != 0 }) else { return (false, 0, 0) }
-            let lowest = max(highest - 2, 0)
-            var top: UInt128 = 0
-            for limb in stride(from: highest, through: lowest, by: -1) {
-                top = top << 32 | UInt128(UInt64(digits[limb]))
+            // The highest digit (up to 63 bits) and the two below it, as 128 bits in two words.
+            let top = UInt64(digits[highest])
+            let middle = highest >= 1 ? UInt64(digits[highest - 1]) : 0
+            let bottom = highest >= 2 ? UInt64(digits[highest - 2]) : 0
+            var high = top >> 32
+            var low = top << 32 | middle
+            var lowestBit = 32 * (highest - 1)  // the weight of `low`'s bit 0, in bits above 2^-64
+            // Shift left by 32 more to bring in the bottom digit: `high:low` then holds three digits.
+            high = high << 32 | low >> 32
+            low = low << 32 | bottom
+            lowestBit -= 32
+            var sticky = (0..<max(highest - 2, 0)).contains { digits[$0] != 0 }
+            // Keep the leading 64 bits; the bits shifted out stick. `high` is below 2^63 (the top digit is), so the
+            // shift is 1 to 63.
+            if high != 0 {
+                let zeros = UInt64(high.leadingZeroBitCount)
+                let shift = 64 - zeros
+                sticky = sticky || low & ((1 &<< shift) &- 1) != 0
+                low = (high &<< zeros) | (low &>> shift)
+                lowestBit += Int(shift)
             }
-            if (0..<lowest).contains(where: { digits[$0] != 0 }) { top |= 1 }
-            return (negative, top, 32 * (lowest - fractionLimbs))
+            return (negative, sticky ? low | 1 : low, lowestBit - 64)
         }
     }
 }

@@ -187,7 +187,7 @@ public enum TrainingJob {
 
     /// The kernel set every rank can run, for `--reproducible`: the narrowest of the ranks' own choices (their
     /// fastest, or what `AIRFOIL_DP_KERNEL` forces), agreed by one allreduce.
-    static func commonKernels(_ collective: some Collective) throws -> KernelSet {
+    public static func commonKernels(_ collective: some Collective) throws -> KernelSet {
         // Narrowest first; a CPU that runs one set runs every narrower one.
         let widths: [KernelSet.Name] = [.portable, .avx2, .avx512]
         var level = [Int64(widths.firstIndex(of: KernelSet.active.name)!)]

@@ -39,7 +39,8 @@ extension EndToEnd {
             let object = try json(["bench", "step"], ranks: 2)
             let batches = object["batches"] as? [[String: Any]] ?? []
             #expect(batches.compactMap { $0["global_batch"] as? Int } == [2, 20, 200])
-            for key in ["median_step_us", "compute_us", "allreduce_us", "raw_allreduce_us", "ratio", "noise_scale_us"] {
+            for key in ["median_step_us", "compute_us", "allreduce_us", "raw_allreduce_us", "ratio", "noise_scale_us",
+                        "reproducible_step_us", "reproducible_ratio"] {
                 #expect(batches.allSatisfy { $0[key] is Double }, "missing \(key)")
             }
         }
