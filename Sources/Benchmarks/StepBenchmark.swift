@@ -92,7 +92,8 @@ public enum StepBenchmark {
         var hooks = TrainerHooks()
         hooks.stepDurations = durations
         let trainer = Trainer(
-            configuration: settings, shard: shard, layout: layout, collective: collective, kernels: kernels, hooks: hooks)
+            configuration: settings, shard: shard, layout: layout, collective: collective, kernels: kernels,
+            hooks: hooks)
         let summary = try trainer.run()
         return (summary, Timing.median(durations.map { Double($0) * 1e-9 }))
     }

@@ -210,9 +210,10 @@ public enum TableFormat: String, CaseIterable, Sendable {
              .number(row.best?.secondsToTarget, "%.3g"), .text(row.folder)]
         }
         return layout(headers: headers, cells: cells,
-                      footnote: "(batch: of the batches swept at this rank count, the one whose fitted steps to \(target) "
-                          + "times its measured sec_per_step is least; measured_seconds: the fastest run to \(target) at "
-                          + "that batch, error = predicted / measured - 1; best_*: the fastest run at this rank count)")
+                      footnote: "(batch: of the batches swept at this rank count, the one whose fitted steps to "
+                          + "\(target) times its measured sec_per_step is least; measured_seconds: the fastest run to "
+                          + "\(target) at that batch, error = predicted / measured - 1; best_*: the fastest run at "
+                          + "this rank count)")
     }
 
     private func layout(headers: [String], cells: [[Cell]], footnote: String) -> String {

@@ -187,7 +187,8 @@ public struct Checkpoint: Codable, Equatable, Sendable {
                 + "\(configuration.model.description) with \(configuration.validationRows)"
         }
         if mine.isReproducible != configuration.isReproducible {
-            return mine.isReproducible ? "was written by a --reproducible run" : "was not written by a --reproducible run"
+            return mine.isReproducible
+                ? "was written by a --reproducible run" : "was not written by a --reproducible run"
         }
         if mine.globalBatch != configuration.globalBatch {
             return "was written with global batch \(mine.globalBatch ?? 0), not \(configuration.globalBatch ?? 0)"

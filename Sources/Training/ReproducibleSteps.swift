@@ -132,7 +132,8 @@ final class ReproducibleSteps<Group: Collective> {
                     totals.withUnsafeMutableBufferPointer { totals in
                         for row in 0..<rows {
                             let loss = model.squaredErrorSum(
-                                inputs: inputs.baseAddress! + row * width, targets: targets.baseAddress! + row, count: 1)
+                                inputs: inputs.baseAddress! + row * width, targets: targets.baseAddress! + row,
+                                count: 1)
                             if !ExactSum.add(loss, to: totals.baseAddress! + offset, limbs: limbs) {
                                 totals[2 * limbs] += 1
                             }

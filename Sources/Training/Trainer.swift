@@ -228,10 +228,10 @@ public final class Trainer<Group: Collective> {
                     let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
                     let targets = epochTargets.baseAddress! + local.lowerBound
                     let batch: Batch = byColumns
-                        ? .columns(epochInputs.baseAddress! + local.lowerBound, columnStride: shardRows, targets: targets,
-                                   count: local.count)
-                        : .rows(epochInputs.baseAddress! + local.lowerBound * width, width: width, targets: targets,
-                                count: local.count)
+                        ? .columns(epochInputs.baseAddress! + local.lowerBound, columnStride: shardRows,
+                                   targets: targets, count: local.count)
+                        : .rows(epochInputs.baseAddress! + local.lowerBound * width, width: width,
+                                targets: targets, count: local.count)
                     if let secondHalf {
                         accumulateGradientByHalves(batch, secondHalf: secondHalf, into: reduced)
                     } else {
@@ -246,7 +246,9 @@ public final class Trainer<Group: Collective> {
                         recordStep(step, since: &previousStepMark, now: before)
                     } else {
                         try collective.allreduce(reduced, .sum)
-                        if stepDurations != nil { recordStep(step, since: &previousStepMark, now: MonotonicClock.now()) }
+                        if stepDurations != nil {
+                            recordStep(step, since: &previousStepMark, now: MonotonicClock.now())
+                        }
                     }
                     if traced { traceMark = trace(.allreduce, since: traceMark, step: step) }
                 }
@@ -379,7 +381,8 @@ public final class Trainer<Group: Collective> {
         let parameterCount = model.parameters.count
         let traceSigma = Double(reduced[parameterCount]) / Double(reduced[parameterCount + 1])
         let rows = Double(batch)
-        let batchSquaredNorm = GradientNoiseScale.squaredNorm(reduced.baseAddress!, count: parameterCount) / (rows * rows)
+        let batchSquaredNorm = GradientNoiseScale.squaredNorm(reduced.baseAddress!, count: parameterCount)
+            / (rows * rows)
         let sampling = traceSigma * (1 - rows / Double(layout.rows)) / rows
         noise.add(traceSigma: traceSigma, squaredNorm: batchSquaredNorm - sampling, decay: decay)
     }

@@ -4,7 +4,8 @@ import Testing
 
 /// Synthetic logs in the trainer's schema, so the expected figures are known exactly.
 func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] = [0.48, 0.3, 0.249, 0.245],
-                  lr: Double = 0.4, summary: Bool = true, resumedOn: Int? = nil, noiseScales: [Double]? = nil) -> String {
+                  lr: Double = 0.4, summary: Bool = true, resumedOn: Int? = nil, noiseScales: [Double]? = nil)
+    -> String {
     let resume = resumedOn.map {
         [#"{"checkpoint":"c","checkpoint_ranks":\#(ranks),"examples":200,"hosts":[],"ranks":\#($0),"start_time":"t","step":1,"type":"resume"}"#]
     } ?? []
@@ -219,8 +220,8 @@ struct BatchSizeFitTests {
     @Test("a run's noise scale is the one logged when it reached the target; the fit shows their median")
     func noiseScaleBesideTheFit() throws {
         func run(_ batch: Int, _ noiseScales: [Double]) throws -> RunRecord {
-            try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: batch, secPerEpoch: 3, noiseScales: noiseScales).utf8),
-                                   source: "f/B\(batch).jsonl", target: 0.25).get()
+            let log = syntheticLog(ranks: 1, batch: batch, secPerEpoch: 3, noiseScales: noiseScales)
+            return try RunLogParser.parse(Data(log.utf8), source: "f/B\(batch).jsonl", target: 0.25).get()
         }
         let runs = [try run(10, [1, 2, 30, 4]), try run(100, [1, 2, 50, 4]), try run(1000, [1, 2, 60, 4])]
         #expect(runs.map(\.noiseScale) == [30, 50, 60])
@@ -257,7 +258,8 @@ struct BatchSizeFitTests {
         let row = try #require(plan.first)
         #expect(plan.count == 1 && row.ranks == 2)
         let stepTimes = [10: 1.0 * 2 / 30, 100: 1.1 * 2 / 30, 1000: 10.0 * 2 / 30]
-        let expected = stepTimes.keys.min { fit.steps(batch: Double($0)) * stepTimes[$0]! < fit.steps(batch: Double($1)) * stepTimes[$1]! }!
+        func predicted(_ batch: Int) -> Double { fit.steps(batch: Double(batch)) * stepTimes[batch]! }
+        let expected = stepTimes.keys.min { predicted($0) < predicted($1) }!
         #expect(row.batch == expected && expected != 1000, "\(row.batch), expected \(expected)")
         #expect(abs(row.secondsPerStep - stepTimes[expected]!) < 1e-12, "the median over the batch's rates")
         #expect(abs(row.predictedSeconds - fit.steps(batch: Double(expected)) * stepTimes[expected]!) < 1e-12)

@@ -57,8 +57,8 @@ extension EndToEnd {
             let whole = try fingerprint(["--data", SharedData.path, "--preset", "minibatch10"], ranks: 1)
             _ = try fingerprint(["--data", SharedData.path, "--preset", "minibatch10", "--epochs", "1",
                                  "--checkpoint", checkpoint, "--checkpoint-every", "77"], ranks: 1)
-            let resumed = try fingerprint(["--data", SharedData.path, "--preset", "minibatch10", "--resume", checkpoint],
-                                          ranks: 3)
+            let resumed = try fingerprint(
+                ["--data", SharedData.path, "--preset", "minibatch10", "--resume", checkpoint], ranks: 3)
             #expect(resumed.last == whole.last, "the parameters")
             #expect(Array(whole.dropLast().suffix(resumed.count - 1)) == Array(resumed.dropLast()),
                     "the losses logged after the checkpoint")
@@ -70,10 +70,11 @@ extension EndToEnd {
             let arguments = ["train", "--quiet", "--reproducible", "--data", SharedData.path, "--model", "mlp",
                              "--hidden", "8", "--global-batch", "50", "--epochs", "1", "--rows", "300"]
             func log(_ name: String) -> String { folder.appendingPathComponent(name).path }
+            // Two programs in one job (MPMD): the second rank alone is forced to the portable set.
+            let forced = ["-np", "1", "-x", "AIRFOIL_DP_KERNEL=portable", Launcher.binary]
             let mixed = try Launcher.runCommand(
                 ["mpirun", "-np", "1"] + Launcher.mpirunOptions(ranks: 2) + [Launcher.binary] + arguments
-                    + ["--log", log("mixed.jsonl"), ":", "-np", "1", "-x", "AIRFOIL_DP_KERNEL=portable", Launcher.binary]
-                    + arguments + ["--log", log("mixed.jsonl")])
+                    + ["--log", log("mixed.jsonl"), ":"] + forced + arguments + ["--log", log("mixed.jsonl")])
             try #require(mixed.status == 0, "\(mixed.standardError)")
             let portable = try Launcher.run(arguments + ["--log", log("portable.jsonl")],
                                             environment: ["AIRFOIL_DP_KERNEL": "portable"])
