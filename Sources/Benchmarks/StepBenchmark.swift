@@ -46,9 +46,8 @@ public enum StepBenchmark {
     ) throws -> [Result] {
         var results: [Result] = []
         let rows = shard.trainingRows
-        // The trainer's allreduce buffer: every gradient, the noise scale's two sums and the example count.
-        let gradientFloats = configuration.model.parameterCount(features: shard.features)
-            + (configuration.noiseScaleDecay == nil ? 1 : 3)
+        let gradientFloats = configuration.allreducedFloats(
+            parameterCount: configuration.model.parameterCount(features: shard.features))
         for batch in batches {
             let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
             var settings = configuration

@@ -152,8 +152,9 @@ public final class Trainer<Group: Collective> {
         // The allreduced buffer: the gradient sum, the noise-scale estimate's two sums when it is on, and the row
         // count last.
         let noiseDecay = configuration.noiseScaleDecay
-        let countIndex = parameterCount + (noiseDecay == nil ? 0 : 2)
-        let reduced = UnsafeMutableBufferPointer<Float>.allocate(capacity: countIndex + 1)
+        let reduced = UnsafeMutableBufferPointer<Float>.allocate(
+            capacity: configuration.allreducedFloats(parameterCount: parameterCount))
+        let countIndex = reduced.count - 1
         let secondHalf = noiseDecay == nil ? nil : UnsafeMutableBufferPointer<Float>.allocate(capacity: parameterCount)
         var noise = noiseDecay == nil ? nil : resume?.noiseScale ?? GradientNoiseScale()
         defer {

@@ -76,6 +76,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// (absent in logs and checkpoints of the default mode, as in those written before it existed).
     public var reproducible: Bool?
 
+    /// Floats in each step's allreduce for a model of `parameterCount` parameters: the gradient sum, the noise
+    /// scale's two sums when it is on, and the row count.
+    public func allreducedFloats(parameterCount: Int) -> Int { parameterCount + (noiseScaleDecay == nil ? 1 : 3) }
+
     /// Whether the run is in the `--reproducible` mode.
     public var isReproducible: Bool { reproducible == true }
 

@@ -102,8 +102,13 @@ extension EndToEnd {
                                                 directory: Self.repository.path)
             let second = folder + "/B10-P2.jsonl"
             let deadline = Date().addingTimeInterval(120)
-            while !FileManager.default.fileExists(atPath: second) && Date() < deadline && job.isRunning { usleep(50_000) }
-            usleep(1_000_000)
+            // Until the second run logs its header: its ranks are then training and log an interruption (the log
+            // file exists from before the data is read, and a loaded machine took over a second from there).
+            func training() -> Bool {
+                (try? String(contentsOfFile: second, encoding: .utf8))?.contains(#""type":"header""#) == true
+            }
+            while !training() && Date() < deadline && job.isRunning { usleep(50_000) }
+            usleep(500_000)
             try #require(job.isRunning, "the sweep ended before its second run could be interrupted")
             let sent = Date()
             if toGroup { job.signalGroup(signal) } else { job.signal(signal) }
