@@ -237,6 +237,16 @@ func directTile6x16<Arithmetic: VectorArithmetic>(
         c4 = Arithmetic.multiplyAdd(Vector(repeating: a4[offset]), b0, c4)
         c5 = Arithmetic.multiplyAdd(Vector(repeating: a5[offset]), b0, c5)
     }
+    if rows == 6 && columns == 16 {
+        // A whole tile: straight from the registers (through a buffer it cost 20 ns a tile, most of a short product).
+        storeVector(c0, to: c, alpha: alpha, beta: beta, columns: 16)
+        storeVector(c1, to: c + 1 * ldc, alpha: alpha, beta: beta, columns: 16)
+        storeVector(c2, to: c + 2 * ldc, alpha: alpha, beta: beta, columns: 16)
+        storeVector(c3, to: c + 3 * ldc, alpha: alpha, beta: beta, columns: 16)
+        storeVector(c4, to: c + 4 * ldc, alpha: alpha, beta: beta, columns: 16)
+        storeVector(c5, to: c + 5 * ldc, alpha: alpha, beta: beta, columns: 16)
+        return
+    }
     withUnsafeTemporaryAllocation(of: Vector.self, capacity: 6) { tile in
         tile.initializeElement(at: 0, to: c0)
         tile.initializeElement(at: 1, to: c1)
@@ -295,9 +305,27 @@ func storeScaledTile(
 /// so the vector lanes run along the depth. Sixteen sums at a time (two rows of `A` by eight of `B`) are folded
 /// into one vector of sixteen results by ``foldSums(_:)``; the depth past the last whole 16 is added one by one.
 /// The MLP's backward `dZ W^T` at a local batch of one to a few rows, where transposing `W` costs more than the
-/// product. Rows or columns past the edge repeat the last one and are not stored.
-@inlinable @inline(never)
+/// product. Rows or columns past the edge repeat the last one and are not stored. Two rows by eight columns per
+/// block when `wide` (32 vector registers); otherwise one row by eight columns in 8-lane vectors: sixteen 16-lane
+/// sums spill AVX2's sixteen registers (2.4 us at 6 x 64 x 64, against 0.6 us for the forward product of that
+/// size), and with fewer columns per block the fold costs as much as the products.
+@inlinable @inline(__always)
 public func transposedProduct<Arithmetic: VectorArithmetic>(
+    wide: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+    ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, _ arithmetic: Arithmetic.Type
+) {
+    if wide {
+        transposedBlocks2x8(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                            arithmetic)
+    } else {
+        transposedBlocks1x8(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                            arithmetic)
+    }
+}
+
+/// Two rows of `A` by eight of `B`: sixteen sums folded into one vector.
+@inlinable @inline(never)
+func transposedBlocks2x8<Arithmetic: VectorArithmetic>(
     m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, _: Arithmetic.Type
 ) {
@@ -377,18 +405,86 @@ public func transposedProduct<Arithmetic: VectorArithmetic>(
                     return
                 }
                 for i in 0..<rows {
-                    let aRow = i == 0 ? aRows.0 : aRows.1
                     for j in 0..<columns {
-                        var total = folded[i * 8 + j]
-                        let bRow = b + (column + j) * ldb
-                        for p in wholeDepth..<k { total += aRow[p] * bRow[p] }
-                        let target = c + (row + i) * ldc + column + j
-                        target.pointee = beta == 0 ? alpha * total : alpha * total + beta * target.pointee
+                        storeDotProduct(folded[i * 8 + j], a: i == 0 ? aRows.0 : aRows.1, b: b + (column + j) * ldb,
+                                        from: wholeDepth, to: k, alpha: alpha, beta: beta,
+                                        c: c + (row + i) * ldc + column + j)
                     }
                 }
             }
         }
     }
+}
+
+/// One row of `A` by eight of `B` in 8-lane vectors: eight sums (eight ymm registers with AVX2) folded into one
+/// vector of eight results, so the fold is shared by eight results as in the wide blocks.
+@inlinable @inline(never)
+func transposedBlocks1x8<Arithmetic: VectorArithmetic>(
+    m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD8<Float>
+    let wholeDepth = k / 8 * 8
+    for row in 0..<m {
+        let aRow = a + row * lda
+        for column in stride(from: 0, to: n, by: 8) {
+            let columns = min(8, n - column)
+            let b0 = b + (column + min(0, columns - 1)) * ldb
+            let b1 = b + (column + min(1, columns - 1)) * ldb
+            let b2 = b + (column + min(2, columns - 1)) * ldb
+            let b3 = b + (column + min(3, columns - 1)) * ldb
+            let b4 = b + (column + min(4, columns - 1)) * ldb
+            let b5 = b + (column + min(5, columns - 1)) * ldb
+            let b6 = b + (column + min(6, columns - 1)) * ldb
+            let b7 = b + (column + min(7, columns - 1)) * ldb
+            var s0 = Vector(), s1 = Vector(), s2 = Vector(), s3 = Vector()
+            var s4 = Vector(), s5 = Vector(), s6 = Vector(), s7 = Vector()
+            for p in stride(from: 0, to: wholeDepth, by: 8) {
+                let x = UnsafeRawPointer(aRow + p).loadUnaligned(as: Vector.self)
+                s0 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b0 + p).loadUnaligned(as: Vector.self), s0)
+                s1 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b1 + p).loadUnaligned(as: Vector.self), s1)
+                s2 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b2 + p).loadUnaligned(as: Vector.self), s2)
+                s3 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b3 + p).loadUnaligned(as: Vector.self), s3)
+                s4 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b4 + p).loadUnaligned(as: Vector.self), s4)
+                s5 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b5 + p).loadUnaligned(as: Vector.self), s5)
+                s6 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b6 + p).loadUnaligned(as: Vector.self), s6)
+                s7 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b7 + p).loadUnaligned(as: Vector.self), s7)
+            }
+            let folded = foldEight(
+                foldEight(foldEight(s0, s1), foldEight(s2, s3)), foldEight(foldEight(s4, s5), foldEight(s6, s7)))
+            let target = c + row * ldc + column
+            if columns == 8 && wholeDepth == k {
+                let raw = UnsafeMutableRawPointer(target)
+                var result = alpha * folded
+                if beta != 0 { result += beta * raw.loadUnaligned(as: Vector.self) }
+                raw.storeBytes(of: result, as: Vector.self)
+                continue
+            }
+            for j in 0..<columns {
+                storeDotProduct(folded[j], a: aRow, b: b + (column + j) * ldb, from: wholeDepth, to: k, alpha: alpha,
+                                beta: beta, c: target + j)
+            }
+        }
+    }
+}
+
+/// Finishes one dot product (`sum` over the depth before `start`, the rest added one by one) and stores
+/// `alpha * total + beta * C` (C not read when `beta` is 0).
+@inlinable @inline(__always)
+func storeDotProduct(
+    _ sum: Float, a: UnsafePointer<Float>, b: UnsafePointer<Float>, from start: Int, to depth: Int, alpha: Float,
+    beta: Float, c: UnsafeMutablePointer<Float>
+) {
+    var total = sum
+    for p in start..<depth { total += a[p] * b[p] }
+    c.pointee = beta == 0 ? alpha * total : alpha * total + beta * c.pointee
+}
+
+/// One round of folding two vectors of partial sums: the low half holds `x`'s lanes added in neighbouring pairs,
+/// the high half `y`'s. Three rounds over eight vectors leave lane `j` holding the sum of vector `j`'s lanes.
+@inlinable @inline(__always)
+func foldEight(_ x: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+    SIMD8(lowHalf: x.evenHalf, highHalf: y.evenHalf) + SIMD8(lowHalf: x.oddHalf, highHalf: y.oddHalf)
 }
 
 /// Lane `j` of the result is the sum of the lanes of `sums[j]`: four rounds of adding neighbouring lanes, each

@@ -4,4 +4,5 @@
 /// own conforming type (see `AVX512Arithmetic`).
 public protocol VectorArithmetic {
     static func multiplyAdd(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float>
+    static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float>
 }

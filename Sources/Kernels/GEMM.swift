@@ -95,11 +95,7 @@ public final class GEMM {
         var rowStrideOfB = ldb
         if transB == .transposed {
             let transposed = packedB.reserve(k * n)
-            // Row by row of the copy: stores in order, loads down a column (strided stores cost more).
-            for p in 0..<k {
-                let target = transposed + p * n
-                for j in 0..<n { target[j] = b[j * ldb + p] }
-            }
+            transposedCopy(b, rows: n, columns: k, sourceStride: ldb, into: transposed)
             rowsOfB = UnsafePointer(transposed)
             rowStrideOfB = n
         }

@@ -44,13 +44,14 @@ public enum AVX2Kernels {
             ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, AVX2Arithmetic.self)
     }
 
-    /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`).
+    /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`), one row by eight columns.
     public static func transposedProduct(
         m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         KernelCore.transposedProduct(
-            m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, AVX2Arithmetic.self)
+            wide: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+            AVX2Arithmetic.self)
     }
 
     public static func linearGradient(
@@ -89,6 +90,11 @@ public enum AVX2Kernels {
 enum AVX2Arithmetic: VectorArithmetic {
     @inline(__always)
     static func multiplyAdd(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+        c.addingProduct(a, b)
+    }
+
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
         c.addingProduct(a, b)
     }
 }

@@ -68,7 +68,8 @@ public enum AVX512Kernels {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         KernelCore.transposedProduct(
-            m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, AVX512Arithmetic.self)
+            wide: true, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+            AVX512Arithmetic.self)
     }
 
     public static func linearGradient(
@@ -107,6 +108,11 @@ public enum AVX512Kernels {
 enum AVX512Arithmetic: VectorArithmetic {
     @inline(__always)
     static func multiplyAdd(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+        c.addingProduct(a, b)
+    }
+
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
         c.addingProduct(a, b)
     }
 }

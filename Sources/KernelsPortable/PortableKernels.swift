@@ -44,13 +44,14 @@ public enum PortableKernels {
             ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, PortableArithmetic.self)
     }
 
-    /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`).
+    /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`), one row by eight columns.
     public static func transposedProduct(
         m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         KernelCore.transposedProduct(
-            m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, PortableArithmetic.self)
+            wide: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+            PortableArithmetic.self)
     }
 
     public static func linearGradient(
@@ -87,6 +88,15 @@ public enum PortableKernels {
 enum PortableArithmetic: VectorArithmetic {
     @inline(__always)
     static func multiplyAdd(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) -> SIMD16<Float> {
+        #if arch(arm64)
+        c.addingProduct(a, b)
+        #else
+        a * b + c
+        #endif
+    }
+
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
         #if arch(arm64)
         c.addingProduct(a, b)
         #else
