@@ -5,7 +5,7 @@ import Common
 import Training
 import Kernels
 
-/// Measures this core's single-precision peak: twelve independent 16-lane multiply-add chains, compiled for the
+/// Measures this core's single-precision peak: twelve independent multiply-add chains as wide as the FMA of the
 /// widest instruction set this CPU has (``KernelSet/supported``), so the loop runs at the FMA units' throughput
 /// (sustained clock x FLOP per cycle: 32 with two 256-bit FMA pipes, 64 with two 512-bit ones).
 /// The result is the best of several runs, since noise from other processes only ever slows it down.
@@ -15,13 +15,13 @@ public enum PeakThroughput {
         let widest = KernelSet.supported[0]
         var best = 0.0
         for _ in 0..<runs {
-            var sink = SIMD16<Float>()
+            var sink: Float = 0
             let seconds = Timing.seconds { sink = widest.multiplyAddChains(iterations) }
             blackHole(sink)
-            best = max(best, Double(iterations) * 12 * 16 * 2 / seconds / 1e9)
+            best = max(best, Double(iterations) * 12 * Double(widest.fmaLanes) * 2 / seconds / 1e9)
         }
-        return (best, "best of \(runs) runs of \(iterations) x 12 independent 16-lane FMA chains, "
-            + "\(widest.name.rawValue) (\(widest.fmaLanes)-lane FMA)")
+        return (best, "best of \(runs) runs of \(iterations) x 12 independent \(widest.fmaLanes)-lane FMA chains, "
+            + widest.name.rawValue)
     }
 }
 

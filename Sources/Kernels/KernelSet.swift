@@ -26,7 +26,7 @@ public struct KernelSet: Sendable {
     public let blockRows: Int
     public let blockDepth: Int
     public let blockColumns: Int
-    /// Vector lanes of the widest FMA this kernel uses (for the peak: FLOP per cycle per pipe / 2).
+    /// Vector lanes of the widest FMA this kernel uses, and of the peak loop's chains (FLOP per cycle per pipe / 2).
     public let fmaLanes: Int
     let tile: Tile
     public typealias PackA = @Sendable (
@@ -58,8 +58,8 @@ public struct KernelSet: Sendable {
         UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
         UnsafeMutablePointer<SIMD16<Float>>
     ) -> Void
-    /// Twelve independent 16-lane multiply-add chains (`bench gemm`'s peak).
-    public let multiplyAddChains: @Sendable (Int) -> SIMD16<Float>
+    /// Twelve independent multiply-add chains of ``fmaLanes`` lanes (`bench gemm`'s peak).
+    public let multiplyAddChains: @Sendable (Int) -> Float
     /// A tile with fewer rows, for products of at most `rows` rows (small local batches), with its packing.
     let narrow: (rows: Int, tile: Tile, packA: PackA)?
 

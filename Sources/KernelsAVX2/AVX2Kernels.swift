@@ -77,8 +77,9 @@ public enum AVX2Kernels {
                     count: count)
     }
 
-    public static func multiplyAddChains(_ iterations: Int) -> SIMD16<Float> {
-        KernelCore.multiplyAddChains(iterations, AVX2Arithmetic.self)
+    /// The peak loop, in vectors of this set's FMA width.
+    public static func multiplyAddChains(_ iterations: Int) -> Float {
+        KernelCore.multiplyAddChains(iterations) { (a: SIMD8<Float>, b, c) in AVX2Arithmetic.multiplyAdd(a, b, c) }
     }
 }
 

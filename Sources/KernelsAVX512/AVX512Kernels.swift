@@ -95,8 +95,9 @@ public enum AVX512Kernels {
                     count: count)
     }
 
-    public static func multiplyAddChains(_ iterations: Int) -> SIMD16<Float> {
-        KernelCore.multiplyAddChains(iterations, AVX512Arithmetic.self)
+    /// The peak loop, in vectors of this set's FMA width.
+    public static func multiplyAddChains(_ iterations: Int) -> Float {
+        KernelCore.multiplyAddChains(iterations) { (a: SIMD16<Float>, b, c) in AVX512Arithmetic.multiplyAdd(a, b, c) }
     }
 }
 

@@ -77,8 +77,9 @@ public enum PortableKernels {
                     count: count)
     }
 
-    public static func multiplyAddChains(_ iterations: Int) -> SIMD16<Float> {
-        KernelCore.multiplyAddChains(iterations, PortableArithmetic.self)
+    /// The peak loop, in vectors of this set's FMA width.
+    public static func multiplyAddChains(_ iterations: Int) -> Float {
+        KernelCore.multiplyAddChains(iterations) { (a: SIMD4<Float>, b, c) in PortableArithmetic.multiplyAdd(a, b, c) }
     }
 }
 
@@ -97,6 +98,16 @@ enum PortableArithmetic: VectorArithmetic {
 
     @inline(__always)
     static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+        #if arch(arm64)
+        c.addingProduct(a, b)
+        #else
+        a * b + c
+        #endif
+    }
+
+    /// The baseline's vector width (the peak loop's).
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>) -> SIMD4<Float> {
         #if arch(arm64)
         c.addingProduct(a, b)
         #else
