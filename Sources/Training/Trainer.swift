@@ -255,9 +255,7 @@ public final class Trainer<Group: Collective> {
                     if traced { traceMark = trace(.allreduce, since: traceMark, step: step) }
                 }
 
-                var finite = true
-                for index in 0..<parameterCount where !reduced[index].isFinite { finite = false }
-                if !finite {
+                if !allFinite(UnsafeBufferPointer(rebasing: reduced[..<parameterCount])) {
                     throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
                 }
                 if reduced[countIndex] != Float(globalCount) {
