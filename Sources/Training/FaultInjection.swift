@@ -13,6 +13,9 @@ public struct FaultInjection: Equatable, Sendable {
         case stopLoading = "stop-loading"
         /// Stops the rank (SIGSTOP) just before the final replica check.
         case stopFinalCheck = "stop-final-check"
+        /// Counts one row too many in the rank's share of every step, as a rank with another plan would: the
+        /// allreduced row count then differs from the plan's, and every rank must end at step 0.
+        case miscountBatch = "miscount-batch"
     }
 
     /// The environment variable read by ``fromEnvironment()``.

@@ -177,6 +177,7 @@ public final class Trainer<Group: Collective> {
         var allreduceNanoseconds: UInt64 = 0
         var evalNanoseconds: UInt64 = 0
         let timesAllreduce = collective.size > 1
+        let extraRows: Float = fault?.isDue(.miscountBatch, rank: rank) == true ? 1 : 0
         let progressInterval = 1024
 
         let start = try resume == nil ? evaluate() : nil
@@ -238,7 +239,7 @@ public final class Trainer<Group: Collective> {
                     } else {
                         model.accumulateGradient(batch, into: reduced.baseAddress!)
                     }
-                    reduced[countIndex] = Float(local.count)
+                    reduced[countIndex] = Float(local.count) + extraRows
                     if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
                     if timesAllreduce {
                         let before = MonotonicClock.now()

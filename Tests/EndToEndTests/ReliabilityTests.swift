@@ -110,6 +110,20 @@ extension EndToEnd {
             #expect(try RunLogReader.records(at: cleanLog).last?["replicas_identical"] as? Bool == true)
         }
 
+        @Test("a rank whose share miscounts the step's batch ends every rank at step 0 with exit code 70")
+        func batchMismatchFires() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let log = folder.appendingPathComponent("run.jsonl").path
+            let codes = try exitCodesPerRank(
+                ["--data", SharedData.path, "--preset", "minibatch10", "--quiet", "--log", log], ranks: 2,
+                environment: ["AIRFOIL_DP_FAULT": "miscount-batch@1"], folder: folder)
+            #expect(codes == [70, 70])
+            let end = try RunLogReader.records(at: log).last
+            #expect(end?["type"] as? String == "end")
+            #expect(end?["reason"] as? String == "batch_mismatch")
+            #expect(end?["step"] as? Int == 0)
+        }
+
         @Test("a file written in place (fetched data, checkpoint, model file) is renamed, then its folder synced")
         func folderSyncedAfterRename() throws {
             let folder = try SharedData.temporaryDirectory()
