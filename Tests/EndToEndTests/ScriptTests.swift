@@ -119,8 +119,9 @@ extension EndToEnd {
             let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
             #expect(manifest.count == 3, "header, the finished run, the interrupted one: \(manifest)")
             #expect(manifest.last?.split(separator: "\t")[5] == "interrupted", "\(manifest)")
-            #expect(try RunLogReader.records(at: second).last?["reason"] as? String == "interrupted",
-                    "the ranks stopped on their own and logged it")
+            let last = try RunLogReader.records(at: second).last
+            #expect(last?["reason"] as? String == "interrupted",
+                    "the ranks stopped on their own and logged it; the log ends with \(String(describing: last))")
             if signal == SIGINT {
                 let again = try script(arguments)
                 #expect(again.status == 0, "\(again.standardError)")
