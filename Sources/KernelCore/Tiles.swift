@@ -43,6 +43,16 @@ public func tile6x16<Arithmetic: VectorArithmetic>(
         c5_0 = Arithmetic.multiplyAdd(a5, b0, c5_0)
         aSliver += rows
     }
+    if validRows == rows && validColumns == columns {
+        // A whole tile stores from its registers (the staging below is for edge tiles).
+        storeVector(c0_0, to: c, alpha: 1, beta: beta, columns: 16)
+        storeVector(c1_0, to: c + ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c2_0, to: c + 2 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c3_0, to: c + 3 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c4_0, to: c + 4 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c5_0, to: c + 5 * ldc, alpha: 1, beta: beta, columns: 16)
+        return
+    }
     withUnsafeTemporaryAllocation(of: Vector.self, capacity: rows * 1) { tile in
         tile.initializeElement(at: 0, to: c0_0)
         tile.initializeElement(at: 1, to: c1_0)
@@ -118,6 +128,34 @@ public func tile12x32<Arithmetic: VectorArithmetic>(
         c11_0 = Arithmetic.multiplyAdd(a11, b0, c11_0)
         c11_1 = Arithmetic.multiplyAdd(a11, b1, c11_1)
         aSliver += rows
+    }
+    if validRows == rows && validColumns == columns {
+        // A whole tile stores from its registers (the staging below is for edge tiles).
+        storeVector(c0_0, to: c, alpha: 1, beta: beta, columns: 16)
+        storeVector(c0_1, to: c + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c1_0, to: c + ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c1_1, to: c + ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c2_0, to: c + 2 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c2_1, to: c + 2 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c3_0, to: c + 3 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c3_1, to: c + 3 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c4_0, to: c + 4 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c4_1, to: c + 4 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c5_0, to: c + 5 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c5_1, to: c + 5 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c6_0, to: c + 6 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c6_1, to: c + 6 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c7_0, to: c + 7 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c7_1, to: c + 7 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c8_0, to: c + 8 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c8_1, to: c + 8 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c9_0, to: c + 9 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c9_1, to: c + 9 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c10_0, to: c + 10 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c10_1, to: c + 10 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        storeVector(c11_0, to: c + 11 * ldc, alpha: 1, beta: beta, columns: 16)
+        storeVector(c11_1, to: c + 11 * ldc + 16, alpha: 1, beta: beta, columns: 16)
+        return
     }
     // Two halves of six rows: a temporary allocation above 1 KiB goes on the stack only if the runtime can tell that
     // it fits, and on the heap otherwise (a malloc per tile call).
