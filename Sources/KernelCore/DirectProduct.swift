@@ -115,9 +115,7 @@ func directRow<Arithmetic: VectorArithmetic>(
     }
 }
 
-/// Six rows by 64 columns: 24 sums in registers (AVX-512's 32). They reach C through two buffers of twelve vectors:
-/// Swift puts a temporary allocation above 1 KiB on the stack only after asking the runtime, on the heap when it
-/// cannot tell.
+/// Six rows by 64 columns: 24 sums in registers (AVX-512's 32), stored to C straight from them.
 @inlinable @inline(__always)
 func directTile6x64<Arithmetic: VectorArithmetic>(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
@@ -165,49 +163,19 @@ func directTile6x64<Arithmetic: VectorArithmetic>(
         c50 = Arithmetic.multiplyAdd(x, b0, c50); c51 = Arithmetic.multiplyAdd(x, b1, c51)
         c52 = Arithmetic.multiplyAdd(x, b2, c52); c53 = Arithmetic.multiplyAdd(x, b3, c53)
     }
-    if rows == 6 && columns == 64 {
-        // A whole tile (the common case): straight from the registers to C.
-        storeRow(c00, c01, c02, c03, to: c, alpha: alpha, beta: beta)
-        storeRow(c10, c11, c12, c13, to: c + 1 * ldc, alpha: alpha, beta: beta)
-        storeRow(c20, c21, c22, c23, to: c + 2 * ldc, alpha: alpha, beta: beta)
-        storeRow(c30, c31, c32, c33, to: c + 3 * ldc, alpha: alpha, beta: beta)
-        storeRow(c40, c41, c42, c43, to: c + 4 * ldc, alpha: alpha, beta: beta)
-        storeRow(c50, c51, c52, c53, to: c + 5 * ldc, alpha: alpha, beta: beta)
-        return
-    }
-    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 12) { tile in
-        tile.initializeElement(at: 0, to: c00)
-        tile.initializeElement(at: 1, to: c01)
-        tile.initializeElement(at: 2, to: c02)
-        tile.initializeElement(at: 3, to: c03)
-        tile.initializeElement(at: 4, to: c10)
-        tile.initializeElement(at: 5, to: c11)
-        tile.initializeElement(at: 6, to: c12)
-        tile.initializeElement(at: 7, to: c13)
-        tile.initializeElement(at: 8, to: c20)
-        tile.initializeElement(at: 9, to: c21)
-        tile.initializeElement(at: 10, to: c22)
-        tile.initializeElement(at: 11, to: c23)
-        storeScaledTile(tile, vectorsPerRow: 4, c: c, ldc: ldc, alpha: alpha, beta: beta, rows: min(rows, 3),
-                        columns: columns)
-    }
+    // Straight from the registers to C, the rows that exist (through a buffer, an edge tile of a 64-row product
+    // cost as much as two whole tiles).
+    storeRow(c00, c01, c02, c03, to: c, alpha: alpha, beta: beta)
+    guard rows > 1 else { return }
+    storeRow(c10, c11, c12, c13, to: c + 1 * ldc, alpha: alpha, beta: beta)
+    guard rows > 2 else { return }
+    storeRow(c20, c21, c22, c23, to: c + 2 * ldc, alpha: alpha, beta: beta)
     guard rows > 3 else { return }
-    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 12) { tile in
-        tile.initializeElement(at: 0, to: c30)
-        tile.initializeElement(at: 1, to: c31)
-        tile.initializeElement(at: 2, to: c32)
-        tile.initializeElement(at: 3, to: c33)
-        tile.initializeElement(at: 4, to: c40)
-        tile.initializeElement(at: 5, to: c41)
-        tile.initializeElement(at: 6, to: c42)
-        tile.initializeElement(at: 7, to: c43)
-        tile.initializeElement(at: 8, to: c50)
-        tile.initializeElement(at: 9, to: c51)
-        tile.initializeElement(at: 10, to: c52)
-        tile.initializeElement(at: 11, to: c53)
-        storeScaledTile(tile, vectorsPerRow: 4, c: c + 3 * ldc, ldc: ldc, alpha: alpha, beta: beta,
-                        rows: rows - 3, columns: columns)
-    }
+    storeRow(c30, c31, c32, c33, to: c + 3 * ldc, alpha: alpha, beta: beta)
+    guard rows > 4 else { return }
+    storeRow(c40, c41, c42, c43, to: c + 4 * ldc, alpha: alpha, beta: beta)
+    guard rows > 5 else { return }
+    storeRow(c50, c51, c52, c53, to: c + 5 * ldc, alpha: alpha, beta: beta)
 }
 
 /// Six rows by 16 columns.
@@ -237,30 +205,23 @@ func directTile6x16<Arithmetic: VectorArithmetic>(
         c4 = Arithmetic.multiplyAdd(Vector(repeating: a4[offset]), b0, c4)
         c5 = Arithmetic.multiplyAdd(Vector(repeating: a5[offset]), b0, c5)
     }
-    if rows == 6 && columns == 16 {
-        // A whole tile: straight from the registers (through a buffer it cost 20 ns a tile, most of a short product).
-        storeVector(c0, to: c, alpha: alpha, beta: beta, columns: 16)
-        storeVector(c1, to: c + 1 * ldc, alpha: alpha, beta: beta, columns: 16)
-        storeVector(c2, to: c + 2 * ldc, alpha: alpha, beta: beta, columns: 16)
-        storeVector(c3, to: c + 3 * ldc, alpha: alpha, beta: beta, columns: 16)
-        storeVector(c4, to: c + 4 * ldc, alpha: alpha, beta: beta, columns: 16)
-        storeVector(c5, to: c + 5 * ldc, alpha: alpha, beta: beta, columns: 16)
-        return
-    }
-    withUnsafeTemporaryAllocation(of: Vector.self, capacity: 6) { tile in
-        tile.initializeElement(at: 0, to: c0)
-        tile.initializeElement(at: 1, to: c1)
-        tile.initializeElement(at: 2, to: c2)
-        tile.initializeElement(at: 3, to: c3)
-        tile.initializeElement(at: 4, to: c4)
-        tile.initializeElement(at: 5, to: c5)
-        storeScaledTile(tile, vectorsPerRow: 1, c: c, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
-                        columns: columns)
-    }
+    // Straight from the registers (through a buffer it cost 20 ns a tile, most of a short product), the rows that
+    // exist.
+    storeVector(c0, to: c, alpha: alpha, beta: beta, columns: columns)
+    guard rows > 1 else { return }
+    storeVector(c1, to: c + 1 * ldc, alpha: alpha, beta: beta, columns: columns)
+    guard rows > 2 else { return }
+    storeVector(c2, to: c + 2 * ldc, alpha: alpha, beta: beta, columns: columns)
+    guard rows > 3 else { return }
+    storeVector(c3, to: c + 3 * ldc, alpha: alpha, beta: beta, columns: columns)
+    guard rows > 4 else { return }
+    storeVector(c4, to: c + 4 * ldc, alpha: alpha, beta: beta, columns: columns)
+    guard rows > 5 else { return }
+    storeVector(c5, to: c + 5 * ldc, alpha: alpha, beta: beta, columns: columns)
 }
 
-/// Stores one vector of sums as the first `columns` (at most 16) columns of a row of C, as
-/// ``storeScaledTile(_:vectorsPerRow:c:ldc:alpha:beta:rows:columns:)`` would, without a buffer (no closure: see
+/// Stores one vector of sums as the first `columns` (at most 16) columns of a row of C, `alpha * sums + beta * C`,
+/// without a buffer (no closure: see
 /// `AVX512Arithmetic` on why kernel code must not leave a non-generic function behind).
 @inlinable @inline(__always)
 func storeVector(_ value: SIMD16<Float>, to row: UnsafeMutablePointer<Float>, alpha: Float, beta: Float, columns: Int) {
@@ -286,18 +247,6 @@ func storeRow(
     storeVector(v1, to: row + 16, alpha: alpha, beta: beta, columns: 16)
     storeVector(v2, to: row + 32, alpha: alpha, beta: beta, columns: 16)
     storeVector(v3, to: row + 48, alpha: alpha, beta: beta, columns: 16)
-}
-
-/// ``storeTile(_:vectorsPerRow:c:ldc:beta:rows:columns:)`` of `alpha` times the sums.
-@inlinable @inline(__always)
-func storeScaledTile(
-    _ tile: UnsafeMutableBufferPointer<SIMD16<Float>>, vectorsPerRow: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-    alpha: Float, beta: Float, rows: Int, columns: Int
-) {
-    if alpha != 1 {
-        for index in tile.indices { tile[index] *= SIMD16(repeating: alpha) }
-    }
-    storeTile(tile, vectorsPerRow: vectorsPerRow, c: c, ldc: ldc, beta: beta, rows: rows, columns: columns)
 }
 
 /// `C = alpha * A * B^T + beta * C` for few rows of `A` (at most a few tiles' worth), without transposing `B`: each
