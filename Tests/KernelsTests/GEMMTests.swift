@@ -124,12 +124,33 @@ struct GEMMTests {
         }
     }
 
+    @Test("the MLP step's small products (1 to 100 rows, widths 16 to 128, one-row outer products too), on every kernel",
+          arguments: kernels)
+    func trainerShapes(kernel: KernelSet.Name) {
+        var random = TestRandom(state: 64)
+        let gemm = GEMM(kernels: .named(kernel))
+        for rows in [1, 6, 25, 100] {
+            for width in [16, 48, 64, 80, 128] {
+                for (transA, transB, m, n, k) in [(Transpose.none, Transpose.none, rows, width, 64),
+                                                  (.transposed, .none, 64, width, rows),
+                                                  (.none, .transposed, rows, width, 64)] {
+                    for (alpha, beta): (Float, Float) in [(1, 0), (0.5, 1), (-1.5, 0.25)] {
+                        let problem = Problem(transA, transB, m: m, n: n, k: k, alpha: alpha, beta: beta, padding: 2,
+                                              random: &random)
+                        let errors = problem.mismatches(in: problem.computed(with: gemm))
+                        #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("beta = 0 never reads C, so NaN in C does not leak into the result", arguments: kernels)
     func betaZeroIgnoresC(kernel: KernelSet.Name) {
         var random = TestRandom(state: 7)
         let gemm = GEMM(kernels: .named(kernel))
-        for (m, n) in [(20, 1), (1, 20), (20, 20)] {
-            var problem = Problem(.none, .none, m: m, n: n, k: 9, alpha: 1, beta: 0, padding: 0, random: &random)
+        for (m, n, k) in [(20, 1, 9), (1, 20, 9), (20, 20, 9), (64, 64, 1)] {
+            var problem = Problem(.none, .none, m: m, n: n, k: k, alpha: 1, beta: 0, padding: 0, random: &random)
             problem.c = Array(repeating: .nan, count: problem.c.count)
             let result = problem.computed(with: gemm)
             #expect(result.allSatisfy { $0.isFinite }, "\(problem.testDescription)")
