@@ -15,9 +15,9 @@ public func directProduct<Arithmetic: VectorArithmetic>(
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, edgeSliver: UnsafeMutablePointer<Float>,
     _ arithmetic: Arithmetic.Type
 ) {
-    if k == 1 && n % 16 == 0 {
-        directOuterProduct(m: m, n: n, alpha: alpha, a: a, aRowStride: aRowStride, b: b, beta: beta, c: c, ldc: ldc,
-                           arithmetic)
+    if k <= (wide ? 6 : 1) && n % 16 == 0 {
+        directShallowProduct(m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                             b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, arithmetic)
         return
     }
     var column = 0
@@ -44,35 +44,80 @@ public func directProduct<Arithmetic: VectorArithmetic>(
                    c: c + column, ldc: ldc, alpha: alpha, beta: beta, columns: remaining, arithmetic)
 }
 
-/// `k = 1`: an outer product, `C = alpha * a b + beta * C` (the weight gradient of a one-example step). The row of
-/// `B` stays in registers, 64 columns at a time, and each row of C is one broadcast, four products and four
-/// stores, with `alpha` and `beta` tested once, not per vector: the six-row tiles paid their set-up for one depth
-/// step and ran at 0.6 of OpenBLAS. The products are the tiles' (a multiply-add onto zero, then `alpha` times it,
-/// which is exact when `alpha` is 1), so the results are the same bits.
+/// A product of at most six depth steps (one with 16 vector registers), `C = alpha * op(A) B + beta * C`: the weight
+/// gradient of a step of one to six examples per rank. `B` stays in registers, up to 6 x 64 values (24 of
+/// AVX-512's 32), and each row of C is its depth's broadcasts, four chains of multiply-adds and four stores, with
+/// `alpha` and `beta` tested once, not per vector: the six-row tiles paid their set-up for a few depth steps and
+/// ran at 0.6 (one step) and 0.85 (six) of OpenBLAS. Each sum runs over the depth in order from zero, then is
+/// multiplied by `alpha`, as in the tiles, so the results are the same bits.
 @inlinable @inline(never)
-func directOuterProduct<Arithmetic: VectorArithmetic>(
-    m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, b: UnsafePointer<Float>, beta: Float,
-    c: UnsafeMutablePointer<Float>, ldc: Int, _: Arithmetic.Type
+func directShallowProduct<Arithmetic: VectorArithmetic>(
+    m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, _: Arithmetic.Type
 ) {
     typealias Vector = SIMD16<Float>
-    let bRaw = UnsafeRawPointer(b)
     let scale = Vector(repeating: alpha)
     let betas = Vector(repeating: beta)
     let accumulate = beta != 0
+    let rowBytes = ldb * 4
     var column = 0
     while column < n {
         let vectors = min(4, (n - column) / 16)
-        let line = bRaw + column * 4
-        let b0 = line.loadUnaligned(as: Vector.self)
-        let b1 = vectors > 1 ? line.loadUnaligned(fromByteOffset: 64, as: Vector.self) : Vector()
-        let b2 = vectors > 2 ? line.loadUnaligned(fromByteOffset: 128, as: Vector.self) : Vector()
-        let b3 = vectors > 3 ? line.loadUnaligned(fromByteOffset: 192, as: Vector.self) : Vector()
+        let line = UnsafeRawPointer(b + column)
+        let b00 = loadVector(true, line, 0), b01 = loadVector(vectors > 1, line, 64)
+        let b02 = loadVector(vectors > 2, line, 128), b03 = loadVector(vectors > 3, line, 192)
+        let b10 = loadVector(k > 1, line, rowBytes), b11 = loadVector(k > 1 && vectors > 1, line, rowBytes + 64)
+        let b12 = loadVector(k > 1 && vectors > 2, line, rowBytes + 128)
+        let b13 = loadVector(k > 1 && vectors > 3, line, rowBytes + 192)
+        let b20 = loadVector(k > 2, line, 2 * rowBytes), b21 = loadVector(k > 2 && vectors > 1, line, 2 * rowBytes + 64)
+        let b22 = loadVector(k > 2 && vectors > 2, line, 2 * rowBytes + 128)
+        let b23 = loadVector(k > 2 && vectors > 3, line, 2 * rowBytes + 192)
+        let b30 = loadVector(k > 3, line, 3 * rowBytes), b31 = loadVector(k > 3 && vectors > 1, line, 3 * rowBytes + 64)
+        let b32 = loadVector(k > 3 && vectors > 2, line, 3 * rowBytes + 128)
+        let b33 = loadVector(k > 3 && vectors > 3, line, 3 * rowBytes + 192)
+        let b40 = loadVector(k > 4, line, 4 * rowBytes), b41 = loadVector(k > 4 && vectors > 1, line, 4 * rowBytes + 64)
+        let b42 = loadVector(k > 4 && vectors > 2, line, 4 * rowBytes + 128)
+        let b43 = loadVector(k > 4 && vectors > 3, line, 4 * rowBytes + 192)
+        let b50 = loadVector(k > 5, line, 5 * rowBytes), b51 = loadVector(k > 5 && vectors > 1, line, 5 * rowBytes + 64)
+        let b52 = loadVector(k > 5 && vectors > 2, line, 5 * rowBytes + 128)
+        let b53 = loadVector(k > 5 && vectors > 3, line, 5 * rowBytes + 192)
         for row in 0..<m {
-            let x = Vector(repeating: a[row * aRowStride])
-            let sum0 = Arithmetic.multiplyAdd(x, b0, Vector()) * scale
-            let sum1 = Arithmetic.multiplyAdd(x, b1, Vector()) * scale
-            let sum2 = Arithmetic.multiplyAdd(x, b2, Vector()) * scale
-            let sum3 = Arithmetic.multiplyAdd(x, b3, Vector()) * scale
+            let source = a + row * aRowStride
+            var x = Vector(repeating: source[0])
+            var sum0 = Arithmetic.multiplyAdd(x, b00, Vector()), sum1 = Arithmetic.multiplyAdd(x, b01, Vector())
+            var sum2 = Arithmetic.multiplyAdd(x, b02, Vector()), sum3 = Arithmetic.multiplyAdd(x, b03, Vector())
+            // Nested, so that a shallower product tests once per row.
+            if k > 1 {
+                x = Vector(repeating: source[aDepthStride])
+                sum0 = Arithmetic.multiplyAdd(x, b10, sum0); sum1 = Arithmetic.multiplyAdd(x, b11, sum1)
+                sum2 = Arithmetic.multiplyAdd(x, b12, sum2); sum3 = Arithmetic.multiplyAdd(x, b13, sum3)
+                if k > 2 {
+                    x = Vector(repeating: source[2 * aDepthStride])
+                    sum0 = Arithmetic.multiplyAdd(x, b20, sum0); sum1 = Arithmetic.multiplyAdd(x, b21, sum1)
+                    sum2 = Arithmetic.multiplyAdd(x, b22, sum2); sum3 = Arithmetic.multiplyAdd(x, b23, sum3)
+                    if k > 3 {
+                        x = Vector(repeating: source[3 * aDepthStride])
+                        sum0 = Arithmetic.multiplyAdd(x, b30, sum0); sum1 = Arithmetic.multiplyAdd(x, b31, sum1)
+                        sum2 = Arithmetic.multiplyAdd(x, b32, sum2); sum3 = Arithmetic.multiplyAdd(x, b33, sum3)
+                        if k > 4 {
+                            x = Vector(repeating: source[4 * aDepthStride])
+                            sum0 = Arithmetic.multiplyAdd(x, b40, sum0); sum1 = Arithmetic.multiplyAdd(x, b41, sum1)
+                            sum2 = Arithmetic.multiplyAdd(x, b42, sum2); sum3 = Arithmetic.multiplyAdd(x, b43, sum3)
+                            if k > 5 {
+                                x = Vector(repeating: source[5 * aDepthStride])
+                                sum0 = Arithmetic.multiplyAdd(x, b50, sum0)
+                                sum1 = Arithmetic.multiplyAdd(x, b51, sum1)
+                                sum2 = Arithmetic.multiplyAdd(x, b52, sum2)
+                                sum3 = Arithmetic.multiplyAdd(x, b53, sum3)
+                            }
+                        }
+                    }
+                }
+            }
+            sum0 *= scale
+            sum1 *= scale
+            sum2 *= scale
+            sum3 *= scale
             let target = UnsafeMutableRawPointer(c + row * ldc + column)
             if accumulate {
                 storeSum(sum0, to: target, at: 0, betas: betas, accumulate: true)
@@ -88,6 +133,12 @@ func directOuterProduct<Arithmetic: VectorArithmetic>(
         }
         column += vectors * 16
     }
+}
+
+/// The vector at `byteOffset` of `line` when `present`, else zeros (nothing is read).
+@inlinable @inline(__always)
+func loadVector(_ present: Bool, _ line: UnsafeRawPointer, _ byteOffset: Int) -> SIMD16<Float> {
+    present ? line.loadUnaligned(fromByteOffset: byteOffset, as: SIMD16<Float>.self) : SIMD16<Float>()
 }
 
 /// Stores `sum` at `byteOffset` of a row of C, plus `betas` times what was there when `accumulate` (C is not read

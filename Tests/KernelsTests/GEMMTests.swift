@@ -124,12 +124,12 @@ struct GEMMTests {
         }
     }
 
-    @Test("the MLP step's small products (1 to 100 rows, widths 16 to 128, one-row outer products too), on every kernel",
+    @Test("the MLP step's small products (1 to 100 rows, widths 16 to 128, shallow ones too), on every kernel",
           arguments: kernels)
     func trainerShapes(kernel: KernelSet.Name) {
         var random = TestRandom(state: 64)
         let gemm = GEMM(kernels: .named(kernel))
-        for rows in [1, 6, 25, 100] {
+        for rows in [1, 2, 3, 4, 5, 6, 7, 25, 100] {
             for width in [16, 48, 64, 80, 128] {
                 for (transA, transB, m, n, k) in [(Transpose.none, Transpose.none, rows, width, 64),
                                                   (.transposed, .none, 64, width, rows),
