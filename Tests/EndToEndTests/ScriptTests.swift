@@ -89,10 +89,10 @@ extension EndToEnd {
               arguments: [(SIGINT, true, Int32(130)), (SIGTERM, false, Int32(143))])
         func interruptedSweep(signal: Int32, toGroup: Bool, exitCode: Int32) throws {
             let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
-            // The second run must still be going 3 s after it starts (the sweep passes SIGTERM on after 2 s): 40,000
-            // epochs, evaluated every 100 (with the fused linear step, 10,000 epochs evaluated each took 4 s, most of it
-            // evaluating).
-            let arguments = ["scripts/sweep.sh", "--batches", "10", "--ranks", "1 2", "--epochs", "40000", "--out", folder,
+            // The second run must still be going 3 s after it starts (the sweep passes SIGTERM on after 2 s): 200,000
+            // epochs, evaluated every 100 (40,000 took 3.0 s at 2 ranks on a Zen 5 and once ended before the
+            // signal; the rerun after SIGINT trains this run to the end, about 15 s there).
+            let arguments = ["scripts/sweep.sh", "--batches", "10", "--ranks", "1 2", "--epochs", "200000", "--out", folder,
                              "--", "--eval-every", "150000"]
             var settings = ["AIRFOIL_DP_DATA": SharedData.path]
             settings["PATH"] = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path + ":"
