@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Measures airfoil-dp's blocked SGEMM and OpenBLAS's single-threaded cblas_sgemm on the same square sizes and on
-# the MLP step's small shapes, one right after the other, and prints both with their ratio. Only ratios from one run mean much on a shared machine.
+# the MLP step's small shapes, one right after the other, and prints both with their ratio. Only ratios from one
+# run mean much on a shared machine: with --rounds N the two alternate N times and every figure is the median of
+# the N rounds (each ratio the median of the rounds' ratios, with their range).
 #
-# Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--openblas debian|pypi[=VERSION]] [--openblas-core NAME] [--help]
+# Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--rounds N] [--openblas debian|pypi[=VERSION]]
+#                                          [--openblas-core NAME] [--help]
 #   --quick               sizes 64, 128, 256 only, few repetitions (proves the script works)
+#   --rounds N            N alternating rounds of both benchmarks (default 1), medians and ranges printed
 #   --openblas debian     Debian's libopenblas (0.3.21 on bookworm; the default)
 #   --openblas pypi[=V]   the OpenBLAS numpy and scipy ship, the PyPI wheel scipy-openblas32 (newest, or version V,
 #                         for example 0.3.31.188.0), downloaded into a temporary folder: newer than Debian's, it
@@ -21,11 +25,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() { airfoil_dp_usage "$0"; }
 quick=0
+rounds=1
 core=""
 openblas="debian"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
+        --rounds)
+            [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]{0,2}$ ]] \
+                || { echo "bench-gemm-vs-openblas.sh: --rounds needs a whole number from 1 to 999" >&2; exit 64; }
+            rounds="$2"
+            shift ;;
         --openblas)
             [ $# -ge 2 ] || { echo "bench-gemm-vs-openblas.sh: --openblas needs debian or pypi[=VERSION]" >&2; exit 64; }
             openblas="$2"
@@ -152,39 +162,58 @@ C
 
 quick_flag=()
 ((quick)) && quick_flag=(--quick)
-"$binary" bench gemm --json "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/airfoil.json"
 openblas_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1)
 [ -n "$core" ] && openblas_env+=(OPENBLAS_CORETYPE="$core")
-"${openblas_env[@]}" "$work/openblas_bench" "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/openblas.jsonl"
-python3 -c 'import json, sys
+for round in $(seq "$rounds"); do
+    "$binary" bench gemm --json "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/airfoil-$round.json"
+    "${openblas_env[@]}" "$work/openblas_bench" "${quick_flag[@]+"${quick_flag[@]}"}" > "$work/openblas-$round.jsonl"
+    python3 -c 'import json, sys
 for s in json.load(open(sys.argv[1]))["small_shapes"]:
-    print(s["m"], s["n"], s["k"], int(s["trans_a"]), int(s["trans_b"]))' "$work/airfoil.json" \
-    | "${openblas_env[@]}" "$work/openblas_bench" shapes > "$work/openblas-small.jsonl"
+    print(s["m"], s["n"], s["k"], int(s["trans_a"]), int(s["trans_b"]))' "$work/airfoil-$round.json" \
+        | "${openblas_env[@]}" "$work/openblas_bench" shapes > "$work/openblas-small-$round.jsonl"
+done
 openblas_core="$("${openblas_env[@]}" "$work/openblas_bench" config)"
 
-/usr/bin/env python3 - "$work/airfoil.json" "$work/openblas.jsonl" "$openblas_core" "$work/openblas-small.jsonl" <<'PY'
-import json, sys
-ours = json.load(open(sys.argv[1]))
-theirs = {row["n"]: row["gflops"] for row in map(json.loads, open(sys.argv[2]))}
-peak = ours["peak_gflops"]
-print(f"single-core peak (measured): {peak:.1f} GFLOP/s; airfoil-dp kernel: {ours['kernel']}; "
-      f"OpenBLAS {sys.argv[3].strip()}")
-print(f"{'n':>6} {'airfoil-dp':>11} {'OpenBLAS':>9} {'ratio':>7} {'% of peak':>10}")
-for row in ours["sizes"]:
-    n, g = row["n"], row["gflops"]
-    o = theirs.get(n)
-    ratio = f"{g / o:7.2f}" if o else "      -"
-    print(f"{n:>6} {g:>11.1f} {o if o is None else round(o, 1):>9} {ratio} {100 * g / peak:>9.1f}%")
-small = {(r["m"], r["n"], r["k"], bool(r["trans_a"]), bool(r["trans_b"])): r["seconds"]
-         for r in map(json.loads, open(sys.argv[4]))}
+/usr/bin/env python3 - "$work" "$rounds" "$openblas_core" <<'PY'
+import json, statistics, sys
+work, rounds, core = sys.argv[1], int(sys.argv[2]), sys.argv[3].strip()
+ours = [json.load(open(f"{work}/airfoil-{r}.json")) for r in range(1, rounds + 1)]
+theirs = [{row["n"]: row["gflops"] for row in map(json.loads, open(f"{work}/openblas-{r}.jsonl"))}
+          for r in range(1, rounds + 1)]
+small = [{(row["m"], row["n"], row["k"], bool(row["trans_a"]), bool(row["trans_b"])): row["seconds"]
+          for row in map(json.loads, open(f"{work}/openblas-small-{r}.jsonl"))} for r in range(1, rounds + 1)]
+
+def summary(values, digits, unit=""):
+    """The median, and the range when there are several rounds."""
+    if not values:
+        return "-"
+    median = f"{statistics.median(values):.{digits}f}{unit}"
+    return median if len(values) == 1 else f"{median} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+peaks = [o["peak_gflops"] for o in ours]
+rounds_note = "" if rounds == 1 else f" (medians of {rounds} rounds, ranges in brackets)"
+print(f"single-core peak (measured): {summary(peaks, 1)} GFLOP/s; airfoil-dp kernel: {ours[0]['kernel']}; "
+      f"OpenBLAS {core}{rounds_note}")
+width = 7 if rounds == 1 else 17
+print(f"{'n':>6} {'airfoil-dp':>11} {'OpenBLAS':>9} {'ratio':>{width}} {'% of peak':>{width + 3}}")
+for index, row in enumerate(ours[0]["sizes"]):
+    n = row["n"]
+    mine = [o["sizes"][index]["gflops"] for o in ours]
+    other = [t[n] for t in theirs if n in t]
+    ratios = [m / t[n] for m, t in zip(mine, theirs) if n in t]
+    percent = [100 * m / o["peak_gflops"] for m, o in zip(mine, ours)]
+    other_median = f"{statistics.median(other):.1f}" if other else "-"
+    print(f"{n:>6} {statistics.median(mine):>11.1f} {other_median:>9} {summary(ratios, 2):>{width}} "
+          f"{summary(percent, 1, '%'):>{width + 3}}")
 print()
 print("The MLP step's small shapes (ns per call; ratio = OpenBLAS time / airfoil-dp time):")
-print(f"{'role':<8} {'m':>4} {'n':>4} {'k':>4} {'ops':<7} {'airfoil-dp':>11} {'OpenBLAS':>9} {'ratio':>6}")
-for row in ours["small_shapes"]:
+print(f"{'role':<8} {'m':>4} {'n':>4} {'k':>4} {'ops':<7} {'airfoil-dp':>11} {'OpenBLAS':>9} {'ratio':>{width}}")
+for index, row in enumerate(ours[0]["small_shapes"]):
     key = (row["m"], row["n"], row["k"], row["trans_a"], row["trans_b"])
-    theirs_s = small.get(key)
+    mine = [o["small_shapes"][index]["seconds"] for o in ours]
+    other = [s[key] for s in small if key in s]
+    ratios = [s[key] / m for m, s in zip(mine, small) if key in s]
     ops = ("A^T" if row["trans_a"] else "A") + "," + ("B^T" if row["trans_b"] else "B")
-    ratio = f"{theirs_s / row['seconds']:6.2f}" if theirs_s else "     -"
-    print(f"{row['role']:<8} {row['m']:>4} {row['n']:>4} {row['k']:>4} {ops:<7} {row['seconds'] * 1e9:>11.0f} "
-          f"{(theirs_s or 0) * 1e9:>9.0f} {ratio}")
+    print(f"{row['role']:<8} {row['m']:>4} {row['n']:>4} {row['k']:>4} {ops:<7} {statistics.median(mine) * 1e9:>11.0f} "
+          f"{statistics.median(other) * 1e9 if other else 0:>9.0f} {summary(ratios, 2):>{width}}")
 PY
