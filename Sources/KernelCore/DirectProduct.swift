@@ -386,6 +386,18 @@ public func transposedProduct<Arithmetic: VectorArithmetic>(
     }
 }
 
+/// Eight rows of `B` from row `first` (row stride `ldb`); past the `count` that exist, the last one again.
+@inlinable @inline(__always)
+func eightRows(
+    of b: UnsafePointer<Float>, from first: Int, count: Int, ldb: Int
+) -> (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+      UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) {
+    let last = count - 1
+    return (b + first * ldb, b + (first + min(1, last)) * ldb, b + (first + min(2, last)) * ldb,
+            b + (first + min(3, last)) * ldb, b + (first + min(4, last)) * ldb, b + (first + min(5, last)) * ldb,
+            b + (first + min(6, last)) * ldb, b + (first + min(7, last)) * ldb)
+}
+
 /// Two rows of `A` by eight of `B`: sixteen sums folded into one vector.
 @inlinable @inline(never)
 func transposedBlocks2x8<Arithmetic: VectorArithmetic>(
@@ -399,14 +411,7 @@ func transposedBlocks2x8<Arithmetic: VectorArithmetic>(
         let aRows = (a + row * lda, a + (row + rows - 1) * lda)
         for column in stride(from: 0, to: n, by: 8) {
             let columns = min(8, n - column)
-            let b0 = b + (column + min(0, columns - 1)) * ldb
-            let b1 = b + (column + min(1, columns - 1)) * ldb
-            let b2 = b + (column + min(2, columns - 1)) * ldb
-            let b3 = b + (column + min(3, columns - 1)) * ldb
-            let b4 = b + (column + min(4, columns - 1)) * ldb
-            let b5 = b + (column + min(5, columns - 1)) * ldb
-            let b6 = b + (column + min(6, columns - 1)) * ldb
-            let b7 = b + (column + min(7, columns - 1)) * ldb
+            let (b0, b1, b2, b3, b4, b5, b6, b7) = eightRows(of: b, from: column, count: columns, ldb: ldb)
             var s00 = Vector(), s01 = Vector(), s02 = Vector(), s03 = Vector()
             var s04 = Vector(), s05 = Vector(), s06 = Vector(), s07 = Vector()
             var s10 = Vector(), s11 = Vector(), s12 = Vector(), s13 = Vector()
@@ -492,14 +497,7 @@ func transposedBlocks1x8<Arithmetic: VectorArithmetic>(
         let aRow = a + row * lda
         for column in stride(from: 0, to: n, by: 8) {
             let columns = min(8, n - column)
-            let b0 = b + (column + min(0, columns - 1)) * ldb
-            let b1 = b + (column + min(1, columns - 1)) * ldb
-            let b2 = b + (column + min(2, columns - 1)) * ldb
-            let b3 = b + (column + min(3, columns - 1)) * ldb
-            let b4 = b + (column + min(4, columns - 1)) * ldb
-            let b5 = b + (column + min(5, columns - 1)) * ldb
-            let b6 = b + (column + min(6, columns - 1)) * ldb
-            let b7 = b + (column + min(7, columns - 1)) * ldb
+            let (b0, b1, b2, b3, b4, b5, b6, b7) = eightRows(of: b, from: column, count: columns, ldb: ldb)
             var s0 = Vector(), s1 = Vector(), s2 = Vector(), s3 = Vector()
             var s4 = Vector(), s5 = Vector(), s6 = Vector(), s7 = Vector()
             for p in stride(from: 0, to: wholeDepth, by: 8) {
