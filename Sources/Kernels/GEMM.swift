@@ -2,8 +2,10 @@
 ///
 /// The design is BLIS's: five portable loops around a register tile from the ``KernelSet`` chosen at start-up
 /// (AVX-512, AVX2 or portable). A `kc x nc` panel of `op(B)` is packed into slivers of the tile's columns (sized
-/// for L3, each sliver for L1), an `mc x kc` block of `op(A)` into slivers of the tile's rows (sized for L2), and
-/// the micro-kernel walks both packed buffers with unit stride. Packing makes the inner loop independent of
+/// for L3), an `mc x kc` block of `op(A)` into slivers of the tile's rows (sized for L2), and the micro-kernel walks
+/// both packed buffers with unit stride. The innermost loop runs along a row of tiles, one sliver of `A` (the
+/// smaller) staying in L1 while the slivers of `B` stream past: the other order, BLIS's, was 9-12% slower at
+/// n = 2048 on a Zen 5 (three series of alternating runs) and no faster elsewhere. Packing makes the inner loop independent of
 /// transposition and leading dimensions and zero-pads the edges, so edge tiles run the same vector code as
 /// interior ones. Block sizes belong to each kernel set.
 ///
@@ -130,10 +132,10 @@ public final class GEMM {
                 for ic in stride(from: 0, to: m, by: blockRows) {
                     let mc = min(blockRows, m - ic)
                     packA(transA == .transposed, a, lda, ic, pc, mc, kc, alpha, aBlock)
-                    for jr in stride(from: 0, to: nc, by: nr) {
-                        let bSliver = UnsafePointer(bPanel + jr * kc)
-                        for ir in stride(from: 0, to: mc, by: mr) {
-                            tile(kc, UnsafePointer(aBlock + ir * kc), bSliver, c + (ic + ir) * ldc + jc + jr, ldc,
+                    for ir in stride(from: 0, to: mc, by: mr) {
+                        let aSliver = UnsafePointer(aBlock + ir * kc)
+                        for jr in stride(from: 0, to: nc, by: nr) {
+                            tile(kc, aSliver, UnsafePointer(bPanel + jr * kc), c + (ic + ir) * ldc + jc + jr, ldc,
                                  blockBeta, min(mr, mc - ir), min(nr, nc - jr))
                         }
                     }
