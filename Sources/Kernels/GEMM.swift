@@ -53,7 +53,7 @@ public final class GEMM {
                 beta: beta, y: c, incY: ldc, scratch: &vectorScratch, kernels: kernels)
             return
         }
-        if m == 1 && k * n > Self.directLimit {
+        if m == 1 && k * n > Self.l1DirectLimit {
             // C (1 x n) = a (1 x k) * op(B): the transposed problem C^T = op(B)^T a^T has one column.
             let incX = transA == .none ? 1 : lda
             MatrixVector.multiply(
@@ -61,7 +61,7 @@ public final class GEMM {
                 beta: beta, y: c, incY: 1, scratch: &vectorScratch, kernels: kernels)
             return
         }
-        if k * n <= Self.directLimit {
+        if k * n <= (transA == .none ? kernels.directLimit : Self.l1DirectLimit) {
             direct(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
                    ldc: ldc)
             return
@@ -70,10 +70,13 @@ public final class GEMM {
                 beta: beta, c: c, ldc: ldc)
     }
 
-    /// The most elements of `op(B)` (32 KiB, within every L1 data cache this runs on) for which a product takes
-    /// the packing-free path: `B` stays in L1 while every six rows of `A` stream past it, so packing would only
-    /// copy. The MLP's products at local batches up to 128 rows are all below it.
-    static let directLimit = 8192
+    /// The most elements of `op(B)` (32 KiB, within every L1 data cache this runs on) for which a one-row product or
+    /// one with `A` transposed takes the packing-free path: past it, one row goes to the matrix-vector loops (one
+    /// chain per output would wait on the FMA's latency), and a transposed `A` is packed (the tiles would read a
+    /// column of it per depth step, one cache line for six values). The trainer's products are all below it. With
+    /// `A` as stored the limit is the kernel set's (``KernelSet/directLimit``): on a Zen 5, n = 128 to 512 ran 10-34%
+    /// faster without packing with AVX-512, and n = 256 5% faster with AVX2, while n = 1024 and (AVX2) 512 ran slower.
+    static let l1DirectLimit = 8192
 
     /// The most rows of `A` for which `A B^T` is computed as dot products rather than by transposing `B` first: at
     /// the MLP's width (64 x 64) the transposition costs about as much as eight rows' dot products (measured: 6

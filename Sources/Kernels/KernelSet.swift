@@ -26,6 +26,10 @@ public struct KernelSet: Sendable {
     public let blockRows: Int
     public let blockDepth: Int
     public let blockColumns: Int
+    /// The most elements of `op(B)` for which a product with `A` as stored takes the packing-free path
+    /// (`KernelCore.directProduct`) rather than the packed one: measured per set, past L1, since streaming a 64-column
+    /// block of `B` from L2 cost less than packing both operands up to these sizes (``GEMM``).
+    public let directLimit: Int
     /// Vector lanes of the widest FMA this kernel uses, and of the peak loop's chains (FLOP per cycle per pipe / 2).
     public let fmaLanes: Int
     let tile: Tile
@@ -69,7 +73,7 @@ public struct KernelSet: Sendable {
         case .avx512:
             KernelSet(
                 name: .avx512, tileRows: AVX512Kernels.tileRows, tileColumns: AVX512Kernels.tileColumns,
-                blockRows: 480, blockDepth: 256, blockColumns: 3072, fmaLanes: 16,
+                blockRows: 480, blockDepth: 256, blockColumns: 3072, directLimit: 262_144, fmaLanes: 16,
                 tile: { AVX512Kernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
                 packA: {
                     AVX512Kernels.packA($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6, alpha: $7,
@@ -108,7 +112,7 @@ public struct KernelSet: Sendable {
         case .avx2:
             KernelSet(
                 name: .avx2, tileRows: AVX2Kernels.tileRows, tileColumns: AVX2Kernels.tileColumns,
-                blockRows: 144, blockDepth: 256, blockColumns: 4080, fmaLanes: 8,
+                blockRows: 144, blockDepth: 256, blockColumns: 4080, directLimit: 65_536, fmaLanes: 8,
                 tile: { AVX2Kernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
                 packA: {
                     AVX2Kernels.packA($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6, alpha: $7,
@@ -139,7 +143,7 @@ public struct KernelSet: Sendable {
         case .portable:
             KernelSet(
                 name: .portable, tileRows: PortableKernels.tileRows, tileColumns: PortableKernels.tileColumns,
-                blockRows: 144, blockDepth: 256, blockColumns: 4080, fmaLanes: 4,
+                blockRows: 144, blockDepth: 256, blockColumns: 4080, directLimit: 65_536, fmaLanes: 4,
                 tile: { PortableKernels.tile(depth: $0, a: $1, b: $2, c: $3, ldc: $4, beta: $5, rows: $6, columns: $7) },
                 packA: {
                     PortableKernels.packA($0, a: $1, lda: $2, rowOffset: $3, depthOffset: $4, rows: $5, depth: $6, alpha: $7,
