@@ -83,41 +83,30 @@ func directShallowProduct<Arithmetic: VectorArithmetic>(
         let b53 = loadVector(k > 5 && vectors > 3, line, 5 * rowBytes + 192)
         for row in 0..<m {
             let source = a + row * aRowStride
-            var x = Vector(repeating: source[0])
-            var sum0 = Arithmetic.multiplyAdd(x, b00, Vector()), sum1 = Arithmetic.multiplyAdd(x, b01, Vector())
-            var sum2 = Arithmetic.multiplyAdd(x, b02, Vector()), sum3 = Arithmetic.multiplyAdd(x, b03, Vector())
+            var sums = (Vector(), Vector(), Vector(), Vector())
+            multiplyAddRow(Vector(repeating: source[0]), b00, b01, b02, b03, into: &sums, Arithmetic.self)
             // Nested, so that a shallower product tests once per row.
             if k > 1 {
-                x = Vector(repeating: source[aDepthStride])
-                sum0 = Arithmetic.multiplyAdd(x, b10, sum0); sum1 = Arithmetic.multiplyAdd(x, b11, sum1)
-                sum2 = Arithmetic.multiplyAdd(x, b12, sum2); sum3 = Arithmetic.multiplyAdd(x, b13, sum3)
+                multiplyAddRow(Vector(repeating: source[aDepthStride]), b10, b11, b12, b13, into: &sums,
+                               Arithmetic.self)
                 if k > 2 {
-                    x = Vector(repeating: source[2 * aDepthStride])
-                    sum0 = Arithmetic.multiplyAdd(x, b20, sum0); sum1 = Arithmetic.multiplyAdd(x, b21, sum1)
-                    sum2 = Arithmetic.multiplyAdd(x, b22, sum2); sum3 = Arithmetic.multiplyAdd(x, b23, sum3)
+                    multiplyAddRow(Vector(repeating: source[2 * aDepthStride]), b20, b21, b22, b23, into: &sums,
+                                   Arithmetic.self)
                     if k > 3 {
-                        x = Vector(repeating: source[3 * aDepthStride])
-                        sum0 = Arithmetic.multiplyAdd(x, b30, sum0); sum1 = Arithmetic.multiplyAdd(x, b31, sum1)
-                        sum2 = Arithmetic.multiplyAdd(x, b32, sum2); sum3 = Arithmetic.multiplyAdd(x, b33, sum3)
+                        multiplyAddRow(Vector(repeating: source[3 * aDepthStride]), b30, b31, b32, b33, into: &sums,
+                                       Arithmetic.self)
                         if k > 4 {
-                            x = Vector(repeating: source[4 * aDepthStride])
-                            sum0 = Arithmetic.multiplyAdd(x, b40, sum0); sum1 = Arithmetic.multiplyAdd(x, b41, sum1)
-                            sum2 = Arithmetic.multiplyAdd(x, b42, sum2); sum3 = Arithmetic.multiplyAdd(x, b43, sum3)
+                            multiplyAddRow(Vector(repeating: source[4 * aDepthStride]), b40, b41, b42, b43,
+                                           into: &sums, Arithmetic.self)
                             if k > 5 {
-                                x = Vector(repeating: source[5 * aDepthStride])
-                                sum0 = Arithmetic.multiplyAdd(x, b50, sum0)
-                                sum1 = Arithmetic.multiplyAdd(x, b51, sum1)
-                                sum2 = Arithmetic.multiplyAdd(x, b52, sum2)
-                                sum3 = Arithmetic.multiplyAdd(x, b53, sum3)
+                                multiplyAddRow(Vector(repeating: source[5 * aDepthStride]), b50, b51, b52, b53,
+                                               into: &sums, Arithmetic.self)
                             }
                         }
                     }
                 }
             }
-            sum0 *= scale
-            sum1 *= scale
-            sum2 *= scale
-            sum3 *= scale
+            let sum0 = sums.0 * scale, sum1 = sums.1 * scale, sum2 = sums.2 * scale, sum3 = sums.3 * scale
             let target = UnsafeMutableRawPointer(c + row * ldc + column)
             if accumulate {
                 storeSum(sum0, to: target, at: 0, betas: betas, accumulate: true)
@@ -133,6 +122,18 @@ func directShallowProduct<Arithmetic: VectorArithmetic>(
         }
         column += vectors * 16
     }
+}
+
+/// Adds `x` times one depth step's four vectors of `B` to four sums (``directShallowProduct``).
+@inlinable @inline(__always)
+func multiplyAddRow<Arithmetic: VectorArithmetic>(
+    _ x: SIMD16<Float>, _ b0: SIMD16<Float>, _ b1: SIMD16<Float>, _ b2: SIMD16<Float>, _ b3: SIMD16<Float>,
+    into sums: inout (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>), _: Arithmetic.Type
+) {
+    sums.0 = Arithmetic.multiplyAdd(x, b0, sums.0)
+    sums.1 = Arithmetic.multiplyAdd(x, b1, sums.1)
+    sums.2 = Arithmetic.multiplyAdd(x, b2, sums.2)
+    sums.3 = Arithmetic.multiplyAdd(x, b3, sums.3)
 }
 
 /// The vector at `byteOffset` of `line` when `present`, else zeros (nothing is read).

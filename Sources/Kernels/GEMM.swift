@@ -5,9 +5,9 @@
 /// for L3), an `mc x kc` block of `op(A)` into slivers of the tile's rows (sized for L2), and the micro-kernel walks
 /// both packed buffers with unit stride. The innermost loop runs along a row of tiles, one sliver of `A` (the
 /// smaller) staying in L1 while the slivers of `B` stream past: the other order, BLIS's, was 9-12% slower at
-/// n = 2048 on a Zen 5 (three series of alternating runs) and no faster elsewhere. Packing makes the inner loop independent of
-/// transposition and leading dimensions and zero-pads the edges, so edge tiles run the same vector code as
-/// interior ones. Block sizes belong to each kernel set.
+/// n = 2048 on a Zen 5 (three series of alternating runs) and no faster elsewhere. Packing makes the inner loop
+/// independent of transposition and leading dimensions and zero-pads the edges, so edge tiles run the same vector
+/// code as interior ones. Block sizes belong to each kernel set.
 ///
 /// Shapes with one row or one column of `C` skip packing (``MatrixVector``), and so do small products, whose `op(B)`
 /// fits L1 (the MLP's layers; `KernelCore.directProduct`).
