@@ -9,6 +9,10 @@ static inline __attribute__((always_inline)) void kernels_prefetch_for_write(con
     __builtin_prefetch(address, 1, 3);
 }
 
+/// Asks the cache to fetch the line holding `address` for reading soon (temporal locality: keep it close).
+static inline __attribute__((always_inline)) void kernels_prefetch_for_read(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
 /// Eight floats, imported into Swift as SIMD8<Float>.
 typedef float kernels_float8 __attribute__((ext_vector_type(8)));
 
