@@ -124,6 +124,21 @@ struct GEMMTests {
         }
     }
 
+    @Test("past every set's packing-free limit: the packed path, more rows than a block, three panels deep",
+          arguments: kernels)
+    func packedPath(kernel: KernelSet.Name) {
+        // With A as stored, AVX-512 multiplies without packing up to 2^18 elements of op(B): the shapes above all
+        // stay under it, so this is where its packing of A and B is checked.
+        var random = TestRandom(state: 481)
+        let gemm = GEMM(kernels: .named(kernel))
+        for transB in [Transpose.none, .transposed] {
+            let problem = Problem(.none, transB, m: 493, n: 530, k: 517, alpha: -0.75, beta: 1.5, padding: 5,
+                                  random: &random)
+            let errors = problem.mismatches(in: problem.computed(with: gemm))
+            #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+        }
+    }
+
     @Test("the MLP step's small products (1 to 100 rows, widths 16 to 128, shallow ones too), on every kernel",
           arguments: kernels)
     func trainerShapes(kernel: KernelSet.Name) {
@@ -131,8 +146,11 @@ struct GEMMTests {
         let gemm = GEMM(kernels: .named(kernel))
         for rows in [1, 2, 3, 4, 5, 6, 7, 25, 100] {
             for width in [16, 48, 64, 80, 128] {
-                for (transA, transB, m, n, k) in [(Transpose.none, Transpose.none, rows, width, 64),
-                                                  (.transposed, .none, 64, width, rows),
+                // As the MLP multiplies: the input layer's 5 features and a hidden layer's 64, each with the bias's
+                // row of ones (depths 6 and 65), the weight gradient of a hidden layer (65 rows), the deltas.
+                for (transA, transB, m, n, k) in [(Transpose.none, Transpose.none, rows, width, 6),
+                                                  (.none, .none, rows, width, 65),
+                                                  (.transposed, .none, 65, width, rows),
                                                   (.none, .transposed, rows, width, 64)] {
                     for (alpha, beta): (Float, Float) in [(1, 0), (0.5, 1), (-1.5, 0.25)] {
                         let problem = Problem(transA, transB, m: m, n: n, k: k, alpha: alpha, beta: beta, padding: 2,
