@@ -2,7 +2,8 @@
 # Measures airfoil-dp's blocked SGEMM and OpenBLAS's single-threaded cblas_sgemm on the same square sizes and on
 # the MLP step's small shapes, one right after the other, and prints both with their ratio. Only ratios from one
 # run mean much on a shared machine: with --rounds N the two alternate N times and every figure is the median of
-# the N rounds (each ratio the median of the rounds' ratios, with their range).
+# the N rounds (each ratio the median of the rounds' ratios, with their range). The small shapes' operands start on
+# 64-byte cache lines on both sides, as the trainer allocates them; the square sizes' come from plain malloc on both.
 #
 # Usage: scripts/bench-gemm-vs-openblas.sh [--quick] [--rounds N] [--openblas debian|pypi[=VERSION]]
 #                                          [--openblas-core NAME] [--help]
@@ -83,6 +84,7 @@ cat > "$work/openblas_bench.c" <<'C'
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now(void) {
@@ -96,13 +98,22 @@ static int compare(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Zeroed storage for `count` floats starting on a 64-byte cache line. */
+static float *line_aligned(size_t count) {
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes > 0 ? bytes : 64);
+    if (!p) { perror("aligned_alloc"); exit(70); }
+    memset(p, 0, bytes);
+    return p;
+}
+
 /* With "shapes" as its argument: reads "m n k transA transB" lines (the MLP's small shapes, from airfoil-dp bench
  * gemm --json) and prints the median seconds of one call of each, row-major like the trainer. */
 static int small_shapes(void) {
     int m, n, k, ta, tb;
     while (scanf("%d %d %d %d %d", &m, &n, &k, &ta, &tb) == 5) {
-        float *a = calloc((size_t)m * k, sizeof(float)), *b = calloc((size_t)k * n, sizeof(float));
-        float *c = calloc((size_t)m * n, sizeof(float));
+        /* On cache lines, as the trainer stores them and airfoil-dp's benchmark aligns them. */
+        float *a = line_aligned((size_t)m * k), *b = line_aligned((size_t)k * n), *c = line_aligned((size_t)m * n);
         for (int i = 0; i < m * k; i++) a[i] = (float)(i % 7) * 0.25f - 0.75f;
         for (int i = 0; i < k * n; i++) b[i] = (float)(i % 5) * 0.5f - 1.0f;
         int lda = ta ? m : k, ldb = tb ? k : n;

@@ -24,27 +24,26 @@ public enum SmallShapeBenchmark {
         ]
     }
 
-    /// Median seconds of one product of `shape` (operands stored as the trainer stores them, row-major and dense).
+    /// Median seconds of one product of `shape`, with operands stored as the trainer stores them: row-major, dense,
+    /// each starting on a cache line (``Swift/UnsafeMutableBufferPointer/allocateLineAligned(count:)``; the OpenBLAS
+    /// side of `scripts/bench-gemm-vs-openblas.sh` aligns its operands the same way).
     public static func seconds(_ shape: Shape, gemm: GEMM, quick: Bool) -> Double {
-        let aCount = shape.m * shape.k, bCount = shape.k * shape.n
-        let a = (0..<aCount).map { Float($0 % 7) * 0.25 - 0.75 }
-        let b = (0..<bCount).map { Float($0 % 5) * 0.5 - 1 }
-        var c = [Float](repeating: 0, count: shape.m * shape.n)
+        let a = UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: shape.m * shape.k)
+        let b = UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: shape.k * shape.n)
+        let c = UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: shape.m * shape.n)
+        defer { [a, b, c].forEach { $0.deallocateLineAligned() } }
+        for index in a.indices { a[index] = Float(index % 7) * 0.25 - 0.75 }
+        for index in b.indices { b[index] = Float(index % 5) * 0.5 - 1 }
+        c.initialize(repeating: 0)
         let lda = shape.transA == .none ? shape.k : shape.m
         let ldb = shape.transB == .none ? shape.n : shape.k
         let calls = max(1, Int(2e6 / shape.flops))
-        return a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                c.withUnsafeMutableBufferPointer { c in
-                    Timing.medianSeconds(repetitions: quick ? 3 : 15) {
-                        for _ in 0..<calls {
-                            gemm.multiply(shape.transA, shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
-                                          a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: 0,
-                                          c: c.baseAddress!, ldc: shape.n)
-                        }
-                    } / Double(calls)
-                }
+        return Timing.medianSeconds(repetitions: quick ? 3 : 15) {
+            for _ in 0..<calls {
+                gemm.multiply(shape.transA, shape.transB, m: shape.m, n: shape.n, k: shape.k, alpha: 1,
+                              a: a.baseAddress!, lda: lda, b: b.baseAddress!, ldb: ldb, beta: 0,
+                              c: c.baseAddress!, ldc: shape.n)
             }
-        }
+        } / Double(calls)
     }
 }

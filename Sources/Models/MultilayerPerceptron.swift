@@ -53,7 +53,7 @@ public final class MultilayerPerceptron: Model {
             total += (widths[layer] + 1) * widths[layer + 1]
         }
         self.offsets = offsets
-        parameters = .allocate(capacity: total)
+        parameters = .allocateLineAligned(count: total)
         for layer in 0..<(widths.count - 1) {
             var generator = SeededGenerator(seed: seed, stream: 2, UInt64(layer))
             let bound = 1 / Double(widths[layer]).squareRoot()
@@ -63,24 +63,24 @@ public final class MultilayerPerceptron: Model {
         }
         let rows = self.maxRows
         hiddenOutputs = widths.dropFirst().dropLast().map { width in
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows * (width + 1))
+            let buffer = UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: rows * (width + 1))
             buffer.initialize(repeating: 1)
             return buffer
         }
         hiddenDeltas = widths.dropFirst().dropLast().map { width in
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows * width)
+            let buffer = UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: rows * width)
             buffer.initialize(repeating: 0)
             return buffer
         }
-        output = .allocate(capacity: rows)
+        output = .allocateLineAligned(count: rows)
         output.initialize(repeating: 0)
     }
 
     deinit {
-        parameters.deallocate()
-        hiddenOutputs.forEach { $0.deallocate() }
-        hiddenDeltas.forEach { $0.deallocate() }
-        output.deallocate()
+        parameters.deallocateLineAligned()
+        hiddenOutputs.forEach { $0.deallocateLineAligned() }
+        hiddenDeltas.forEach { $0.deallocateLineAligned() }
+        output.deallocateLineAligned()
     }
 
     /// The number of layers with parameters (hidden layers and the output).

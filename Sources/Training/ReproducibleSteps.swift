@@ -36,12 +36,12 @@ final class ReproducibleSteps<Group: Collective> {
         parameterCount = model.parameters.count
         order = EpochOrder(seed: seed, rank: nil, shardRows: layout.rows)
         buffer = .allocate(capacity: (estimatesNoise ? 2 : 1) * parameterCount * limbs + 2)
-        rowGradient = .allocate(capacity: parameterCount)
+        rowGradient = .allocateLineAligned(count: parameterCount)
     }
 
     deinit {
         buffer.deallocate()
-        rowGradient.deallocate()
+        rowGradient.deallocateLineAligned()
     }
 
     /// Draws the order of all training rows for `epoch`.

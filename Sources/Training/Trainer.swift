@@ -152,16 +152,18 @@ public final class Trainer<Group: Collective> {
         // The allreduced buffer: the gradient sum, the noise-scale estimate's two sums when it is on, and the row
         // count last.
         let noiseDecay = configuration.noiseScaleDecay
-        let reduced = UnsafeMutableBufferPointer<Float>.allocate(
-            capacity: configuration.allreducedFloats(parameterCount: parameterCount))
+        let reduced = UnsafeMutableBufferPointer<Float>.allocateLineAligned(
+            count: configuration.allreducedFloats(parameterCount: parameterCount))
         let countIndex = reduced.count - 1
-        let secondHalf = noiseDecay == nil ? nil : UnsafeMutableBufferPointer<Float>.allocate(capacity: parameterCount)
+        let secondHalf = noiseDecay.map { _ in
+            UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: parameterCount)
+        }
         var noise = noiseDecay == nil ? nil : resume?.noiseScale ?? GradientNoiseScale()
         defer {
             epochInputs.deallocate()
             epochTargets.deallocate()
-            reduced.deallocate()
-            secondHalf?.deallocate()
+            reduced.deallocateLineAligned()
+            secondHalf?.deallocateLineAligned()
         }
         let parameters = model.parameters
         let byColumns = model.gatherLayout == .columns
