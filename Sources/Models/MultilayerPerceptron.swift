@@ -17,8 +17,9 @@ import Darwin
 /// weight rows only. Blocks follow each other from the first layer to the output, so the whole model is one
 /// buffer and its gradient another.
 ///
-/// Each row's results depend only on that row and the parameters, not on the other rows of the batch: the GEMM
-/// computes every output element from one row of its left operand.
+/// Each row's results are computed from that row and the parameters alone: the GEMM computes every output element
+/// from one row of its left operand. Their last bits can depend on the batch's size (a row the six-row tiles leave
+/// over sums its depth in two interleaved halves), which is why `--reproducible` calls the model one row at a time.
 public final class MultilayerPerceptron: Model {
     public let parameters: UnsafeMutableBufferPointer<Float>
     public let maxRows: Int
