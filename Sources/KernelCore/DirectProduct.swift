@@ -50,12 +50,38 @@ public func directProduct<Arithmetic: VectorArithmetic>(
 /// `alpha` and `beta` tested once, not per vector: the six-row tiles paid their set-up for a few depth steps and
 /// ran at 0.6 (one step) and 0.85 (six) of OpenBLAS. Each sum runs over the depth in order from zero, then is
 /// multiplied by `alpha`, as in the tiles, so the results are the same bits.
+///
+/// The depth is a constant in each of six copies of the loops (`switch`), so a row tests neither the depth nor, with
+/// 64 columns, the vector count; `alpha` 1 (the trainer's) skips the multiply by it.
 @inlinable @inline(never)
 func directShallowProduct<Arithmetic: VectorArithmetic>(
     m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, _: Arithmetic.Type
 ) {
+    switch k {
+    case 1: shallowProduct(m: m, n: n, k: 1, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, Arithmetic.self)
+    case 2: shallowProduct(m: m, n: n, k: 2, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, Arithmetic.self)
+    case 3: shallowProduct(m: m, n: n, k: 3, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, Arithmetic.self)
+    case 4: shallowProduct(m: m, n: n, k: 4, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, Arithmetic.self)
+    case 5: shallowProduct(m: m, n: n, k: 5, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                           b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, Arithmetic.self)
+    default: shallowProduct(m: m, n: n, k: 6, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
+                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, Arithmetic.self)
+    }
+}
+
+/// ``directShallowProduct``'s loops for a depth `k` that is a constant after inlining.
+@inlinable @inline(__always)
+func shallowProduct<Arithmetic: VectorArithmetic>(
+    m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, _: Arithmetic.Type
+) {
     typealias Vector = SIMD16<Float>
+    let scaled = alpha != 1
     let scale = Vector(repeating: alpha)
     let betas = Vector(repeating: beta)
     let accumulate = beta != 0
@@ -106,7 +132,8 @@ func directShallowProduct<Arithmetic: VectorArithmetic>(
                     }
                 }
             }
-            let sum0 = sums.0 * scale, sum1 = sums.1 * scale, sum2 = sums.2 * scale, sum3 = sums.3 * scale
+            if scaled { sums = (sums.0 * scale, sums.1 * scale, sums.2 * scale, sums.3 * scale) }
+            let (sum0, sum1, sum2, sum3) = sums
             let target = UnsafeMutableRawPointer(c + row * ldc + column)
             if accumulate {
                 storeSum(sum0, to: target, at: 0, betas: betas, accumulate: true)
