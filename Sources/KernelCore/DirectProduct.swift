@@ -445,9 +445,10 @@ func storeRow(
 /// into one vector of sixteen results by ``foldSums(_:)``; the depth past the last whole 16 is added one by one.
 /// The MLP's backward `dZ W^T` at a local batch of one to a few rows, where transposing `W` costs more than the
 /// product. Rows or columns past the edge repeat the last one and are not stored. Two rows by eight columns per
-/// block when `wide` (32 vector registers); otherwise one row by eight columns in 8-lane vectors: sixteen 16-lane
-/// sums spill AVX2's sixteen registers (2.4 us at 6 x 64 x 64, against 0.6 us for the forward product of that
-/// size), and with fewer columns per block the fold costs as much as the products.
+/// block when `wide` (32 vector registers), an odd last row by sixteen (1 x 64 x 64: 118 -> 78 ns on a Zen 5);
+/// otherwise one row by eight columns in 8-lane vectors: sixteen 16-lane sums spill AVX2's sixteen registers (2.4 us
+/// at 6 x 64 x 64, against 0.6 us for the forward product of that size), and with fewer columns per block the fold
+/// costs as much as the products.
 @inlinable @inline(__always)
 public func transposedProduct<Arithmetic: VectorArithmetic>(
     wide: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
@@ -482,9 +483,14 @@ func transposedBlocks2x8<Arithmetic: VectorArithmetic>(
 ) {
     typealias Vector = SIMD16<Float>
     let wholeDepth = k / 16 * 16
-    for row in stride(from: 0, to: m, by: 2) {
-        let rows = min(2, m - row)
-        let aRows = (a + row * lda, a + (row + rows - 1) * lda)
+    if m % 2 == 1 {
+        // The last row of an odd count, alone: as a pair with itself it cost as much as two.
+        transposedRow1x16(n: n, k: k, alpha: alpha, a: a + (m - 1) * lda, b: b, ldb: ldb, beta: beta,
+                          c: c + (m - 1) * ldc, Arithmetic.self)
+    }
+    for row in stride(from: 0, to: m - 1, by: 2) {
+        let rows = 2
+        let aRows = (a + row * lda, a + (row + 1) * lda)
         for column in stride(from: 0, to: n, by: 8) {
             let columns = min(8, n - column)
             let (b0, b1, b2, b3, b4, b5, b6, b7) = eightRows(of: b, from: column, count: columns, ldb: ldb)
@@ -555,6 +561,76 @@ func transposedBlocks2x8<Arithmetic: VectorArithmetic>(
                                         c: c + (row + i) * ldc + column + j)
                     }
                 }
+            }
+        }
+    }
+}
+
+/// One row of `A` by sixteen of `B`: sixteen sums folded into one vector of sixteen results (the fold is shared by
+/// sixteen results, as in the two-row blocks). A one-row `A B^T` (the deltas of a one-example step) is only this.
+@inlinable @inline(never)
+func transposedRow1x16<Arithmetic: VectorArithmetic>(
+    n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+    c: UnsafeMutablePointer<Float>, _: Arithmetic.Type
+) {
+    typealias Vector = SIMD16<Float>
+    let wholeDepth = k / 16 * 16
+    for column in stride(from: 0, to: n, by: 16) {
+        let columns = min(16, n - column)
+        let (b0, b1, b2, b3, b4, b5, b6, b7) = eightRows(of: b, from: column, count: min(columns, 8), ldb: ldb)
+        // Past the columns that exist, the last one again.
+        let (b8, b9, b10, b11, b12, b13, b14, b15) = eightRows(
+            of: b, from: column + min(8, columns - 1), count: max(columns - 8, 1), ldb: ldb)
+        var s0 = Vector(), s1 = Vector(), s2 = Vector(), s3 = Vector(), s4 = Vector(), s5 = Vector()
+        var s6 = Vector(), s7 = Vector(), s8 = Vector(), s9 = Vector(), s10 = Vector(), s11 = Vector()
+        var s12 = Vector(), s13 = Vector(), s14 = Vector(), s15 = Vector()
+        for p in stride(from: 0, to: wholeDepth, by: 16) {
+            let x = UnsafeRawPointer(a + p).loadUnaligned(as: Vector.self)
+            s0 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b0 + p).loadUnaligned(as: Vector.self), s0)
+            s1 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b1 + p).loadUnaligned(as: Vector.self), s1)
+            s2 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b2 + p).loadUnaligned(as: Vector.self), s2)
+            s3 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b3 + p).loadUnaligned(as: Vector.self), s3)
+            s4 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b4 + p).loadUnaligned(as: Vector.self), s4)
+            s5 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b5 + p).loadUnaligned(as: Vector.self), s5)
+            s6 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b6 + p).loadUnaligned(as: Vector.self), s6)
+            s7 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b7 + p).loadUnaligned(as: Vector.self), s7)
+            s8 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b8 + p).loadUnaligned(as: Vector.self), s8)
+            s9 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b9 + p).loadUnaligned(as: Vector.self), s9)
+            s10 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b10 + p).loadUnaligned(as: Vector.self), s10)
+            s11 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b11 + p).loadUnaligned(as: Vector.self), s11)
+            s12 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b12 + p).loadUnaligned(as: Vector.self), s12)
+            s13 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b13 + p).loadUnaligned(as: Vector.self), s13)
+            s14 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b14 + p).loadUnaligned(as: Vector.self), s14)
+            s15 = Arithmetic.multiplyAdd(x, UnsafeRawPointer(b15 + p).loadUnaligned(as: Vector.self), s15)
+        }
+        withUnsafeTemporaryAllocation(of: Vector.self, capacity: 16) { sums in
+            sums.initializeElement(at: 0, to: s0)
+            sums.initializeElement(at: 1, to: s1)
+            sums.initializeElement(at: 2, to: s2)
+            sums.initializeElement(at: 3, to: s3)
+            sums.initializeElement(at: 4, to: s4)
+            sums.initializeElement(at: 5, to: s5)
+            sums.initializeElement(at: 6, to: s6)
+            sums.initializeElement(at: 7, to: s7)
+            sums.initializeElement(at: 8, to: s8)
+            sums.initializeElement(at: 9, to: s9)
+            sums.initializeElement(at: 10, to: s10)
+            sums.initializeElement(at: 11, to: s11)
+            sums.initializeElement(at: 12, to: s12)
+            sums.initializeElement(at: 13, to: s13)
+            sums.initializeElement(at: 14, to: s14)
+            sums.initializeElement(at: 15, to: s15)
+            let folded = foldSums(sums)
+            if columns == 16 && wholeDepth == k {
+                let raw = UnsafeMutableRawPointer(c + column)
+                var result = alpha * folded
+                if beta != 0 { result += beta * raw.loadUnaligned(as: Vector.self) }
+                raw.storeBytes(of: result, as: Vector.self)
+                return
+            }
+            for j in 0..<columns {
+                storeDotProduct(folded[j], a: a, b: b + (column + j) * ldb, from: wholeDepth, to: k, alpha: alpha,
+                                beta: beta, c: c + column + j)
             }
         }
     }
