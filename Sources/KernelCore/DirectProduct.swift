@@ -198,11 +198,11 @@ func directRows6x64<Arithmetic: VectorArithmetic>(
         } else if rows <= 4 {
             directTile6x64(depth: depth, a: a + row * aRowStride, aRowStride: aRowStride, aDepthStride: aDepthStride,
                            b: b, ldb: ldb, c: c + row * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
-                           computedRows: 4, Arithmetic.self)
+                           FourRows.self, Arithmetic.self)
         } else {
             directTile6x64(depth: depth, a: a + row * aRowStride, aRowStride: aRowStride, aDepthStride: aDepthStride,
                            b: b, ldb: ldb, c: c + row * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
-                           computedRows: 6, Arithmetic.self)
+                           SixRows.self, Arithmetic.self)
         }
     }
 }
@@ -222,11 +222,11 @@ func directRows6x16<Arithmetic: VectorArithmetic>(
         } else if rows <= 4 {
             directTile6x16(depth: depth, a: a + row * aRowStride, aRowStride: aRowStride, aDepthStride: aDepthStride,
                            b: b, ldb: ldb, c: c + row * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
-                           computedRows: 4, columns: columns, Arithmetic.self)
+                           columns: columns, FourRows.self, Arithmetic.self)
         } else {
             directTile6x16(depth: depth, a: a + row * aRowStride, aRowStride: aRowStride, aDepthStride: aDepthStride,
                            b: b, ldb: ldb, c: c + row * ldc, ldc: ldc, alpha: alpha, beta: beta, rows: rows,
-                           computedRows: 6, columns: columns, Arithmetic.self)
+                           columns: columns, SixRows.self, Arithmetic.self)
         }
     }
 }
@@ -299,14 +299,29 @@ func multiplyAddRow<Arithmetic: VectorArithmetic>(
         b.loadUnaligned(fromByteOffset: byteOffset + 192, as: SIMD16<Float>.self), into: &sums, Arithmetic.self)
 }
 
-/// Six rows by 64 columns: 24 sums in registers (AVX-512's 32), stored to C straight from them. With `computedRows`
-/// 4 (a constant: the function is inlined) it is a four-row tile, for the last two to four rows: 64 rows are ten
-/// tiles of six and one of four, not eleven of six (3% of the FMAs for nothing).
+/// The rows a direct tile computes, as a type: each count is a specialisation of its own in which the count is a
+/// constant. (As an argument it was not: the optimiser kept the AVX2 tile out of line with both counts, spilled its
+/// sums and ran at half speed.)
+public protocol DirectTileRows {
+    static var count: Int { get }
+}
+
+public enum SixRows: DirectTileRows {
+    @inlinable public static var count: Int { 6 }
+}
+
+public enum FourRows: DirectTileRows {
+    @inlinable public static var count: Int { 4 }
+}
+
+/// Six rows by 64 columns: 24 sums in registers (AVX-512's 32), stored to C straight from them. With `FourRows` it is
+/// a four-row tile, for the last two to four rows: 64 rows are ten tiles of six and one of four, not eleven of six
+/// (3% of the FMAs for nothing).
 @inlinable @inline(__always)
-func directTile6x64<Arithmetic: VectorArithmetic>(
+func directTile6x64<Arithmetic: VectorArithmetic, Rows: DirectTileRows>(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
-    rows: Int, computedRows: Int, _: Arithmetic.Type
+    rows: Int, _: Rows.Type, _: Arithmetic.Type
 ) {
     typealias Vector = SIMD16<Float>
     // Rows past the edge read row 0 again (their sums are dropped).
@@ -342,8 +357,8 @@ func directTile6x64<Arithmetic: VectorArithmetic>(
         x = Vector(repeating: a3[offset])
         c30 = Arithmetic.multiplyAdd(x, b0, c30); c31 = Arithmetic.multiplyAdd(x, b1, c31)
         c32 = Arithmetic.multiplyAdd(x, b2, c32); c33 = Arithmetic.multiplyAdd(x, b3, c33)
-        // A constant after inlining: the four-row variant has no fifth and sixth rows at all.
-        guard computedRows > 4 else { continue }
+        // A constant in each specialisation: the four-row tile has no fifth and sixth rows at all.
+        guard Rows.count > 4 else { continue }
         x = Vector(repeating: a4[offset])
         c40 = Arithmetic.multiplyAdd(x, b0, c40); c41 = Arithmetic.multiplyAdd(x, b1, c41)
         c42 = Arithmetic.multiplyAdd(x, b2, c42); c43 = Arithmetic.multiplyAdd(x, b3, c43)
@@ -366,12 +381,12 @@ func directTile6x64<Arithmetic: VectorArithmetic>(
     storeRow(c50, c51, c52, c53, to: c + 5 * ldc, alpha: alpha, beta: beta)
 }
 
-/// Six rows by 16 columns (four with `computedRows` 4, as ``directTile6x64``).
+/// Six rows by 16 columns (four with `FourRows`, as ``directTile6x64``).
 @inlinable @inline(__always)
-func directTile6x16<Arithmetic: VectorArithmetic>(
+func directTile6x16<Arithmetic: VectorArithmetic, Rows: DirectTileRows>(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
-    rows: Int, computedRows: Int, columns: Int, _: Arithmetic.Type
+    rows: Int, columns: Int, _: Rows.Type, _: Arithmetic.Type
 ) {
     typealias Vector = SIMD16<Float>
     // Rows past the edge read row 0 again (their sums are dropped).
@@ -390,7 +405,7 @@ func directTile6x16<Arithmetic: VectorArithmetic>(
         c1 = Arithmetic.multiplyAdd(Vector(repeating: a1[offset]), b0, c1)
         c2 = Arithmetic.multiplyAdd(Vector(repeating: a2[offset]), b0, c2)
         c3 = Arithmetic.multiplyAdd(Vector(repeating: a3[offset]), b0, c3)
-        guard computedRows > 4 else { continue }
+        guard Rows.count > 4 else { continue }
         c4 = Arithmetic.multiplyAdd(Vector(repeating: a4[offset]), b0, c4)
         c5 = Arithmetic.multiplyAdd(Vector(repeating: a5[offset]), b0, c5)
     }
