@@ -109,8 +109,10 @@ func shallowProduct<Arithmetic: VectorArithmetic>(
         let b53 = loadVector(k > 5 && vectors > 3, line, 5 * rowBytes + 192)
         for row in 0..<m {
             let source = a + row * aRowStride
-            var sums = (Vector(), Vector(), Vector(), Vector())
-            multiplyAddRow(Vector(repeating: source[0]), b00, b01, b02, b03, into: &sums, Arithmetic.self)
+            // The first step multiplies (a multiply-add onto zero costs a register copy per vector as well): the
+            // same values, but a product of -0 stays -0 where the tiles' sums from +0 give +0.
+            let x0 = Vector(repeating: source[0])
+            var sums = (x0 * b00, x0 * b01, x0 * b02, x0 * b03)
             // Nested, so that a shallower product tests once per row.
             if k > 1 {
                 multiplyAddRow(Vector(repeating: source[aDepthStride]), b10, b11, b12, b13, into: &sums,
