@@ -77,6 +77,12 @@ struct Problem: CustomTestStringConvertible {
         return found
     }
 
+    /// Runs `gemm` on the problem and expects no mismatch, naming the problem and the first three if there are any.
+    func expectCorrect(with gemm: GEMM, sourceLocation: SourceLocation = #_sourceLocation) {
+        let errors = mismatches(in: computed(with: gemm))
+        #expect(errors.isEmpty, "\(testDescription): \(errors.prefix(3))", sourceLocation: sourceLocation)
+    }
+
     var testDescription: String {
         "\(transA)x\(transB) m=\(m) n=\(n) k=\(k) alpha=\(alpha) beta=\(beta) lda=\(lda) ldb=\(ldb) ldc=\(ldc)"
     }
@@ -102,8 +108,7 @@ struct GEMMTests {
                 let k = sizes[(m + n) % sizes.count]
                 let problem = Problem(transA, transB, m: m, n: n, k: k, alpha: 1.5, beta: -0.5, padding: 3,
                                       random: &random)
-                let errors = problem.mismatches(in: problem.computed(with: gemm))
-                #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+                problem.expectCorrect(with: gemm)
             }
         }
     }
@@ -119,8 +124,7 @@ struct GEMMTests {
                 transA, transB, m: random.int(0...300), n: random.int(0...300), k: random.int(0...300),
                 alpha: [0.75, -1.25, 2][trial % 3], beta: [0.5, -2, 1.5, 0][trial % 4], padding: random.int(1...9),
                 random: &random)
-            let errors = problem.mismatches(in: problem.computed(with: gemm))
-            #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+            problem.expectCorrect(with: gemm)
         }
     }
 
@@ -134,8 +138,7 @@ struct GEMMTests {
         for transB in [Transpose.none, .transposed] {
             let problem = Problem(.none, transB, m: 493, n: 530, k: 517, alpha: -0.75, beta: 1.5, padding: 5,
                                   random: &random)
-            let errors = problem.mismatches(in: problem.computed(with: gemm))
-            #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+            problem.expectCorrect(with: gemm)
         }
     }
 
@@ -155,8 +158,7 @@ struct GEMMTests {
                     for (alpha, beta): (Float, Float) in [(1, 0), (0.5, 1), (-1.5, 0.25)] {
                         let problem = Problem(transA, transB, m: m, n: n, k: k, alpha: alpha, beta: beta, padding: 2,
                                               random: &random)
-                        let errors = problem.mismatches(in: problem.computed(with: gemm))
-                        #expect(errors.isEmpty, "\(problem.testDescription): \(errors.prefix(3))")
+                        problem.expectCorrect(with: gemm)
                     }
                 }
             }
