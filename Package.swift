@@ -4,11 +4,16 @@ import PackageDescription
 
 /// Code generation per instruction set, for the kernel modules only: everything else is built for the baseline
 /// target of the platform (x86-64 or aarch64), and `Kernels` chooses among the variants when the program starts
-/// (`KernelSet`). Bounds checks are off (`-Ounchecked`) in these measured hot loops only; README, "Build settings".
-func kernelSettings(cpu: String?) -> [SwiftSetting] {
+/// (`KernelSet`). A module is compiled for an x86-64 microarchitecture level (`x86-64-v4`: AVX-512 F/BW/CD/DQ/VL
+/// and all of v3; `x86-64-v3`: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE) plus the `extra` features named, exactly
+/// what the start-up check asks the CPU for (`CKernelSupport.h`, tied by a test), and scheduled for a CPU of that
+/// class (`tune`). Bounds checks are off (`-Ounchecked`) in these measured hot loops only; README, "Build settings".
+func kernelSettings(level: String?, extra: [String] = [], tune: String?) -> [SwiftSetting] {
     var flags = ["-Ounchecked"]
     #if arch(x86_64)
-    if let cpu { flags += ["-target-cpu", cpu] }
+    if let level { flags += ["-Xcc", "-march=\(level)"] }
+    flags += extra.flatMap { ["-Xcc", "-m\($0)"] }
+    if let tune { flags += ["-Xcc", "-mtune=\(tune)"] }
     #endif
     return [.unsafeFlags(flags, .when(configuration: .release))]
 }
@@ -32,13 +37,17 @@ let package = Package(
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "CKernelSupport"),
         .target(name: "KernelCore", dependencies: ["CKernelSupport"]),
-        .target(name: "KernelsAVX512", dependencies: ["KernelCore"], swiftSettings: kernelSettings(cpu: "skylake-avx512")),
-        .target(name: "KernelsAVX2", dependencies: ["KernelCore"], swiftSettings: kernelSettings(cpu: "haswell")),
-        .target(name: "KernelsPortable", dependencies: ["KernelCore"], swiftSettings: kernelSettings(cpu: nil)),
+        .target(
+            name: "KernelsAVX512", dependencies: ["KernelCore"],
+            swiftSettings: kernelSettings(level: "x86-64-v4", extra: ["prfchw"], tune: "skylake-avx512")),
+        .target(
+            name: "KernelsAVX2", dependencies: ["KernelCore"],
+            swiftSettings: kernelSettings(level: "x86-64-v3", tune: "haswell")),
+        .target(name: "KernelsPortable", dependencies: ["KernelCore"], swiftSettings: kernelSettings(level: nil, tune: nil)),
         .target(
             name: "Kernels",
             dependencies: ["CKernelSupport", "KernelCore", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
-            swiftSettings: kernelSettings(cpu: nil)
+            swiftSettings: kernelSettings(level: nil, tune: nil)
         ),
         .target(
             name: "Common",

@@ -2,7 +2,7 @@ import CKernelSupport
 
 // The GEMM's register tiles, written once here and compiled once per instruction set: each is `@inlinable`, so the
 // per-ISA modules (`KernelsAVX512`, `KernelsAVX2`, `KernelsPortable`) inline it into their own entry points and
-// compile it with their own `-target-cpu`. This module itself is built for the baseline CPU and never runs these
+// compile it for their own instruction set (`kernelSettings` in Package.swift). This module itself is built for the baseline CPU and never runs these
 // bodies. A tile computes `C[0..<rows, 0..<columns] = A_sliver * B_sliver + beta * C` over `depth` steps from packed
 // slivers: A holds `rows` values per depth step, B `columns` values; edge tiles compute the whole tile from
 // zero-padded slivers and store only their valid part.

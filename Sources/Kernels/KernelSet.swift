@@ -174,14 +174,26 @@ public struct KernelSet: Sendable {
         }
     }
 
-    /// The sets this CPU can run, fastest first.
+    /// The sets this CPU can run, fastest first: a set runs only where the CPU has every feature of the level its
+    /// module is compiled for (``compiledFeatures(of:)``).
     public static let supported: [KernelSet] = {
         var names: [Name] = []
-        if kernels_cpu_has_avx512f() != 0 { names.append(.avx512) }
-        if kernels_cpu_has_avx2_fma() != 0 { names.append(.avx2) }
+        if kernels_cpu_runs_avx512_set() != 0 { names.append(.avx512) }
+        if kernels_cpu_runs_avx2_set() != 0 { names.append(.avx2) }
         names.append(.portable)
         return names.map(named)
     }()
+
+    /// What a set's module is compiled for, and so what the start-up check asks the CPU for: an x86-64
+    /// microarchitecture level and extra features (empty for the portable set, compiled for the baseline).
+    public static func compiledFeatures(of name: Name) -> [String] {
+        let text = switch name {
+        case .avx512: String(cString: kernels_avx512_features())
+        case .avx2: String(cString: kernels_avx2_features())
+        case .portable: ""
+        }
+        return text.split(separator: " ").map(String.init)
+    }
 
     /// Why `AIRFOIL_DP_KERNEL` cannot be honoured.
     public struct ChoiceError: Error, Sendable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import KernelCore
 
-/// The kernels for AVX2 + FMA (ymm registers): compiled with `-target-cpu haswell`; run only where the CPU has both.
+/// The kernels for AVX2 + FMA (ymm registers): compiled for x86-64-v3 (scheduled for Haswell); run only where the
+/// CPU has every feature of that level.
 public enum AVX2Kernels {
     /// Rows and columns of the register tile.
     public static let tileRows = 6

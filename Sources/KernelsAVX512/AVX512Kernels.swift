@@ -1,6 +1,7 @@
 import KernelCore
 
-/// The kernels for AVX-512F (zmm registers): compiled with `-target-cpu skylake-avx512`; run only where the CPU has AVX-512F.
+/// The kernels for AVX-512 (zmm registers): compiled for x86-64-v4 (scheduled for Skylake-SP); run only where the
+/// CPU has every feature of that level.
 public enum AVX512Kernels {
     /// Rows and columns of the register tile.
     public static let tileRows = 12
