@@ -10,13 +10,27 @@ import Foundation
 public enum Digest {
     /// The lowercase hex SHA-1 of `bytes`.
     public static func sha1(_ bytes: some DataProtocol) -> String {
+        sha1Bytes(bytes).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    /// The 20 bytes of the SHA-1 of `bytes`.
+    public static func sha1Bytes(_ bytes: some DataProtocol) -> [UInt8] {
         let contiguous = Array(bytes)
         var digest = [UInt8](repeating: 0, count: 20)
         let succeeded = contiguous.withUnsafeBytes { buffer in
             ccrypto_sha1(buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, buffer.count, &digest)
         }
         precondition(succeeded == 1, "libcrypto's SHA-1 failed")
-        return digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return digest
+    }
+
+    /// The leading 64 bits of the SHA-1 of the buffers' bytes in order: equal for two lists of buffers whose bits
+    /// are all equal, and, for lists that differ anywhere, equal only by a collision of SHA-1's 64-bit prefix.
+    public static func fingerprint(_ buffers: [UnsafeRawBufferPointer]) -> Int64 {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(buffers.reduce(0) { $0 + $1.count })
+        for buffer in buffers { bytes += buffer }
+        return sha1Bytes(bytes).prefix(8).reduce(0) { $0 << 8 | Int64($1) }
     }
 
     /// The SHA-1 of the floats' bit patterns in order, little-endian: equal exactly when every bit is.

@@ -3,9 +3,10 @@
 ///
 /// A sum is a fixed-point number with 64 fraction bits held in `limbs` Int64 limbs of 32 bits each (limb `j`
 /// weighs `2^(32 j - 64)`). Adding a value rounds it once to a multiple of `2^-64` (the same rounding wherever and
-/// whenever it is added) and adds its digits to the limbs without carrying; a limb takes 2^31 additions before it
-/// could overflow. Sums of limbs are exact and associative, so partial sums can be combined in any order, an
-/// integer `MPI_SUM` included, and the total read back with one rounding.
+/// whenever it is added) and adds its digits to the limbs without carrying; a limb takes ``safeAdditions`` (2^30)
+/// additions, values and merged sums alike, before it could overflow, and ``carry(_:limbs:)`` brings it back to
+/// 32 bits. Sums of limbs are exact and associative, so partial sums can be combined in any order, an integer
+/// `MPI_SUM` included, and the total read back with one rounding.
 public enum ExactSum {
     /// Limbs for gradients and losses: magnitudes below 2^63 per value.
     public static let narrowLimbs = 4
@@ -13,6 +14,9 @@ public enum ExactSum {
     /// 2^79).
     public static let wideLimbs = 7
     @usableFromInline static let fractionLimbs = 2
+    /// Additions (of values, or of carried sums) a sum takes, after a carry, before a limb could overflow: each adds
+    /// less than 2^32 to a limb, and 2^30 of them stay far below 2^63.
+    public static let safeAdditions = 1 << 30
 
     /// Adds `value` to the sum in `sum` (`limbs` limbs). Returns false, adding nothing, when the value is not finite
     /// or too large for the limbs (at or above `2^(32 (limbs - 2) - 1)`).
@@ -57,6 +61,22 @@ public enum ExactSum {
     @inline(__always)
     public static func merge(_ other: UnsafePointer<Int64>, into sum: UnsafeMutablePointer<Int64>, limbs: Int) {
         for limb in 0..<limbs { sum[limb] &+= other[limb] }
+    }
+
+    /// Carries between the limbs of `sum` without changing its value: afterwards every limb but the top one is in
+    /// `0 ..< 2^32` and the top one holds the rest, with the sign. Returns false when the top limb is 2^61 or more in
+    /// magnitude: the total is then too large for ``safeAdditions`` more additions (no carry can make room above
+    /// the top limb), and the caller must stop adding to it.
+    @inline(__always) @discardableResult
+    public static func carry(_ sum: UnsafeMutablePointer<Int64>, limbs: Int) -> Bool {
+        var carry: Int64 = 0
+        for limb in 0..<(limbs - 1) {
+            let value = sum[limb] &+ carry
+            sum[limb] = value & 0xFFFF_FFFF
+            carry = value >> 32
+        }
+        sum[limbs - 1] &+= carry
+        return sum[limbs - 1].magnitude < 1 << 61
     }
 
     /// The sum in `sum` (`limbs` limbs, uncarried), rounded once to the nearest Double.

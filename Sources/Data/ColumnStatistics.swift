@@ -14,6 +14,8 @@ public struct ColumnStatistics: Equatable, Sendable {
     public private(set) var refused: [Int64]
     /// Per column, ``ExactSum/wideLimbs`` limbs each: the sums of `x - shift`, then of `(x - shift)^2`.
     private var limbs: [Int64]
+    /// Rows added since the limbs were last carried (``ExactSum/carry(_:limbs:)``).
+    private var uncarried = 0
 
     private static let limbCount = ExactSum.wideLimbs
 
@@ -27,6 +29,8 @@ public struct ColumnStatistics: Equatable, Sendable {
     /// Adds one row.
     public mutating func add(_ row: [Double]) {
         count += 1
+        if uncarried == ExactSum.safeAdditions { carry() }
+        uncarried += 1
         let columns = shift.count
         limbs.withUnsafeMutableBufferPointer { limbs in
             for column in 0..<columns {
@@ -41,8 +45,26 @@ public struct ColumnStatistics: Equatable, Sendable {
         }
     }
 
-    /// The partial sums as one flat buffer, ready for an integer allreduce.
-    public var packed: [Int64] { [count] + refused + limbs }
+    /// The partial sums as one flat buffer, ready for an integer allreduce: carried, so that the sums of up to
+    /// ``ExactSum/safeAdditions`` ranks' buffers cannot overflow.
+    public var packed: [Int64] {
+        var carried = self
+        carried.carry()
+        return [count] + carried.refused + carried.limbs
+    }
+
+    /// Carries every sum's limbs, so that they take ``ExactSum/safeAdditions`` more rows; a column whose sums grew
+    /// too large for that is refused (as a value too far from the reference row is).
+    private mutating func carry() {
+        let columns = shift.count
+        limbs.withUnsafeMutableBufferPointer { limbs in
+            for sum in 0..<(2 * columns)
+            where !ExactSum.carry(limbs.baseAddress! + sum * Self.limbCount, limbs: Self.limbCount) {
+                refused[sum % columns] += 1
+            }
+        }
+        uncarried = 0
+    }
 
     /// Replaces the partial sums with `packed` (the allreduced buffer).
     public mutating func unpack(_ packed: [Int64]) {
@@ -50,6 +72,7 @@ public struct ColumnStatistics: Equatable, Sendable {
         count = packed[0]
         refused = Array(packed[1...columns])
         limbs = Array(packed[(columns + 1)...])
+        carry()
     }
 
     /// Per column: the sum of `x - shift`, or of its square, rounded once.

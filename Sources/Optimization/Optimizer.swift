@@ -80,16 +80,6 @@ public final class Optimizer {
             correction2: rule == .adam ? 1 - Float(pow(settings.beta2, Double(updates))) : 1)
         kernels.update(rule, constants, weights, gradientSum, first, second, count)
     }
-
-    /// The state's bits folded into one number, equal on two ranks only if their state is (for the replica
-    /// check); the update count is included.
-    public var stateChecksum: Double {
-        var checksum = Double(updates)
-        for (index, value) in (Array(first) + Array(second)).enumerated() {
-            checksum += Double(value.bitPattern) * Double(index + 1)
-        }
-        return checksum
-    }
 }
 
 #if canImport(Glibc)

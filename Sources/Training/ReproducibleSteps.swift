@@ -117,7 +117,8 @@ final class ReproducibleSteps<Group: Collective> {
             reduced[parameterCount] = counts ? estimate : 0
             reduced[parameterCount + 1] = counts ? Float(slots.count) : 0
         }
-        reduced[reduced.count - 1] = Float(buffer[tail + 1])
+        RowCountDigits.store(
+            Int(buffer[tail + 1]), into: reduced.baseAddress! + reduced.count - RowCountDigits.slots)
         return allreduceNanoseconds
     }
 
@@ -130,14 +131,20 @@ final class ReproducibleSteps<Group: Collective> {
             inputs.withUnsafeBufferPointer { inputs in
                 targets.withUnsafeBufferPointer { targets in
                     totals.withUnsafeMutableBufferPointer { totals in
+                        let sum = totals.baseAddress! + offset
                         for row in 0..<rows {
+                            // Carried now and then, and before the allreduce: a sum over all rows of all ranks may
+                            // take far more than ExactSum.safeAdditions additions.
+                            if row % ExactSum.safeAdditions == ExactSum.safeAdditions - 1
+                                && !ExactSum.carry(sum, limbs: limbs) { totals[2 * limbs] += 1 }
                             let loss = model.squaredErrorSum(
                                 inputs: inputs.baseAddress! + row * width, targets: targets.baseAddress! + row,
                                 count: 1)
-                            if !ExactSum.add(loss, to: totals.baseAddress! + offset, limbs: limbs) {
+                            if !ExactSum.add(loss, to: sum, limbs: limbs) {
                                 totals[2 * limbs] += 1
                             }
                         }
+                        if !ExactSum.carry(sum, limbs: limbs) { totals[2 * limbs] += 1 }
                     }
                 }
             }

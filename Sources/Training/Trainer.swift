@@ -150,11 +150,11 @@ public final class Trainer<Group: Collective> {
         let epochTargets = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows, 1))
         let parameterCount = model.parameters.count
         // The allreduced buffer: the gradient sum, the noise-scale estimate's two sums when it is on, and the row
-        // count last.
+        // count's digits last.
         let noiseDecay = configuration.noiseScaleDecay
         let reduced = UnsafeMutableBufferPointer<Float>.allocateLineAligned(
             count: configuration.allreducedFloats(parameterCount: parameterCount))
-        let countIndex = reduced.count - 1
+        let countDigits = reduced.baseAddress! + reduced.count - RowCountDigits.slots
         let secondHalf = noiseDecay.map { _ in
             UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: parameterCount)
         }
@@ -179,7 +179,7 @@ public final class Trainer<Group: Collective> {
         var allreduceNanoseconds: UInt64 = 0
         var evalNanoseconds: UInt64 = 0
         let timesAllreduce = collective.size > 1
-        let extraRows: Float = fault?.isDue(.miscountBatch, rank: rank) == true ? 1 : 0
+        let extraRows = fault?.isDue(.miscountBatch, rank: rank) == true ? 1 : 0
         let progressInterval = 1024
 
         let start = try resume == nil ? evaluate() : nil
@@ -241,7 +241,7 @@ public final class Trainer<Group: Collective> {
                     } else {
                         model.accumulateGradient(batch, into: reduced.baseAddress!)
                     }
-                    reduced[countIndex] = Float(local.count) + extraRows
+                    RowCountDigits.store(local.count + extraRows, into: countDigits)
                     if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
                     if timesAllreduce {
                         let before = MonotonicClock.now()
@@ -261,10 +261,11 @@ public final class Trainer<Group: Collective> {
                 if !allFinite(UnsafeBufferPointer(rebasing: reduced[..<parameterCount])) {
                     throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
                 }
-                if reduced[countIndex] != Float(globalCount) {
+                let countedRows = RowCountDigits.load(countDigits)
+                if countedRows != globalCount {
                     // The allreduced count is the same on every rank, so every rank fails here at the same step.
                     throw try inconsistent(step: step, reason: "batch_mismatch", message: "ranks disagree on step "
-                        + "\(step)'s batch: their shares add up to \(reduced[countIndex]) rows, the plan says "
+                        + "\(step)'s batch: their shares add up to \(countedRows) rows, the plan says "
                         + "\(globalCount)")
                 }
                 if let noiseDecay, reduced[parameterCount + 1] > 0 {
@@ -455,18 +456,23 @@ public final class Trainer<Group: Collective> {
             secondsLeft: left)
     }
 
-    /// Compares parameters and optimizer state across ranks: a checksum of their bits, allreduced with min and
-    /// max, so every rank gets the same answer. They are equal by construction (the same update of the same
-    /// allreduced gradient); a difference means a bug, and the job fails on every rank rather than report a model
-    /// that is not one model.
+    /// Compares parameters and optimizer state across ranks, bit for bit: a 64-bit fingerprint (``Digest/fingerprint(_:)``)
+    /// of every parameter, both optimizer buffers and the update count, allreduced as integers with min and max, so
+    /// every rank gets the same answer. They are equal by construction (the same update of the same allreduced
+    /// gradient); a difference means a bug, and the job fails on every rank rather than report a model that is not
+    /// one model.
     private func replicasAreIdentical() throws -> Bool {
-        var checksum = optimizer.stateChecksum
-        for (index, value) in model.parameters.enumerated() {
-            checksum += Double(value.bitPattern) * Double(index + 1) * 3
+        var updates = Int64(optimizer.updates)
+        let fingerprint = withUnsafeBytes(of: &updates) { updateBytes in
+            Digest.fingerprint([
+                UnsafeRawBufferPointer(model.parameters), UnsafeRawBufferPointer(optimizer.first),
+                UnsafeRawBufferPointer(optimizer.second), updateBytes,
+            ])
         }
-        var range = [checksum, -checksum]
+        // The minimum of the fingerprints and the minimum of their complements (the maximum, complemented).
+        var range = [fingerprint, ~fingerprint]
         try collective.allreduce(&range, .min)
-        return range[0] == -range[1]
+        return range[0] == ~range[1]
     }
 
     /// Records a timeline span from `start` to now; returns now.

@@ -77,8 +77,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var reproducible: Bool?
 
     /// Floats in each step's allreduce for a model of `parameterCount` parameters: the gradient sum, the noise
-    /// scale's two sums when it is on, and the row count.
-    public func allreducedFloats(parameterCount: Int) -> Int { parameterCount + (noiseScaleDecay == nil ? 1 : 3) }
+    /// scale's two sums when it is on, and the row count's digits (``RowCountDigits``).
+    public func allreducedFloats(parameterCount: Int) -> Int {
+        parameterCount + (noiseScaleDecay == nil ? 0 : 2) + RowCountDigits.slots
+    }
 
     /// Whether the run is in the `--reproducible` mode.
     public var isReproducible: Bool { reproducible == true }

@@ -62,3 +62,24 @@ struct ExactSumTests {
         #expect(ExactSum.double(wide, limbs: ExactSum.wideLimbs) == largest / 2)
     }
 }
+
+@Suite("Exact sums: carrying between limbs")
+struct ExactSumCarryTests {
+    @Test("a carry keeps the value and leaves every limb but the top below 2^32, so merged sums cannot overflow")
+    func carryKeepsTheValue() {
+        var random = TestRandom(state: 33)
+        let limbs = ExactSum.wideLimbs
+        for _ in 0..<200 {
+            // As if 2^30 additions had piled up: limbs near 2^62 of either sign.
+            var sum = (0..<limbs).map { _ in Int64(bitPattern: random.next()) >> 2 }
+            sum[limbs - 1] >>= 20
+            let before = ExactSum.double(sum, limbs: limbs)
+            #expect(ExactSum.carry(&sum, limbs: limbs))
+            #expect(ExactSum.double(sum, limbs: limbs) == before)
+            #expect(sum.dropLast().allSatisfy { (0..<(1 << 32)).contains($0) }, "\(sum)")
+        }
+        var full = [Int64](repeating: 0, count: limbs)
+        full[limbs - 1] = 1 << 62
+        #expect(!ExactSum.carry(&full, limbs: limbs), "a top limb with no room left is reported")
+    }
+}
