@@ -60,7 +60,7 @@ let package = Package(
             name: "Training",
             dependencies: ["Common", "Data", "Models", "Optimization", "MPI", "Kernels"]
         ),
-        .target(name: "Comparison", dependencies: ["Training"]),
+        .target(name: "Comparison", dependencies: ["Training", "Common"]),
         .target(
             name: "Benchmarks",
             dependencies: ["Kernels", "MPI", "Common", "Data", "Models", "Training"]
@@ -89,7 +89,8 @@ let package = Package(
             dependencies: ["Training", "Data", "Models", "Optimization", "Common", "Kernels", "MPI", "TestSupport"]
         ),
         .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Training", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["airfoil-dp", "Data", "Models", "MPI", "TestSupport"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["airfoil-dp", "Common", "Data", "Models", "MPI", "TestSupport"]),
     ]
 )
 
@@ -101,7 +102,8 @@ if ProcessInfo.processInfo.environment["AIRFOIL_DP_FUZZ"] == "1" {
         ("DataParser", ["Data", "Common"]),
         ("CheckpointPayload", ["Training", "Data", "Models", "Common"]),
         ("RunLog", ["Comparison"]),
-        ("ModelFile", ["Models", "Common"]),
+        ("ModelFile", ["Models", "Common", "Training"]),
+        ("ResumedLog", ["Training", "Common"]),
         ("CommandLine", ["Commands", "Common"]),
     ]
     for target in fuzzTargets {

@@ -12,8 +12,13 @@ public func fuzzRunLog(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         let rows = ScalingAnalysis.rows([run, run], mode: ScalingMode.allCases[size % ScalingMode.allCases.count])
         let fits = BatchSizeSweeps.fits(rows)
         for format in TableFormat.allCases {
-            _ = format.render(rows, target: 0.25)
-            _ = format.render(fits: fits, target: 0.25)
+            // Every figure renders in every format (JSON writes a figure that is not finite as null).
+            do {
+                _ = try format.render(rows, target: 0.25)
+                _ = try format.render(fits: fits, target: 0.25)
+            } catch {
+                preconditionFailure("\(format) could not render: \(error)")
+            }
         }
     case .failure(let problem):
         precondition(!problem.reason.contains("\n"), "a refusal that is not one line")

@@ -64,7 +64,7 @@ struct Compare: ParsableCommand {
         }
         let rows = ScalingAnalysis.rows(runs, mode: scaling)
         guard fit || plan else {
-            Console.out(format.render(rows, target: target))
+            Console.out(try format.render(rows, target: target))
             return
         }
         let fits = BatchSizeSweeps.fits(rows)
@@ -75,8 +75,8 @@ struct Compare: ParsableCommand {
             guard let warning = row.fit.warning else { continue }
             Console.err("airfoil-dp compare: warning: \(row.series) at \(row.ranks) rank\(row.ranks == 1 ? "" : "s"): \(warning)\n")
         }
-        Console.out(plan ? format.render(plan: BatchSizePlan.rows(fits: fits, rows: rows), target: target)
-                    : format.render(fits: fits, target: target))
+        Console.out(plan ? try format.render(plan: BatchSizePlan.rows(fits: fits, rows: rows), target: target)
+                    : try format.render(fits: fits, target: target))
     }
 
     private func logFiles() -> [String] {
@@ -86,7 +86,7 @@ struct Compare: ParsableCommand {
                 return [path]
             }
             let files = FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String } ?? []
-            return files.filter { $0.hasSuffix(".jsonl") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+            return files.filter { $0.hasSuffix(".jsonl") }.sorted().map { PathComponents.join(path, $0) }
         }
     }
 }

@@ -3,6 +3,7 @@ import Common
 import Data
 import Foundation
 import Models
+import Training
 
 /// `airfoil-dp predict`: a saved model's loss over rows of data, and its predictions in the target's own units.
 struct Predict: ParsableCommand {
@@ -12,8 +13,10 @@ struct Predict: ParsableCommand {
             Prints 'loss: X', the mean of (y_hat - y)^2 / 2 over the rows in the units the model was trained in \
             (standardised with the model file's own means and deviations, so it equals the training run's \
             final_loss on the same rows), X in shortest round-trip form. --output writes one prediction per row in \
-            the target's original units. Runs in one process (no mpirun). Exit codes: 0 done, 64 usage, 65 invalid \
-            model file or data, 66 missing file, 73 output not writable.
+            the target's original units (a file, replaced atomically, or a device or pipe such as /dev/stdout, \
+            written directly). Runs in one process (no mpirun). Exit codes: 0 done, 64 usage (an output that is \
+            an input), 65 invalid model file or data (a loss or prediction that is not finite included), 66 \
+            missing file, 73 output not writable.
             """)
 
     @Argument(help: "The model file.")
@@ -28,31 +31,32 @@ struct Predict: ParsableCommand {
     @Option(help: "Write one prediction per row, in the target's original units, to this file.")
     var output: String?
 
+    @Option(help: ArgumentHelp(
+        "The memory this process may use, e.g. 16G (default: the host's MemAvailable).", valueName: "size"))
+    var maxMemory: String?
+
     func run() throws {
         if let rows, rows <= 0 { throw JobFailure(.usage, "--rows must be positive (got \(rows))") }
-        guard let contents = FileManager.default.contents(atPath: model) else {
-            throw JobFailure(.missingData, "model file '\(model)' cannot be read (missing or unreadable)")
-        }
-        let file = try ModelFile.decode([UInt8](contents), source: model)
         let path = DataLocation.resolve(flag: data)
+        var inputFiles = [(flag: "model", path: model)]
+        if try SyntheticData.parse(path) == nil { inputFiles.append(("--data", path)) }
+        try OutputPaths.check(inputs: inputFiles, outputs: output.map { [("--output", $0, .streamed)] } ?? [])
+        if let output { AtomicFile.removeStaleTemporaries(of: output) }
+        let limit = try MemoryBudget.limit(option: maxMemory)
+        let file = try ModelFile.decode(try InputFile.read(model, what: "model file"), source: model)
         let count = rows ?? file.trainingRows
-        let (columns, values) = try LeadingRows.read(path: path, rows: count)
-        guard columns - 1 == file.features else {
-            throw JobFailure(.invalidData, "model file '\(model)' has \(file.features) features; '\(path)' has "
-                + "\(columns - 1)")
+        let (columns, values) = try LeadingRows.read(
+            path: path, rows: count, rowsFrom: rows == nil ? "model file '\(model)' field 'training_rows'" : "--rows"
+        ) { shape in
+            try MemoryBudget.check(
+                bytesEach: MemoryEstimate.prediction(file.model, rows: shape.trainingRows, columns: shape.columns),
+                processes: 1, host: "", limit: limit, what: "predicting \(shape.trainingRows) rows")
         }
-        let (inputs, targets) = TrainingShard.standardise(
-            values, columns: columns, means: file.means, deviations: file.standardDeviations)
-        let network = file.model.make(features: file.features, maxRows: min(count, 4096), seed: 0)
-        file.parameters.withUnsafeBufferPointer { network.parameters.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
-        let loss = network.squaredErrorSum(inputs: inputs, targets: targets, count: count) / Double(count)
-        if let output {
-            var predictions = [Float](repeating: 0, count: count)
-            network.predict(inputs: inputs, count: count, into: &predictions)
-            let mean = file.means[file.features]
-            let deviation = file.standardDeviations[file.features]
-            let text = predictions.map { "\(Double($0) * deviation + mean)\n" }.joined()
-            try AtomicFile.write(Array(text.utf8), to: output, what: "the predictions")
+        let (loss, predictions) = try ModelEvaluation.evaluate(
+            file, values: values, columns: columns, predicting: output != nil, model: model, data: path)
+        if let output, let predictions {
+            let text = predictions.map { "\($0)\n" }.joined()
+            try AtomicFile.writeStream(Array(text.utf8), to: output, what: "the predictions")
         }
         Console.out("loss: \(loss)")
     }

@@ -126,7 +126,13 @@ struct Train: ParsableCommand {
     var resume: String?
 
     @Option(help: "End the job when a collective has not completed for this many seconds.")
-    var stallTimeout: Double = 300
+    var stallTimeout: Double = TrainingConfiguration.defaultStallTimeout
+
+    @Option(help: ArgumentHelp(
+        "The memory the ranks of one host may use, e.g. 64G (default: the host's MemAvailable).",
+        discussion: "A run whose estimated need per rank times its ranks on a host exceeds it is refused before loading.",
+        valueName: "size"))
+    var maxMemory: String?
 
     @Option(help: "Estimate the gradient noise scale from each step's allreduce (trace_sigma, grad_sq, noise_scale in every eval record): on or off.")
     var noiseScale: Switch = .on
@@ -186,6 +192,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let configuration = try trainingConfiguration()
+        let memoryLimit = try MemoryBudget.limit(option: maxMemory)
         if let log = sameRunAs {
             if let difference = try RunIdentity.difference(configuration, logAt: log) {
                 Console.out("differs: \(difference)")
@@ -196,12 +203,18 @@ struct Train: ParsableCommand {
         }
         // The watchdog starts before MPI_Init and stops after MPI_Finalize: a rank that never arrives at any
         // collective, these two included, ends the job after --stall-timeout instead of hanging it.
-        let monitor = JobMonitor(rank: Communicator.launcherRank ?? 0, stallTimeout: configuration.stallTimeout)
+        // A bad --stall-timeout is refused with the other options, after MPI_Init: the watchdog meanwhile keeps the
+        // default, never the bad value.
+        let monitor = JobMonitor(
+            rank: Communicator.launcherRank ?? 0,
+            stallTimeout: configuration.stallTimeoutProblem == nil
+                ? configuration.stallTimeout : TrainingConfiguration.defaultStallTimeout)
         let communicator = try monitor.watch(.initialize) { try Communicator.initialize() }
         monitor.identify(rank: communicator.rank, size: communicator.size)
         do {
             try TrainingJob.run(
-                configuration, collective: communicator, versions: BuildInfo.versions, quiet: quiet, monitor: monitor)
+                configuration, collective: communicator, versions: BuildInfo.versions, quiet: quiet, monitor: monitor,
+                memoryLimit: memoryLimit)
         } catch let failure as JobFailure where failure.reported {
             // The job is over: mpirun's SIGTERM to ranks still exiting is tidying up, not an interrupt.
             monitor.finishTraining()

@@ -24,19 +24,9 @@ public enum Console {
     /// True when standard error is a terminal (not a pipe or a file).
     public static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
 
+    /// Writes all of `text`; a failure to write to the terminal or pipe has nowhere to be reported, so it is dropped.
     private static func write(fileDescriptor: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { buffer in
-                Foundation.write(fileDescriptor, buffer.baseAddress! + offset, buffer.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
-        }
-        bytes.removeAll()
+        var text = text
+        _ = text.withUTF8 { bytes in writeAll(UnsafeRawBufferPointer(bytes), to: fileDescriptor) }
     }
 }

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Training
 
@@ -39,7 +40,7 @@ public struct RunRecord: Equatable, Sendable {
     /// Examples per rank per step.
     public var perRankBatch: Double { Double(globalBatch) / Double(ranks) }
     /// The folder the log is in: runs of different folders (sweeps) are never merged into one scaling group.
-    public var folder: String { (source as NSString).deletingLastPathComponent }
+    public var folder: String { PathComponents.folder(of: source) }
     /// One text for all of ``settings``, to group by.
     public var settingsKey: String { settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: ";") }
     /// True when the run was resumed at another rank count.
@@ -60,10 +61,18 @@ public enum RunLogParser {
 
     /// Reads one log; a damaged, incomplete or foreign file is a ``LogProblem``, never a crash.
     public static func read(path: String, target: Double) -> Result<RunRecord, LogProblem> {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure(LogProblem(source: path, reason: "cannot be read"))
+        switch InputFile.openOrRefuse(path) {
+        case .failure(let refusal):
+            return .failure(LogProblem(source: path, reason: refusal.problem))
+        case .success(let file):
+            defer { close(file.descriptor) }
+            do {
+                let bytes = try InputFile.read(file.descriptor, from: 0, count: file.size, path: path, what: "run log")
+                return parse(Data(bytes), source: path, target: target)
+            } catch {
+                return .failure(LogProblem(source: path, reason: "cannot be read (\(error))"))
+            }
         }
-        return parse(data, source: path, target: target)
     }
 
     /// Parses a log's bytes.

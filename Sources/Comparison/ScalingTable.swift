@@ -126,7 +126,8 @@ public enum TableFormat: String, CaseIterable, Sendable {
 
         var json: Any {
             switch self {
-            case .number(let value, _): value.map { $0 as Any } ?? NSNull()
+            // JSON has no infinities or NaN: a figure that is not finite (a zero time's ratio) is null.
+            case .number(let value, _): value.flatMap { $0.isFinite ? $0 as Any : nil } ?? NSNull()
             case .text(let text): text.isEmpty ? NSNull() : text
             }
         }
@@ -170,9 +171,9 @@ public enum TableFormat: String, CaseIterable, Sendable {
     public static var headers: [String] { columns(target: 0).map(\.0) }
 
     /// Renders the rows; `target` is the loss `time_to_target` refers to, a column in every format.
-    public func render(_ rows: [ScalingRow], target: Double) -> String {
+    public func render(_ rows: [ScalingRow], target: Double) throws -> String {
         let columns = Self.columns(target: target)
-        return layout(headers: columns.map(\.0), cells: rows.map { row in columns.map { $0.1(row) } },
+        return try layout(headers: columns.map(\.0), cells: rows.map { row in columns.map { $0.1(row) } },
                       footnote: "(time_to_target, steps_to_target, examples_to_target: training seconds, steps and "
                           + "examples until the loss first reached \(target), at the evaluation that saw it; "
                           + "noise_scale: the gradient noise scale B_simple logged there, or at the end; "
@@ -180,7 +181,7 @@ public enum TableFormat: String, CaseIterable, Sendable {
     }
 
     /// Renders the fits of steps-to-target against batch, one per batch-size sweep.
-    public func render(fits: [BatchSizeSweeps.Row], target: Double) -> String {
+    public func render(fits: [BatchSizeSweeps.Row], target: Double) throws -> String {
         let headers = ["series", "ranks", "target", "batch_sizes", "s_min", "b_noise", "b_noise_factor", "e_min",
                        "b_simple", "warning", "folder"]
         let cells = fits.map { row -> [Cell] in
@@ -190,7 +191,7 @@ public enum TableFormat: String, CaseIterable, Sendable {
              .number(row.fit.minimumExamples, "%.4g"), .number(row.measuredNoiseScale, "%.4g"),
              .text(row.fit.warning ?? ""), .text(row.folder)]
         }
-        return layout(headers: headers, cells: cells,
+        return try layout(headers: headers, cells: cells,
                       footnote: "(S(B) = s_min (1 + b_noise / B) fitted to the fewest steps to \(target) at each batch, "
                           + "least squares in log space; b_noise x/÷ b_noise_factor is one standard error; "
                           + "e_min = s_min b_noise examples; b_simple: the median over those runs of the noise scale "
@@ -198,7 +199,7 @@ public enum TableFormat: String, CaseIterable, Sendable {
     }
 
     /// Renders the plan: per sweep and rank count, the batch predicted to reach the target soonest.
-    public func render(plan: [BatchSizePlan.Row], target: Double) -> String {
+    public func render(plan: [BatchSizePlan.Row], target: Double) throws -> String {
         let headers = ["series", "ranks", "target", "batch", "predicted_steps", "sec_per_step", "predicted_seconds",
                        "measured_seconds", "error", "best_batch", "best_lr", "best_seconds", "folder"]
         let cells = plan.map { row -> [Cell] in
@@ -209,14 +210,14 @@ public enum TableFormat: String, CaseIterable, Sendable {
              .number(row.best.map { Double($0.globalBatch) }, "%.0f"), .number(row.best?.learningRate, "%.4g"),
              .number(row.best?.secondsToTarget, "%.3g"), .text(row.folder)]
         }
-        return layout(headers: headers, cells: cells,
+        return try layout(headers: headers, cells: cells,
                       footnote: "(batch: of the batches swept at this rank count, the one whose fitted steps to "
                           + "\(target) times its measured sec_per_step is least; measured_seconds: the fastest run to "
                           + "\(target) at that batch, error = predicted / measured - 1; best_*: the fastest run at "
                           + "this rank count)")
     }
 
-    private func layout(headers: [String], cells: [[Cell]], footnote: String) -> String {
+    private func layout(headers: [String], cells: [[Cell]], footnote: String) throws -> String {
         switch self {
         case .csv:
             return ([headers] + cells.map { $0.map(\.text) }).map { $0.map(Self.csvField).joined(separator: ",") }
@@ -228,7 +229,7 @@ public enum TableFormat: String, CaseIterable, Sendable {
             return ([header, rule] + lines).joined(separator: "\n")
         case .json:
             let objects = cells.map { Dictionary(uniqueKeysWithValues: zip(headers, $0.map(\.json))) }
-            let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])) ?? Data()
+            let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])
             return String(decoding: data, as: UTF8.self)
         case .text:
             let table = [headers] + cells.map { $0.map(\.text) }

@@ -42,7 +42,7 @@ public enum DataFetcher {
             throw JobFailure(.invalidData, "the file from '\(source)' has SHA-1 \(actual), expected \(expected): "
                 + "it was not saved")
         }
-        let folder = (destination as NSString).deletingLastPathComponent
+        let folder = PathComponents.folder(of: destination)
         do {
             if !folder.isEmpty {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

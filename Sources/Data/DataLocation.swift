@@ -19,20 +19,4 @@ public enum DataLocation {
         }
         return defaultPath
     }
-
-    /// Reads the whole file, or fails with a `.missingData` reason that says how to get the file.
-    public static func read(_ path: String) throws -> [UInt8] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw JobFailure(.missingData, "data file '\(path)' not found (pass --data PATH, set "
-                + "\(environmentVariable), or run 'airfoil-dp fetch-data' to download it into data/)")
-        }
-        guard !isDirectory.boolValue else {
-            throw JobFailure(.missingData, "data file '\(path)' is a directory, not a file")
-        }
-        guard let contents = FileManager.default.contents(atPath: path) else {
-            throw JobFailure(.missingData, "data file '\(path)' cannot be read (check its permissions)")
-        }
-        return [UInt8](contents)
-    }
 }

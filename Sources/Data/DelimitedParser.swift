@@ -4,7 +4,7 @@ import Common
 ///
 /// Line ends may be LF or CRLF; blank lines are skipped; spaces around a field are ignored. The delimiter is the
 /// first line's (a tab if it has one, else a comma) and so is the column count, which every row must repeat.
-/// Every field must be a finite decimal number. Rows are handed to a visitor one at a time, so a caller that
+/// Every field must be a finite decimal number (hexadecimal, `inf` and `nan` are refused). Rows are handed to a visitor one at a time, so a caller that
 /// keeps only some rows (its shard) never holds the whole table.
 ///
 /// The line-level core (``format(ofFirstLine:)``, ``scan(_:format:visit:)``) parses any run of whole lines, so a
@@ -155,6 +155,11 @@ public enum DelimitedParser {
             guard value.isFinite else {
                 return .failure(RowProblem(description: "column \(columnIndex + 1): '\(printable(field))' is not finite"))
             }
+            // Swift's parser also reads hexadecimal ("0x10", "0x1p3"); the format is decimal numbers only.
+            guard trimmed.allSatisfy(isDecimalCharacter) else {
+                return .failure(RowProblem(
+                    description: "column \(columnIndex + 1): '\(printable(field))' is not a decimal number"))
+            }
             values.append(value)
         }
         return .success(())
@@ -163,6 +168,12 @@ public enum DelimitedParser {
     static let newline = UInt8(ascii: "\n")
     private static let tab = UInt8(ascii: "\t")
     private static let comma = UInt8(ascii: ",")
+
+    /// A character of a decimal number: a digit, a point, a sign or an exponent's `e`.
+    private static func isDecimalCharacter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+    }
 
     private static func isBlank(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\r") || byte == tab

@@ -8,11 +8,15 @@ import MPI
 /// (and the rest of the row that crosses its end), validates and counts its rows and lines and sums their column
 /// statistics. One allreduce of the counts numbers every row and line globally (an exclusive scan), so an error
 /// names the file's own line. Each rank then knows which rows every other rank trains on, and tells it the byte
-/// span of those that lie in its range; the other rank reads exactly those bytes. Every rank also reads the
-/// file's first line itself (the delimiter, the column count and the statistics' reference row).
+/// span of those that lie in its range (one all-to-all: each rank sends and receives a few numbers per rank, so
+/// the exchange stays linear in the rank count); the other rank reads exactly those bytes. Every rank also reads
+/// the file's first line itself (the delimiter, the column count and the statistics' reference row).
 enum FileShardReader {
-    static func read(path: String, requestedRows: Int?, validationRows: Int, defaultRows: Int,
-                     collective: some Collective) throws -> RawShard
+    /// Reads this rank's rows; `admit` sees the rows every rank will hold once they are counted, before any is
+    /// kept, and may refuse them (the memory check).
+    static func read(path: String, requestedRows: Int?, requestedBy: String = "--rows", validationRows: Int,
+                     defaultRows: Int, collective: some Collective, admit: (ShardShape) throws -> Void) throws
+        -> RawShard
     {
         let file = try collective.agree { try DataFile(path: path) }
         defer { file.close() }
@@ -70,8 +74,11 @@ enum FileShardReader {
         try collective.allreduce(&packed, .sum)
         statistics.unpack(packed)
         let plan = try collective.agree {
-            try ShardPlan.make(requested: requestedRows, validationRows: validationRows, available: fileRows,
-                               defaultRows: defaultRows, ranks: ranks, source: path)
+            let plan = try ShardPlan.make(
+                requested: requestedRows, requestedBy: requestedBy, validationRows: validationRows,
+                available: fileRows, defaultRows: defaultRows, ranks: ranks, source: path)
+            try admit(plan.shape(columns: format.columns))
+            return plan
         }
 
         // Tell every rank the byte span of its rows that lie in this rank's range: (first row, start, end) for its
@@ -88,16 +95,14 @@ enum FileShardReader {
                 spans[slot + 2] = Int64(readStart + rowSpans[overlap.upperBound - 1 - rowsBefore].upperBound)
             }
         }
-        let gathered = try collective.allgather(spans.withUnsafeBytes { Array($0) }).map { bytes in
-            bytes.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
-        }
+        let received = try collective.alltoall(spans, countPerRank: 6)
         var parts: [[Double]] = [[], []]
         try collective.agree {
             for owner in 0..<ranks {
                 for part in 0..<2 {
-                    let slot = rank * 6 + part * 3
-                    guard gathered[owner].count == ranks * 6, gathered[owner][slot] >= 0 else { continue }
-                    let span = Int(gathered[owner][slot + 1])..<Int(gathered[owner][slot + 2])
+                    let slot = owner * 6 + part * 3
+                    guard received[slot] >= 0 else { continue }
+                    let span = Int(received[slot + 1])..<Int(received[slot + 2])
                     let text = owner == rank
                         ? Array(bytes[(span.lowerBound - readStart)..<(span.upperBound - readStart)])
                         : try file.read(from: span.lowerBound, count: span.count)
@@ -135,42 +140,22 @@ final class DataFile {
     /// Every byte read so far, re-reads included.
     private(set) var bytesRead = 0
 
-    /// Opens `path` for reading.
+    /// Opens `path` for reading, without blocking: anything but a regular file is refused.
     /// - Throws: ``JobFailure`` of kind `.missingData` saying how to get the file.
     init(path: String) throws {
         self.path = path
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            throw JobFailure(.missingData, "data file '\(path)' not found (pass --data PATH, set "
-                + "\(DataLocation.environmentVariable), or run 'airfoil-dp fetch-data' to download it into data/)")
-        }
-        guard (status.st_mode & S_IFMT) != S_IFDIR else {
-            throw JobFailure(.missingData, "data file '\(path)' is a directory, not a file")
-        }
-        descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw JobFailure(.missingData, "data file '\(path)' cannot be read (check its permissions)")
-        }
-        size = Int(status.st_size)
+        (descriptor, size, _) = try InputFile.open(
+            path, what: "data file", missingHint: " (pass --data PATH, set \(DataLocation.environmentVariable), or run "
+                + "'airfoil-dp fetch-data' to download it into data/)")
     }
 
     func close() { _ = Foundation.close(descriptor) }
 
     /// Reads up to `count` bytes at `offset` (fewer only at the end of the file).
     func read(from offset: Int, count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: max(count, 0))
-        var done = 0
-        while done < count {
-            let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
-            if got < 0 && errno == EINTR { continue }
-            guard got >= 0 else {
-                throw JobFailure(.missingData, "data file '\(path)' cannot be read: \(String(cString: strerror(errno)))")
-            }
-            if got == 0 { break }
-            done += got
-        }
-        bytesRead += done
-        return Array(bytes.prefix(done))
+        let bytes = try InputFile.read(descriptor, from: offset, count: count, path: path, what: "data file")
+        bytesRead += bytes.count
+        return bytes
     }
 
     /// Appends bytes from `offset` up to and including the next line end (or the end of the file).

@@ -22,6 +22,27 @@ struct RawShard {
     var bytesRead: Int
 }
 
+/// The rows every rank will hold, known once the data set's rows are counted and before any of them is kept: what a
+/// memory estimate needs.
+public struct ShardShape: Equatable, Sendable {
+    /// Rows trained on and held out, across all ranks.
+    public var trainingRows: Int
+    public var validationRows: Int
+    /// Columns of every row: the features, then the target.
+    public var columns: Int
+    public var ranks: Int
+    /// The most training rows and held-out rows one rank holds.
+    public var largestShard: Int { (trainingRows + ranks - 1) / ranks }
+    public var largestValidationShard: Int { (validationRows + ranks - 1) / ranks }
+
+    public init(trainingRows: Int, validationRows: Int, columns: Int, ranks: Int) {
+        self.trainingRows = trainingRows
+        self.validationRows = validationRows
+        self.columns = columns
+        self.ranks = ranks
+    }
+}
+
 /// Which rows each rank trains and validates on: the training rows split into contiguous shards (larger ones
 /// first), and the held-out rows after them split the same way.
 struct ShardPlan {
@@ -29,14 +50,16 @@ struct ShardPlan {
     let validationRows: Int
     let ranks: Int
 
-    /// Checks the row counts against the data and the ranks.
+    /// Checks the row counts against the data and the ranks. `requestedBy` names where `requested` came from in
+    /// messages (`--rows`, or a model file's field).
     /// - Throws: ``JobFailure`` of kind `.usage`.
-    static func make(requested: Int?, validationRows: Int, available: Int, defaultRows: Int, ranks: Int, source: String)
-        throws -> ShardPlan
+    static func make(requested: Int?, requestedBy: String = "--rows", validationRows: Int, available: Int,
+                     defaultRows: Int, ranks: Int, source: String) throws -> ShardPlan
     {
         let trainingRows = requested ?? min(defaultRows, available)
         guard trainingRows <= available else {
-            throw JobFailure(.usage, "--rows \(trainingRows) is larger than the \(available) rows of '\(source)'")
+            throw JobFailure(.usage, "\(requestedBy) \(trainingRows) is larger than the \(available) rows of "
+                + "'\(source)'")
         }
         guard trainingRows + validationRows <= available else {
             throw JobFailure(.usage, "--val-rows \(validationRows) after \(trainingRows) training rows needs "
@@ -51,6 +74,11 @@ struct ShardPlan {
                 + "holds at least one held-out row")
         }
         return ShardPlan(trainingRows: trainingRows, validationRows: validationRows, ranks: ranks)
+    }
+
+    /// The shape of the shards of rows of `columns` columns.
+    func shape(columns: Int) -> ShardShape {
+        ShardShape(trainingRows: trainingRows, validationRows: validationRows, columns: columns, ranks: ranks)
     }
 
     /// `rank`'s training rows.

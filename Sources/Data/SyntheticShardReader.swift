@@ -3,13 +3,18 @@ import MPI
 
 /// Loads a rank's rows of synthetic data: it generates exactly the rows it holds, from their global indices.
 enum SyntheticShardReader {
-    static func read(_ data: SyntheticData, requestedRows: Int?, validationRows: Int, collective: some Collective)
-        throws -> RawShard
+    /// Generates this rank's rows; `admit` sees the rows every rank will hold before any is made, and may refuse
+    /// them (the memory check).
+    static func read(_ data: SyntheticData, requestedRows: Int?, requestedBy: String = "--rows", validationRows: Int,
+                     collective: some Collective, admit: (ShardShape) throws -> Void) throws -> RawShard
     {
         let plan = try collective.agree {
-            try ShardPlan.make(
-                requested: requestedRows, validationRows: validationRows, available: data.rows,
+            let plan = try ShardPlan.make(
+                requested: requestedRows, requestedBy: requestedBy, validationRows: validationRows,
+                available: data.rows,
                 defaultRows: data.rows - validationRows, ranks: collective.size, source: data.specification)
+            try admit(plan.shape(columns: data.features + 1))
+            return plan
         }
         let generator = data.generator
         var values: [Double] = []

@@ -46,18 +46,21 @@ public struct TrainingShard: Sendable {
     /// standardising every column with statistics of the whole data set, computed collectively.
     ///
     /// `path` names a file or, starting with `synthetic`, generated data (``SyntheticData``). A file is read by
-    /// byte ranges (``FileShardReader``): each rank reads about a P-th of it.
+    /// byte ranges (``FileShardReader``): each rank reads about a P-th of it. `admit` is shown the shards' shape
+    /// once the rows are counted, before any is kept, and may refuse it (every rank calls it; a refusal is agreed).
     public static func load(
-        path: String, requestedRows: Int?, validationRows: Int = 0, collective: some Collective
+        path: String, requestedRows: Int?, validationRows: Int = 0, collective: some Collective,
+        admit: (ShardShape) throws -> Void = { _ in }
     ) throws -> TrainingShard {
         let synthetic = try collective.agree { try SyntheticData.parse(path) }
         let raw = if let synthetic {
             try SyntheticShardReader.read(
-                synthetic, requestedRows: requestedRows, validationRows: validationRows, collective: collective)
+                synthetic, requestedRows: requestedRows, validationRows: validationRows, collective: collective,
+                admit: admit)
         } else {
             try FileShardReader.read(
                 path: path, requestedRows: requestedRows, validationRows: validationRows,
-                defaultRows: defaultTrainingRows, collective: collective)
+                defaultRows: defaultTrainingRows, collective: collective, admit: admit)
         }
         let means = raw.statistics.means
         let deviations = raw.statistics.standardDeviations
@@ -111,14 +114,19 @@ public struct TrainingShard: Sendable {
 /// The leading rows of a data set read whole by one process, for `airfoil-dp predict`.
 public enum LeadingRows {
     /// The first `rows` rows of the file or synthetic data at `path`: their raw values row after row (features, then
-    /// the target) and the column count.
+    /// the target) and the column count. `rowsFrom` names where `rows` came from, for messages; `admit` sees the
+    /// rows' shape before any is kept, and may refuse it.
     /// - Throws: ``JobFailure``: `.missingData`, `.invalidData`, or `.usage` when there are fewer rows.
-    public static func read(path: String, rows: Int) throws -> (columns: Int, values: [Double]) {
+    public static func read(
+        path: String, rows: Int, rowsFrom: String = "--rows", admit: (ShardShape) throws -> Void = { _ in }
+    ) throws -> (columns: Int, values: [Double]) {
         let raw = if let synthetic = try SyntheticData.parse(path) {
-            try SyntheticShardReader.read(synthetic, requestedRows: rows, validationRows: 0, collective: SingleProcess())
+            try SyntheticShardReader.read(
+                synthetic, requestedRows: rows, requestedBy: rowsFrom, validationRows: 0, collective: SingleProcess(),
+                admit: admit)
         } else {
-            try FileShardReader.read(path: path, requestedRows: rows, validationRows: 0, defaultRows: rows,
-                                     collective: SingleProcess())
+            try FileShardReader.read(path: path, requestedRows: rows, requestedBy: rowsFrom, validationRows: 0,
+                                     defaultRows: rows, collective: SingleProcess(), admit: admit)
         }
         return (raw.columns, raw.trainingValues)
     }

@@ -22,6 +22,9 @@ public protocol Collective {
     func broadcast(_ bytes: inout [UInt8], root: Int) throws
     /// Gathers one byte string from every rank, in rank order, on every rank.
     func allgather(_ bytes: [UInt8]) throws -> [[UInt8]]
+    /// Sends `countPerRank` values to every rank (`values` holds rank 0's, then rank 1's, ...) and returns those
+    /// every rank sent this one, in rank order: each rank moves `countPerRank x size` values, however many ranks.
+    func alltoall(_ values: [Int64], countPerRank: Int) throws -> [Int64]
     /// Waits until every rank has called it.
     func barrier() throws
     /// Ends the whole job at once with `code`; use only when the ranks cannot agree to stop.

@@ -103,42 +103,97 @@ public struct Communicator: Collective, @unchecked Sendable {
         return "\(major).\(minor)"
     }
 
+    /// The most elements one MPI call moves. MPI counts are C `int`s, so a transfer past `Int32.max` elements goes in
+    /// chunks of at most this many; `AIRFOIL_DP_MPI_CHUNK` (a debug variable, like `AIRFOIL_DP_FAULT`) sets a smaller
+    /// limit, so that tests exercise the chunked paths without buffers of 2 GiB.
+    public static let chunkLimit: Int = {
+        let limit = Int(Int32.max)
+        guard let text = ProcessInfo.processInfo.environment["AIRFOIL_DP_MPI_CHUNK"], let value = Int(text) else {
+            return limit
+        }
+        return min(max(value, 1), limit)
+    }()
+
     public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
-        try allreduce(values.baseAddress, values.count, cmpi_float(), operation)
+        try allreduce(values.baseAddress, values.count, cmpi_float(), MemoryLayout<Float>.stride, operation)
     }
 
     public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {
-        try allreduce(values.baseAddress, values.count, cmpi_double(), operation)
+        try allreduce(values.baseAddress, values.count, cmpi_double(), MemoryLayout<Double>.stride, operation)
     }
 
     public func allreduce(_ values: UnsafeMutableBufferPointer<Int64>, _ operation: ReduceOperation) throws {
-        try allreduce(values.baseAddress, values.count, cmpi_int64(), operation)
+        try allreduce(values.baseAddress, values.count, cmpi_int64(), MemoryLayout<Int64>.stride, operation)
     }
 
     public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
         var count = Int64(bytes.count)
         try Self.check("MPI_Bcast", MPI_Bcast(&count, 1, cmpi_int64(), Int32(root), handle))
         if rank != root { bytes = [UInt8](repeating: 0, count: Int(count)) }
-        guard count > 0 else { return }
         try bytes.withUnsafeMutableBytes { buffer in
-            try Self.check("MPI_Bcast", MPI_Bcast(buffer.baseAddress, Int32(count), cmpi_byte(), Int32(root), handle))
+            for chunk in Self.chunks(of: buffer.count) {
+                try Self.check("MPI_Bcast", MPI_Bcast(
+                    buffer.baseAddress! + chunk.lowerBound, Int32(chunk.count), cmpi_byte(), Int32(root), handle))
+            }
         }
     }
 
+    /// Gathers every rank's bytes in rounds: each round moves at most ``chunkLimit`` bytes from each rank and at
+    /// most `Int32.max` in all (the receive displacements are `int`s too).
     public func allgather(_ bytes: [UInt8]) throws -> [[UInt8]] {
-        var lengths = [Int32](repeating: 0, count: size)
-        var length = Int32(bytes.count)
-        try Self.check("MPI_Allgather", MPI_Allgather(&length, 1, cmpi_int32(), &lengths, 1, cmpi_int32(), handle))
+        var lengths = [Int64](repeating: 0, count: size)
+        var length = Int64(bytes.count)
+        try Self.check("MPI_Allgather", MPI_Allgather(&length, 1, cmpi_int64(), &lengths, 1, cmpi_int64(), handle))
+        var gathered = lengths.map { [UInt8](repeating: 0, count: Int($0)) }
+        let perRound = max(1, min(Self.chunkLimit, Int(Int32.max) / size))
+        let longest = Int(lengths.max() ?? 0)
+        var counts = [Int32](repeating: 0, count: size)
         var offsets = [Int32](repeating: 0, count: size)
-        for index in 1..<max(size, 1) { offsets[index] = offsets[index - 1] + lengths[index - 1] }
-        let total = Int(lengths.reduce(0, +))
-        var gathered = [UInt8](repeating: 0, count: max(total, 1))
-        var sendBytes = bytes
-        try sendBytes.withUnsafeMutableBytes { send in
-            try Self.check("MPI_Allgatherv", MPI_Allgatherv(
-                send.baseAddress, length, cmpi_byte(), &gathered, lengths, offsets, cmpi_byte(), handle))
+        var round = [UInt8](repeating: 0, count: max(min(perRound * size, Int(clamping: lengths.reduce(0, +))), 1))
+        for start in stride(from: 0, to: longest, by: perRound) {
+            var offset = 0
+            for other in 0..<size {
+                let count = max(0, min(Int(lengths[other]) - start, perRound))
+                counts[other] = Int32(count)
+                offsets[other] = Int32(offset)
+                offset += count
+            }
+            let mine = bytes.count > start ? Array(bytes[start..<min(start + perRound, bytes.count)]) : []
+            try mine.withUnsafeBytes { send in
+                try round.withUnsafeMutableBytes { receive in
+                    try Self.check("MPI_Allgatherv", MPI_Allgatherv(
+                        send.baseAddress, counts[rank], cmpi_byte(), receive.baseAddress, counts, offsets, cmpi_byte(),
+                        handle))
+                }
+            }
+            for other in 0..<size where counts[other] > 0 {
+                let first = Int(offsets[other])
+                gathered[other].replaceSubrange(
+                    start..<(start + Int(counts[other])), with: round[first..<(first + Int(counts[other]))])
+            }
         }
-        return (0..<size).map { Array(gathered[Int(offsets[$0])..<Int(offsets[$0] + lengths[$0])]) }
+        return gathered
+    }
+
+    /// Exchanges the values in rounds of at most ``chunkLimit`` values per pair of ranks.
+    public func alltoall(_ values: [Int64], countPerRank: Int) throws -> [Int64] {
+        guard values.count == countPerRank * size else {
+            throw MPIError(function: "MPI_Alltoall", code: MPI_ERR_COUNT, reason: "\(values.count) values are not "
+                + "\(countPerRank) for each of \(size) ranks")
+        }
+        var received = [Int64](repeating: 0, count: values.count)
+        for part in Self.chunks(of: countPerRank) {
+            let send = (0..<size).flatMap { peer in values[(peer * countPerRank + part.lowerBound)..<(peer * countPerRank + part.upperBound)] }
+            var round = [Int64](repeating: 0, count: send.count)
+            try Self.check("MPI_Alltoall", MPI_Alltoall(
+                send, Int32(part.count), cmpi_int64(), &round, Int32(part.count), cmpi_int64(), handle))
+            for peer in 0..<size {
+                received.replaceSubrange(
+                    (peer * countPerRank + part.lowerBound)..<(peer * countPerRank + part.upperBound),
+                    with: round[(peer * part.count)..<((peer + 1) * part.count)])
+            }
+        }
+        return received
     }
 
     public func barrier() throws {
@@ -151,17 +206,25 @@ public struct Communicator: Collective, @unchecked Sendable {
     }
 
     private func allreduce(
-        _ address: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype, _ operation: ReduceOperation
+        _ address: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype, _ stride: Int,
+        _ operation: ReduceOperation
     ) throws {
-        // One rank: the reduction is the identity, so skip the library call (about 30 ns, a quarter of an
-        // sgd step on one rank).
-        guard count > 0, size > 1 else { return }
+        // One rank: the reduction is the identity, so skip the library call (a quarter of an sgd step on one rank).
+        guard count > 0, size > 1, let address else { return }
         let op: MPI_Op = switch operation {
         case .sum: cmpi_sum()
         case .min: cmpi_min()
         case .max: cmpi_max()
         }
-        try Self.check("MPI_Allreduce", MPI_Allreduce(cmpi_in_place(), address, Int32(count), type, op, handle))
+        for chunk in Self.chunks(of: count) {
+            try Self.check("MPI_Allreduce", MPI_Allreduce(
+                cmpi_in_place(), address + chunk.lowerBound * stride, Int32(chunk.count), type, op, handle))
+        }
+    }
+
+    /// `0 ..< count` in consecutive ranges of at most ``chunkLimit`` elements.
+    private static func chunks(of count: Int) -> [Range<Int>] {
+        stride(from: 0, to: count, by: chunkLimit).map { $0..<min($0 + chunkLimit, count) }
     }
 
     private static func check(_ function: String, _ code: Int32) throws {

@@ -14,6 +14,7 @@ public struct SingleProcess: Collective, Sendable {
     public func allreduce(_ values: UnsafeMutableBufferPointer<Int64>, _ operation: ReduceOperation) throws {}
     public func broadcast(_ bytes: inout [UInt8], root: Int) throws {}
     public func allgather(_ bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
+    public func alltoall(_ values: [Int64], countPerRank: Int) throws -> [Int64] { values }
     public func barrier() throws {}
     public func abort(code: Int32) -> Never { exit(code) }
 }

@@ -73,10 +73,7 @@ public struct ModelFile: Codable, Equatable, Sendable {
 
     /// Fields that contradict each other or make no model, one line each.
     var problems: [String] {
-        var found: [String] = []
-        if !(1...1_000_000).contains(features) { found.append("field 'features' is \(features), outside 1..1000000") }
-        found += model.problems.map { "field 'model': \($0)" }
-        if model.kind == .linear && !model.hidden.isEmpty { found.append("field 'model' has hidden layers for linear") }
+        var found = Self.shapeProblems(model: model, features: features)
         guard found.isEmpty else { return found }
         let expected = model.parameterCount(features: features)
         if parameters.count != expected {
@@ -84,13 +81,48 @@ public struct ModelFile: Codable, Equatable, Sendable {
                 + "features has \(expected)")
         }
         if !parameters.allSatisfy(\.isFinite) { found.append("field 'parameters' holds a value that is not finite") }
-        if means.count != features + 1 || !means.allSatisfy(\.isFinite) {
-            found.append("field 'means' must hold \(features + 1) finite values")
-        }
-        if standardDeviations.count != features + 1 || !standardDeviations.allSatisfy({ $0 > 0 && $0.isFinite }) {
-            found.append("field 'standard_deviations' must hold \(features + 1) positive finite values")
-        }
+        found += Self.standardisationProblems(features: features, means: means, standardDeviations: standardDeviations)
         if trainingRows < 1 { found.append("field 'training_rows' is \(trainingRows), not positive") }
         return found
     }
+
+    /// What makes a model file of this shape and standardisation unreadable, one line each: the one validation
+    /// that `predict` applies when it reads a file and training applies before it trains a model to save, so that
+    /// no run saves a model that `predict` refuses.
+    public static func problems(model: ModelSpec, features: Int, means: [Double], standardDeviations: [Double])
+        -> [String]
+    {
+        let found = shapeProblems(model: model, features: features)
+        return found.isEmpty
+            ? standardisationProblems(features: features, means: means, standardDeviations: standardDeviations) : found
+    }
+
+    private static func shapeProblems(model: ModelSpec, features: Int) -> [String] {
+        var found: [String] = []
+        if !(1...maximumFeatures).contains(features) {
+            found.append("field 'features' is \(features), outside 1..\(maximumFeatures)")
+        }
+        found += model.problems.map { "field 'model': \($0)" }
+        if model.kind == .linear && !model.hidden.isEmpty { found.append("field 'model' has hidden layers for linear") }
+        return found
+    }
+
+    private static func standardisationProblems(features: Int, means: [Double], standardDeviations: [Double])
+        -> [String]
+    {
+        var found: [String] = []
+        if means.count != features + 1 || !means.allSatisfy(\.isFinite) {
+            found.append("field 'means' must hold \(features + 1) finite values")
+        }
+        // A normal (not subnormal) deviation: dividing by a subnormal one overflows to infinity.
+        if standardDeviations.count != features + 1
+            || !standardDeviations.allSatisfy({ $0 >= .leastNormalMagnitude && $0.isFinite })
+        {
+            found.append("field 'standard_deviations' must hold \(features + 1) positive, normal, finite values")
+        }
+        return found
+    }
+
+    /// The most input features a model file may have.
+    public static let maximumFeatures = 1_000_000
 }

@@ -130,8 +130,14 @@ public struct Checkpoint: Codable, Equatable, Sendable {
             }
             if let bad = values.firstIndex(where: { !$0.isFinite }) { throw fail("\(field)[\(bad)]", "is not finite") }
         }
-        func requireSeconds(_ field: String, _ value: Double) throws {
+        func requireNonNegative(_ field: String, _ value: Double) throws {
             guard value.isFinite && value >= 0 else { throw fail(field, "is \(value), not a finite number >= 0") }
+        }
+        func requireNonNegative(_ field: String, _ values: [Float]) throws {
+            if let bad = values.firstIndex(where: { $0 < 0 }) {
+                throw fail("\(field)[\(bad)]", "is \(values[bad]); \(configuration.optimizer.kind.rawValue)'s running "
+                    + "averages of squares are never negative")
+            }
         }
         let epochs = configuration.epochs
         try require("configuration.epochs", epochs, in: 1...(Int.max / (2 * layout.rows)))
@@ -150,11 +156,29 @@ public struct Checkpoint: Codable, Equatable, Sendable {
             + (state.stepInEpoch == 0 ? 0 : layout.slots(ofStep: state.stepInEpoch - 1).upperBound)
         try require("state.examples", state.examples, in: examples...examples)
         try require("state.nextEval", state.nextEval, in: (examples + 1)...Int.max)
-        try requireSeconds("state.trainSeconds", state.trainSeconds)
-        try requireSeconds("state.initialLoss", state.initialLoss)
-        try requireSeconds("state.lastLoss", state.lastLoss)
+        // Training time is counted in UInt64 nanoseconds: a bound far below their 584 years keeps it convertible.
+        guard state.trainSeconds.isFinite && (0...Self.maximumTrainSeconds).contains(state.trainSeconds) else {
+            throw fail("state.trainSeconds", "is \(state.trainSeconds), outside 0..\(Self.maximumTrainSeconds) seconds")
+        }
+        try requireNonNegative("state.initialLoss", state.initialLoss)
+        try requireNonNegative("state.lastLoss", state.lastLoss)
+        switch configuration.optimizer.kind {
+        case .adagrad, .rmsprop: try requireNonNegative("state.optimizerFirst", state.optimizerFirst)
+        case .adadelta:
+            try requireNonNegative("state.optimizerFirst", state.optimizerFirst)
+            try requireNonNegative("state.optimizerSecond", state.optimizerSecond)
+        case .adam: try requireNonNegative("state.optimizerSecond", state.optimizerSecond)
+        case .sgd, .momentum, .nag: break
+        }
+        if configuration.noiseScaleDecay != nil && state.noiseScale == nil {
+            throw fail("state.noiseScale", "is missing, but the run estimates the noise scale (it would restart "
+                + "unannounced)")
+        }
         if let problem = state.noiseScale?.problem { throw fail("state.noiseScale", problem) }
     }
+
+    /// The most training seconds a checkpoint may claim (about 31.7 years).
+    public static let maximumTrainSeconds = 1e9
 
     /// Writes the checkpoint atomically: a temporary file beside `path`, fsync, rename.
     /// - Throws: ``JobFailure`` of kind `.output`.
@@ -174,35 +198,11 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         func close(_ lhs: [Double], _ rhs: [Double]) -> Bool {
             lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { abs($0 - $1) <= 1e-9 * max(1, abs($0)) }
         }
-        if data.fileRows != self.data.fileRows || data.trainingRows != self.data.trainingRows
-            || !close(means, self.means) || !close(standardDeviations, self.standardDeviations)
-        {
-            return "was written for other data (\(self.data.fileRows) file rows, \(self.data.trainingRows) training "
-                + "rows, other column statistics)"
+        if let problem = data.continuationProblem(of: self.data) { return problem }
+        if !close(means, self.means) || !close(standardDeviations, self.standardDeviations) {
+            return "was written for other data (other column statistics)"
         }
-        if data.features != self.data.features { return "is for a model with \(self.data.features) features" }
-        let mine = self.configuration
-        if mine.model != configuration.model || mine.validationRows != configuration.validationRows {
-            return "was written for the model \(mine.model.description) with \(mine.validationRows) held-out rows, not "
-                + "\(configuration.model.description) with \(configuration.validationRows)"
-        }
-        if mine.isReproducible != configuration.isReproducible {
-            return mine.isReproducible
-                ? "was written by a --reproducible run" : "was not written by a --reproducible run"
-        }
-        if mine.globalBatch != configuration.globalBatch {
-            return "was written with global batch \(mine.globalBatch ?? 0), not \(configuration.globalBatch ?? 0)"
-        }
-        if mine.optimizer != configuration.optimizer || mine.schedule != configuration.schedule
-            || mine.effectiveLearningRate != configuration.effectiveLearningRate
-        {
-            return "was written with another optimizer, learning rate or schedule"
-        }
-        if mine.seed != configuration.seed { return "was written with seed \(mine.seed), not \(configuration.seed)" }
-        if mine.epochs != configuration.epochs && !configuration.schedule.isConstant {
-            return "was written for \(mine.epochs) epochs, not \(configuration.epochs), and the schedule depends on them"
-        }
-        return nil
+        return configuration.continuationProblem(of: self.configuration)
     }
 
     /// Where a run on `ranks` ranks continues this (validated) checkpoint, and how many steps of the plan it skips.

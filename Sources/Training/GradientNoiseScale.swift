@@ -41,6 +41,8 @@ public struct GradientNoiseScale: Codable, Equatable, Sendable {
     /// Why a stored estimator cannot be continued, if it cannot (a checkpoint's is untrusted input).
     public var problem: String? {
         guard traceAverage.isFinite, squaredNormAverage.isFinite, weight.isFinite else { return "is not finite" }
+        // Each step's tr(Sigma) estimate is a squared norm, so their average is never negative (|G|^2's can be).
+        guard traceAverage >= 0 else { return "has a negative tr(Sigma) average, \(traceAverage)" }
         return (0...1).contains(weight) ? nil : "has weight \(weight), outside 0..1"
     }
 

@@ -6,21 +6,20 @@ import Synchronization
 /// Watches a job for signals and stalls, from before `MPI_Init` to after `MPI_Finalize`, without ever calling MPI
 /// (MPI is initialised for `MPI_THREAD_FUNNELED`: only the main thread calls it).
 ///
-/// - Signals: the SIGINT and SIGTERM handler (installed with `sigaction`) does only async-signal-safe work, at once
-///   and in whichever thread the kernel interrupts: on rank 0 it appends
-///   `{"type":"end","reason":"interrupted",...}` to the run log in one `write` and prints one line; then it exits
-///   with 128 + the signal. It must not wait for another thread: mpirun sends SIGKILL about a second after
-///   forwarding the signal, and on a loaded machine a waiting thread may not run in time.
+/// - Signals: SIGINT and SIGTERM reach only the process's ``SignalThread``, which runs ``interrupt(_:)``: on rank 0
+///   it appends `{"type":"end","reason":"interrupted",...}` to the run log under the log's lock (so the main thread
+///   can append nothing after it) and prints one line; every rank then removes its temporary files and exits with
+///   128 + the signal. It must not wait long: mpirun sends SIGKILL about a second after forwarding the signal.
 /// - Stalls: every collective is marked when it is entered and left (``WatchedCollective``, and ``watch(_:_:)``
 ///   for `MPI_Init` and `MPI_Finalize`); if one has been open longer than the stall timeout, a watchdog thread
 ///   prints which rank, operation and step and ends the process, which makes mpirun end the job, instead of
 ///   waiting forever on a rank that will never arrive.
 ///
-/// Every value the watchdog or the handler reads is an atomic, set before the handler is installed.
+/// Every value the watchdog or the signal thread reads is an atomic or behind a lock.
 public final class JobMonitor: Sendable {
     /// What a rank can be waiting in, for the stall message.
     public enum Operation: Int, Sendable {
-        case none = 0, initialize, allreduce, broadcast, allgather, barrier, finalize
+        case none = 0, initialize, allreduce, broadcast, allgather, barrier, finalize, alltoall
 
         var name: String {
             switch self {
@@ -29,6 +28,7 @@ public final class JobMonitor: Sendable {
             case .allreduce: "allreduce"
             case .broadcast: "broadcast"
             case .allgather: "allgather"
+            case .alltoall: "alltoall"
             case .barrier: "barrier"
             case .finalize: "MPI_Finalize"
             }
@@ -50,8 +50,14 @@ public final class JobMonitor: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
     private let stallTimeout: Double
+    /// Steps taken, for the messages.
+    private let step = Atomic<Int>(0)
+    /// Set once training is over: a later signal is mpirun tidying up, not an interrupt.
+    private let finished = Atomic<Bool>(false)
+    /// Rank 0's run log, which an interrupt ends with its `end` record.
+    private let log = Mutex<RunLog?>(nil)
 
-    /// Installs the signal handlers and starts the watchdog.
+    /// Takes over the ``SignalThread``'s signals and starts the watchdog.
     ///
     /// - Parameters:
     ///   - rank: the rank as the launcher announced it (``identify(rank:size:)`` corrects it after `MPI_Init`).
@@ -59,13 +65,7 @@ public final class JobMonitor: Sendable {
     public init(rank: Int, stallTimeout: Double) {
         self.rank = Atomic(rank)
         self.stallTimeout = stallTimeout
-        InterruptState.prepare(rank: rank)
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = handleInterrupt
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGINT, &action, nil)
-        sigaction(SIGTERM, &action, nil)
+        SignalThread.setHandler { [self] signal in interrupt(signal) }
         let watchdog = Thread { [self] in
             watch()
             stopped.signal()
@@ -78,12 +78,11 @@ public final class JobMonitor: Sendable {
     public func identify(rank value: Int, size jobSize: Int) {
         rank.store(value, ordering: .relaxed)
         size.store(jobSize, ordering: .relaxed)
-        InterruptState.isRoot.store(value == 0, ordering: .relaxed)
     }
 
-    /// Lets an interrupt on rank 0 end the run log with its `end` record (`descriptor` stays open for the run).
-    public func attach(logDescriptor descriptor: Int32) {
-        InterruptState.logDescriptor.store(descriptor, ordering: .relaxed)
+    /// Lets an interrupt on rank 0 end `runLog` with its `end` record.
+    public func attach(log runLog: RunLog) {
+        log.withLock { $0 = runLog }
     }
 
     /// Runs `body`, a call that waits for the other ranks, under the watchdog.
@@ -111,13 +110,13 @@ public final class JobMonitor: Sendable {
     /// Publishes the step count (steps taken) for the messages.
     @inline(__always)
     public func publish(step value: Int) {
-        InterruptState.step.store(value, ordering: .relaxed)
+        step.store(value, ordering: .relaxed)
     }
 
     /// Marks training as over: a later signal (mpirun tidying up after another rank's exit) ends the process
     /// without an `interrupted` record.
     public func finishTraining() {
-        InterruptState.finished.store(true, ordering: .relaxed)
+        finished.store(true, ordering: .relaxed)
     }
 
     /// Stops the watchdog and waits for its thread to end (at most one polling interval).
@@ -148,9 +147,9 @@ public final class JobMonitor: Sendable {
                 Console.error(String(
                     format: "stalled: %@ at step %d has not completed in %.0f s (another rank is stuck or gone); "
                         + "ending the job (--stall-timeout %g)",
-                    name, InterruptState.step.load(ordering: .relaxed), open, stallTimeout),
+                    name, step.load(ordering: .relaxed), open, stallTimeout),
                     rank: rank.load(ordering: .relaxed), size: max(size.load(ordering: .relaxed), 2))
-                _exit(JobFailure.Kind.runtime.rawValue)
+                AtomicFile.removeTemporariesAndExit(JobFailure.Kind.runtime.rawValue)
             }
         }
     }
@@ -189,6 +188,10 @@ public struct WatchedCollective<Base: Collective>: Collective {
         try monitor.watch(.allgather) { try base.allgather(bytes) }
     }
 
+    public func alltoall(_ values: [Int64], countPerRank: Int) throws -> [Int64] {
+        try monitor.watch(.alltoall) { try base.alltoall(values, countPerRank: countPerRank) }
+    }
+
     public func barrier() throws {
         try monitor.watch(.barrier) { try base.barrier() }
     }
@@ -196,93 +199,32 @@ public struct WatchedCollective<Base: Collective>: Collective {
     public func abort(code: Int32) -> Never { base.abort(code: code) }
 }
 
-/// What the signal handler reads: atomics (lock-free, so async-signal-safe) and a buffer allocated before the
-/// handler is installed, so the handler needs no allocation, lock or lazy initialisation.
-private enum InterruptState {
-    static let step = Atomic<Int>(0)
-    static let finished = Atomic<Bool>(false)
-    static let isRoot = Atomic<Bool>(false)
-    static let logDescriptor = Atomic<Int32>(-1)
-    nonisolated(unsafe) static let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-
-    /// Touches every value (Swift initialises statics lazily, which a signal handler must not trigger).
-    static func prepare(rank: Int) {
-        step.store(0, ordering: .relaxed)
-        finished.store(false, ordering: .relaxed)
-        isRoot.store(rank == 0, ordering: .relaxed)
-        logDescriptor.store(-1, ordering: .relaxed)
-        buffer.initialize(repeating: 0, count: 256)
-    }
-}
-
-/// Appends `text` (ASCII) at `offset` in the handler's buffer; returns the new offset.
-private func put(_ text: StaticString, at offset: Int) -> Int {
-    let bytes = text.utf8Start
-    var index = offset
-    for position in 0..<text.utf8CodeUnitCount where index < 255 {
-        InterruptState.buffer[index] = bytes[position]
-        index += 1
-    }
-    return index
-}
-
-/// Appends the decimal digits of a non-negative `value`.
-private func put(_ value: Int, at offset: Int) -> Int {
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var count = 0
-    var remaining = max(value, 0)
-    withUnsafeMutableBytes(of: &digits) { storage in
-        repeat {
-            storage[count] = UInt8(48 + remaining % 10)
-            remaining /= 10
-            count += 1
-        } while remaining > 0 && count < 20
-    }
-    var index = offset
-    withUnsafeBytes(of: &digits) { storage in
-        for position in stride(from: count - 1, through: 0, by: -1) where index < 255 {
-            InterruptState.buffer[index] = storage[position]
-            index += 1
+extension JobMonitor {
+    /// Ends the process after SIGINT or SIGTERM: rank 0 logs an `interrupted` record and prints one line, unless
+    /// training is over.
+    ///
+    /// Other ranks wait 1.5 s before they exit: when mpirun forwards a signal it sends it to every rank, and the
+    /// first rank to exit makes mpirun SIGKILL the rest at once, which on a loaded machine could reach rank 0 before
+    /// it has written its record. mpirun's own SIGKILL (a second after the signal) usually ends them first; a signal
+    /// sent to one rank alone still ends the job, 1.5 s later.
+    func interrupt(_ signal: Int32) -> Never {
+        let code = 128 + signal
+        guard !finished.load(ordering: .relaxed) else { AtomicFile.removeTemporariesAndExit(code) }
+        guard rank.load(ordering: .relaxed) == 0 else {
+            usleep(1_500_000)
+            AtomicFile.removeTemporariesAndExit(code)
         }
-    }
-    return index
-}
-
-/// The SIGINT/SIGTERM handler: only loads, `write`, `nanosleep` and `_exit`, all async-signal-safe.
-///
-/// Other ranks wait 1.5 s before they exit: when mpirun forwards a signal it sends it to every rank, and the
-/// first rank to exit makes mpirun SIGKILL the rest at once, which on a loaded machine could reach rank 0 before
-/// it has run its handler. mpirun's own SIGKILL (a second after the signal) usually ends them first; a signal
-/// sent to one rank alone still ends the job, 1.5 s later.
-private func handleInterrupt(_ number: Int32) {
-    let finished = InterruptState.finished.load(ordering: .relaxed)
-    if !finished && InterruptState.isRoot.load(ordering: .relaxed) {
-        let step = InterruptState.step.load(ordering: .relaxed)
-        let logDescriptor = InterruptState.logDescriptor.load(ordering: .relaxed)
-        let name: StaticString = number == SIGINT ? "SIGINT" : "SIGTERM"
-        if logDescriptor >= 0 {
-            var end = put(#"{"message":"interrupted by "#, at: 0)
-            end = put(name, at: end)
-            end = put(" at step ", at: end)
-            end = put(step, at: end)
-            end = put(#"","reason":"interrupted","signal":""#, at: end)
-            end = put(name, at: end)
-            end = put(#"","step":"#, at: end)
-            end = put(step, at: end)
-            end = put(#","type":"end"}\#n"#, at: end)
-            _ = write(logDescriptor, InterruptState.buffer, end)
+        let step = step.load(ordering: .relaxed)
+        let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+        let message = "interrupted by \(name) at step \(step)"
+        let end = EndRecord(reason: "interrupted", step: step, message: message, signal: name)
+        if let runLog = log.withLock({ $0 }) {
+            runLog.appendLast(end) {
+                Console.err("airfoil-dp: \(message)\n")
+                AtomicFile.removeTemporariesAndExit(code)
+            }
         }
-        var end = put("airfoil-dp: interrupted by ", at: 0)
-        end = put(name, at: end)
-        end = put(" at step ", at: end)
-        end = put(step, at: end)
-        end = put("\n", at: end)
-        _ = write(2, InterruptState.buffer, end)
-    } else if !finished {
-        var pause = timespec(tv_sec: 1, tv_nsec: 500_000_000)
-        _ = nanosleep(&pause, nil)
+        Console.err("airfoil-dp: \(message)\n")
+        AtomicFile.removeTemporariesAndExit(code)
     }
-    _exit(128 + number)
 }

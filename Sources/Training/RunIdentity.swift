@@ -18,12 +18,8 @@ public enum RunIdentity {
     /// when the log was written by this run.
     /// - Throws: ``JobFailure`` (`.invalidData`) when the file has no readable header.
     public static func difference(_ configuration: TrainingConfiguration, logAt path: String) throws -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw JobFailure(.missingData, "cannot read the run log '\(path)'")
-        }
-        defer { try? handle.close() }
-        let start = (try handle.read(upToCount: 1 << 20)) ?? Data()
-        let line = start.prefix { $0 != UInt8(ascii: "\n") }
+        let start = try InputFile.read(path, what: "run log", limit: 1 << 20)
+        let line = Data(start.prefix { $0 != UInt8(ascii: "\n") })
         guard let header = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
               header["type"] as? String == "header", let logged = header["config"] as? [String: Any] else {
             throw JobFailure(.invalidData, "'\(path)' does not start with a run log header")

@@ -24,12 +24,48 @@ public enum RunLogSchema {
     }
 
     /// The decoder that reads what ``encoder()`` writes; keys a record type does not know are ignored.
+    ///
+    /// Foundation's snake_case conversion does not round-trip a property with an acronym (`scaleLR` is written
+    /// `scale_lr` and read back as `scaleLr`), so keys are converted here, those of ``acronymKeys`` by name.
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.keyDecodingStrategy = .custom { path in
+            let key = path.last!.stringValue
+            let converted = acronymKeys[key] ?? camelCase(key)
+            return AnyCodingKey(stringValue: converted)
+        }
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return decoder
+    }
+}
+
+extension RunLogSchema {
+    /// The logged keys whose properties hold an acronym (a test encodes every record type with every field set and
+    /// decodes it back, so a new one cannot go unnoticed).
+    static let acronymKeys = ["scale_lr": "scaleLR", "max_lr": "maxLR"]
+
+    /// `snake_case` as `camelCase` (`noise_scale_decay` as `noiseScaleDecay`); leading underscores kept.
+    static func camelCase(_ key: String) -> String {
+        let words = key.split(separator: "_", omittingEmptySubsequences: false)
+        guard words.count > 1, let first = words.first(where: { !$0.isEmpty }) else { return key }
+        let leading = key.prefix { $0 == "_" }
+        let rest = words.drop { $0.isEmpty }.dropFirst()
+        return leading + first + rest.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
+    /// A coding key made from a string.
+    struct AnyCodingKey: CodingKey {
+        let stringValue: String
+        let intValue: Int?
+        init(stringValue: String) {
+            self.stringValue = stringValue
+            intValue = nil
+        }
+        init?(intValue: Int) {
+            stringValue = "\(intValue)"
+            self.intValue = intValue
+        }
     }
 }
 
@@ -83,6 +119,17 @@ public struct DataDescription: Codable, Equatable, Sendable {
         self.features = features
         self.validationRows = validationRows
         self.synthetic = synthetic
+    }
+}
+
+extension DataDescription {
+    /// Why a run on this data cannot continue a run on `earlier`'s, as a phrase that follows "was written", or nil.
+    /// Row counts and features are compared; the path may differ (data moved between nodes).
+    public func continuationProblem(of earlier: DataDescription) -> String? {
+        if fileRows != earlier.fileRows || trainingRows != earlier.trainingRows {
+            return "was written for other data (\(earlier.fileRows) file rows, \(earlier.trainingRows) training rows)"
+        }
+        return features == earlier.features ? nil : "was written for a model with \(earlier.features) features"
     }
 }
 
@@ -184,6 +231,8 @@ public struct EndRecord: Codable, Sendable {
     public var lastFiniteLoss: Double?
     /// A sentence for people.
     public var message: String
+    /// The signal that ended an `interrupted` run (`SIGINT` or `SIGTERM`).
+    public var signal: String?
     /// False when the run ended because the replicas differ; absent otherwise.
     public var replicasIdentical: Bool?
 }

@@ -68,7 +68,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// The checkpoint to continue from, if any.
     public var resumePath: String?
     /// Seconds a collective may stay open before the job is ended as stalled.
-    public var stallTimeout: Double = 300
+    public var stallTimeout: Double = defaultStallTimeout
+    /// The stall timeout when none is given.
+    public static let defaultStallTimeout = 300.0
     /// The per-step decay of the gradient noise scale's moving averages (``GradientNoiseScale``); `nil` when the
     /// estimate is off (`--noise-scale off`). Optional so that checkpoints written before it existed still read.
     public var noiseScaleDecay: Double? = 0.99
@@ -116,6 +118,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// The base learning rate (the optimizer's).
     public var learningRate: Double { optimizer.learningRate }
 
+    /// Why the stall timeout cannot be used, if it cannot (the watchdog starts before the other checks).
+    public var stallTimeoutProblem: String? {
+        stallTimeout > 0 && stallTimeout.isFinite
+            ? nil : "--stall-timeout must be a positive number of seconds (got \(stallTimeout))"
+    }
+
     /// The problems of the values that can be judged without data or ranks, one line each.
     public var problems: [String] {
         var found: [String] = []
@@ -131,9 +139,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             found.append("--checkpoint needs --checkpoint-every N with N > 0 (steps)")
         }
         if checkpointPath == nil && checkpointEvery != 0 { found.append("--checkpoint-every needs --checkpoint FILE") }
-        if !(stallTimeout > 0 && stallTimeout.isFinite) {
-            found.append("--stall-timeout must be a positive number of seconds (got \(stallTimeout))")
-        }
+        if let stallTimeoutProblem { found.append(stallTimeoutProblem) }
         if let noiseScaleDecay, !(noiseScaleDecay > 0 && noiseScaleDecay < 1) {
             found.append("--noise-scale-decay must be between 0 and 1, both excluded (got \(noiseScaleDecay))")
         }
@@ -149,5 +155,55 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         found += model.problems
         if let globalBatch, globalBatch <= 0 { found.append("--global-batch must be positive (got \(globalBatch))") }
         return found
+    }
+}
+
+extension TrainingConfiguration {
+    /// Why a run of these settings cannot continue a run of `earlier`'s (a checkpoint's, or a run log header's), as
+    /// a phrase that follows "was written", or nil when it can.
+    ///
+    /// The model shape, held-out rows, mode, global batch, optimizer, learning rate, schedule and seed must match,
+    /// and the epochs too unless the learning rate is constant (then a run may be extended). Where outputs go, the
+    /// rank count and the progress display may differ.
+    public func continuationProblem(of earlier: TrainingConfiguration) -> String? {
+        if earlier.model != model || earlier.validationRows != validationRows {
+            return "was written for the model \(earlier.model.description) with \(earlier.validationRows) held-out rows, "
+                + "not \(model.description) with \(validationRows)"
+        }
+        if earlier.isReproducible != isReproducible {
+            return earlier.isReproducible
+                ? "was written by a --reproducible run" : "was not written by a --reproducible run"
+        }
+        if earlier.globalBatch != globalBatch {
+            return "was written with global batch \(earlier.globalBatch ?? 0), not \(globalBatch ?? 0)"
+        }
+        if earlier.optimizer != optimizer || earlier.schedule != schedule
+            || earlier.effectiveLearningRate != effectiveLearningRate
+        {
+            return "was written with another optimizer, learning rate or schedule"
+        }
+        if earlier.seed != seed { return "was written with seed \(earlier.seed), not \(seed)" }
+        if earlier.epochs != epochs && !schedule.isConstant {
+            return "was written for \(earlier.epochs) epochs, not \(epochs), and the schedule depends on them"
+        }
+        return nil
+    }
+}
+
+extension TrainingConfiguration {
+    /// Checks the run's outputs against its inputs, each other and what is at their paths (``OutputPaths``): no
+    /// output may be the data, the checkpoint resumed from (unless it is the checkpoint written, the resume loop)
+    /// or another output, and each must be writable before the first step.
+    /// - Throws: ``JobFailure`` of kind `.usage` or `.output`.
+    public func checkFiles() throws {
+        var inputs: [(flag: String, path: String)] = []
+        if (try? SyntheticData.parse(dataPath)) ?? nil == nil { inputs.append(("--data", dataPath)) }
+        if let resumePath { inputs.append(("--resume", resumePath)) }
+        var outputs: [(flag: String, path: String, mode: OutputMode)] = []
+        if let logPath { outputs.append(("--log", logPath, .appended)) }
+        if let checkpointPath { outputs.append(("--checkpoint", checkpointPath, .replaced)) }
+        if let saveModelPath { outputs.append(("--save-model", saveModelPath, .replaced)) }
+        if let timelinePath { outputs.append(("--timeline", timelinePath, .replaced)) }
+        try OutputPaths.check(inputs: inputs, outputs: outputs, allowed: [["--resume", "--checkpoint"]])
     }
 }

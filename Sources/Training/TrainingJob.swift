@@ -23,18 +23,19 @@ public enum TrainingJob {
     @discardableResult
     public static func run(
         _ requested: TrainingConfiguration, collective: some Collective, versions: [String: String],
-        quiet: Bool = false, monitor: JobMonitor? = nil
+        quiet: Bool = false, monitor: JobMonitor? = nil, memoryLimit: Int? = nil
     ) throws -> TrainingSummary {
         if let monitor {
             return try run(requested, collective: WatchedCollective(collective, monitor: monitor), versions: versions,
-                           quiet: quiet, watchedBy: monitor)
+                           quiet: quiet, watchedBy: monitor, memoryLimit: memoryLimit)
         }
-        return try run(requested, collective: collective, versions: versions, quiet: quiet, watchedBy: nil)
+        return try run(requested, collective: collective, versions: versions, quiet: quiet, watchedBy: nil,
+                       memoryLimit: memoryLimit)
     }
 
     private static func run(
         _ requested: TrainingConfiguration, collective: some Collective, versions: [String: String], quiet: Bool,
-        watchedBy monitor: JobMonitor?
+        watchedBy monitor: JobMonitor?, memoryLimit: Int?
     ) throws -> TrainingSummary {
         let jobStart = MonotonicClock.now()
         let startTime = ISO8601DateFormatter().string(from: Date())
@@ -47,7 +48,19 @@ public enum TrainingJob {
                 throw JobFailure(.usage, "--global-batch \(batch) is smaller than the \(collective.size) ranks: "
                     + "every step must give every rank at least one example")
             }
+            if collective.size > RowCountDigits.maximumRanks {
+                throw JobFailure(.usage, "\(collective.size) ranks are more than the \(RowCountDigits.maximumRanks) "
+                    + "whose step row counts airfoil-dp can check exactly")
+            }
             return try FaultInjection.fromEnvironment()
+        }
+        // Rank 0 writes every output: it checks them against the inputs and each other before anything is read.
+        try collective.agree {
+            guard isRoot else { return }
+            try configuration.checkFiles()
+            for path in [configuration.checkpointPath, configuration.saveModelPath, configuration.timelinePath] {
+                if let path { AtomicFile.removeStaleTemporaries(of: path) }
+            }
         }
         let checkpoint = try configuration.resumePath.map { try readCheckpoint($0, collective: collective) }
         let log = try collective.agree { () -> RunLog? in
@@ -55,11 +68,17 @@ public enum TrainingJob {
             return try RunLog(path: path, continuing: checkpoint != nil, overwrite: configuration.overwriteLog)
         }
         let hosts = try HostRanks.gather(collective)
+        let host = hosts.first { $0.ranks.contains(collective.rank) }
 
         fault?.stopIfDue(.stopLoading, rank: collective.rank)
         let shard = try TrainingShard.load(
             path: configuration.dataPath, requestedRows: configuration.rows,
-            validationRows: configuration.validationRows, collective: collective)
+            validationRows: configuration.validationRows, collective: collective
+        ) { shape in
+            try MemoryBudget.check(
+                bytesEach: MemoryEstimate.trainingRank(configuration, shape: shape), processes: host?.ranks.count ?? 1,
+                host: host?.name ?? "?", limit: memoryLimit, what: "this run")
+        }
         let rows = shard.trainingRows
         configuration.rows = rows
         let batch = configuration.globalBatch ?? rows
@@ -72,16 +91,36 @@ public enum TrainingJob {
                 throw JobFailure(.usage, "the global batch (\(batch), all training rows) is smaller than the "
                     + "\(collective.size) ranks: every step must give every rank at least one example")
             }
+            if configuration.isReproducible && batch > ExactSum.safeAdditions {
+                throw JobFailure(.usage, "--reproducible sums each step's rows exactly, at most "
+                    + "\(ExactSum.safeAdditions) of them; the global batch is \(batch)")
+            }
             if configuration.epochs > Int.max / (2 * rows) {
                 throw JobFailure(.usage, "--epochs \(configuration.epochs) is too large to count its examples")
             }
+            if let warmupEpochs = configuration.warmupEpochs {
+                let steps = (warmupEpochs * Double((rows + batch - 1) / batch)).rounded()
+                guard steps <= Double(Int.max / 2) else {
+                    throw JobFailure(.usage, "--warmup-epochs \(warmupEpochs) is \(steps) steps, too many to count")
+                }
+                configuration.schedule.warmupSteps = Int(steps)
+            }
+            configuration.effectiveLearningRate = configuration.scaleLR.scale(
+                configuration.learningRate, batch: batch, baseBatch: configuration.baseBatch,
+                maximum: configuration.maxLR)
+            let rate = configuration.effectiveLearningRate ?? configuration.learningRate
+            if configuration.schedule.minimum > rate {
+                throw JobFailure(.usage, "--min-lr \(configuration.schedule.minimum) is above the learning rate "
+                    + "\(rate)\(configuration.scaleLR == .none ? "" : " (after --scale-lr)"): the schedule would raise it")
+            }
+            if configuration.saveModelPath != nil, let problem = ModelFile.problems(
+                model: configuration.model, features: shard.features, means: shard.means,
+                standardDeviations: shard.standardDeviations).first
+            {
+                throw JobFailure(.invalidData, "data file '\(configuration.dataPath)' makes a model that 'predict' "
+                    + "would refuse: its \(problem)")
+            }
         }
-        if let warmupEpochs = configuration.warmupEpochs {
-            let stepsPerEpoch = Double((rows + batch - 1) / batch)
-            configuration.schedule.warmupSteps = Int((warmupEpochs * stepsPerEpoch).rounded())
-        }
-        configuration.effectiveLearningRate = configuration.scaleLR.scale(
-            configuration.learningRate, batch: batch, baseBatch: configuration.baseBatch, maximum: configuration.maxLR)
         let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
         let kernels = configuration.isReproducible ? try commonKernels(collective) : KernelSet.active
         let loadEnd = MonotonicClock.now()
@@ -94,8 +133,10 @@ public enum TrainingJob {
             validationRows: shard.validationRowsTotal, synthetic: shard.synthetic)
         // Where training continues, decided once after validation: the resume record and the trainer must agree.
         var resumeState: TrainingState?
+        var skippedSteps = 0
+        var logNeedsHeader = checkpoint == nil
         if let checkpoint {
-            try collective.agree {
+            logNeedsHeader = try collective.agree {
                 if let problem = checkpoint.incompatibility(
                     with: configuration, data: data, means: shard.means, standardDeviations: shard.standardDeviations)
                 {
@@ -107,26 +148,35 @@ public enum TrainingJob {
                 if let problem = checkpoint.extensionProblem(epochs: configuration.epochs, layout: layout) {
                     throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
                 }
+                // A log that holds records must be this run's: appending to another's (or to any file) would
+                // damage it.
+                return try log?.prepareToContinue { header in
+                    data.continuationProblem(of: header.data) ?? configuration.continuationProblem(of: header.config)
+                } ?? false
             }
             let (state, skipped) = checkpoint.resumePoint(ranks: collective.size, layout: layout)
             resumeState = state
+            skippedSteps = skipped
             if skipped > 0 && isRoot {
                 Console.err("airfoil-dp: note: the checkpoint was written by \(checkpoint.ranks) ranks mid-epoch "
                     + "(step \(checkpoint.state.stepInEpoch) of \(layout.stepsPerEpoch) in epoch "
                     + "\(checkpoint.state.epoch + 1)); on \(collective.size) ranks the shards differ, so training "
                     + "continues at the start of the next epoch, skipping \(skipped) steps (no row is used twice)\n")
             }
-            try log?.append(ResumeRecord(
-                checkpoint: configuration.resumePath ?? "", step: checkpoint.state.step,
-                examples: checkpoint.state.examples, ranks: collective.size, hosts: hosts, startTime: startTime,
-                checkpointRanks: checkpoint.ranks, skippedSteps: skipped > 0 ? skipped : nil))
-        } else {
+        }
+        if logNeedsHeader {
             try log?.append(HeaderRecord(
                 config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
                 data: data, bytesRead: shard.bytesRead,
                 paramCount: configuration.model.parameterCount(features: shard.features),
                 stepsPerEpoch: layout.stepsPerEpoch, versions: versions, kernel: kernels.name.rawValue,
                 startTime: startTime))
+        }
+        if let checkpoint {
+            try log?.append(ResumeRecord(
+                checkpoint: configuration.resumePath ?? "", step: checkpoint.state.step,
+                examples: checkpoint.state.examples, ranks: collective.size, hosts: hosts, startTime: startTime,
+                checkpointRanks: checkpoint.ranks, skippedSteps: skippedSteps > 0 ? skippedSteps : nil))
         }
         let saveCheckpoint: ((TrainingState) throws -> Void)? = isRoot ? configuration.checkpointPath.map { path in
             { [configuration] state in
@@ -136,7 +186,7 @@ public enum TrainingJob {
                 ).write(to: path)
             }
         } : nil
-        if let log { monitor?.attach(logDescriptor: log.descriptorForSignalHandler) }
+        if let log { monitor?.attach(log: log) }
 
         let progress = isRoot ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
         var hooks = TrainerHooks()
@@ -199,10 +249,7 @@ public enum TrainingJob {
     static func readCheckpoint(_ path: String, collective: some Collective) throws -> Checkpoint {
         var bytes = try collective.agree { () -> [UInt8] in
             guard collective.rank == 0 else { return [] }
-            guard let contents = FileManager.default.contents(atPath: path) else {
-                throw JobFailure(.missingData, "checkpoint '\(path)' cannot be read (missing or unreadable)")
-            }
-            return [UInt8](contents)
+            return try InputFile.read(path, what: "checkpoint")
         }
         try collective.broadcast(&bytes, root: 0)
         return try collective.agree { try Checkpoint.decode(bytes, source: path) }

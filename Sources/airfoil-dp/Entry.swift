@@ -12,6 +12,9 @@ import Kernels
 @main
 enum Entry {
     static func main() async {
+        // First, before any other thread exists: every thread then inherits the blocked SIGINT and SIGTERM, which
+        // only the signal thread receives (SignalThread).
+        SignalThread.start()
         do {
             if case .failure(let problem) = KernelSet.selected { throw JobFailure(.usage, problem.description) }
             var command = try AirfoilDP.parseAsRoot()

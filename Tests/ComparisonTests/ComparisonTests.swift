@@ -127,8 +127,23 @@ struct ScalingAnalysisTests {
         #expect(mixed.scaling == "mixed" && mixed.group == nil && mixed.speedup == nil)
         #expect(mixed.run.rankSegments == [4, 2])
         #expect(rows.filter { $0.scaling == "strong" }.count == 2, "only the lr 0.1 pair is a group")
-        let csv = TableFormat.csv.render(rows, target: 0.25)
+        let csv = try TableFormat.csv.render(rows, target: 0.25)
         #expect(csv.contains(",4+2,"), "\(csv)")
+    }
+
+    @Test("a figure that is not finite (a speedup over a zero time) is null in JSON, never an empty output")
+    func infiniteFigureIsNull() throws {
+        // A run too short for the clock: zero seconds (its log then writes examples_per_sec 0).
+        let instant = syntheticLog(ranks: 2, batch: 100, secPerEpoch: 0)
+            .replacingOccurrences(of: #""examples_per_sec":inf"#, with: #""examples_per_sec":0"#)
+        let zeroTime = try RunLogParser.parse(Data(instant.utf8), source: "f/B100-P2.jsonl", target: 0.25).get()
+        let rows = ScalingAnalysis.rows([try run(1, 100, 1), zeroTime])
+        let speedups = rows.compactMap(\.speedup)
+        #expect(speedups.contains { !$0.isFinite }, "\(speedups)")
+        let json = try TableFormat.json.render(rows, target: 0.25)
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(objects.count == 2)
+        #expect(objects.contains { $0["speedup"] is NSNull && ($0["ranks"] as? Int) == 2 }, "\(json)")
     }
 
     @Test("every format has the same columns and units, the target, and no '-' for a missing number")
@@ -137,7 +152,7 @@ struct ScalingAnalysisTests {
                                          try run(4, 7, 1, losses: [0.48, 0.3])])
         let headers = TableFormat.headers
         #expect(headers.contains("target") && headers.contains("weak_efficiency") && headers.contains("label"))
-        let csv = TableFormat.csv.render(rows, target: 0.25).split(separator: "\n", omittingEmptySubsequences: false)
+        let csv = try TableFormat.csv.render(rows, target: 0.25).split(separator: "\n", omittingEmptySubsequences: false)
         #expect(csv.count == 4)
         #expect(csv[0] == headers.joined(separator: ","))
         let lonely = try #require(csv.first { $0.contains("B7-P4") }).split(separator: ",", omittingEmptySubsequences: false)
@@ -147,12 +162,12 @@ struct ScalingAnalysisTests {
         #expect(column("target") == "0.25")
         #expect(column("allreduce_share") == "0.250")
         #expect(!csv.joined().contains(",-,"))
-        let markdown = TableFormat.markdown.render(rows, target: 0.25).split(separator: "\n")
+        let markdown = try TableFormat.markdown.render(rows, target: 0.25).split(separator: "\n")
         #expect(markdown.count == 5 && markdown[0].contains("| target |"))
         #expect(!markdown.joined().contains("| - |"))
-        let text = TableFormat.text.render(rows, target: 0.25)
+        let text = try TableFormat.text.render(rows, target: 0.25)
         #expect(text.split(separator: "\n").count == 5 && text.contains("target"))
-        let json = TableFormat.json.render(rows, target: 0.25)
+        let json = try TableFormat.json.render(rows, target: 0.25)
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
         #expect(objects.count == 3)
         #expect(objects.allSatisfy { Set($0.keys) == Set(headers) })
@@ -208,11 +223,11 @@ struct BatchSizeFitTests {
             try run(10, lr: 0.05, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.249]),
             try run(1000, lr: 1, losses: [0.48, 0.3, 0.249]),
         ])
-        let csv = TableFormat.csv.render(rows, target: 0.25)
+        let csv = try TableFormat.csv.render(rows, target: 0.25)
         #expect(csv.split(separator: "\n")[0].contains("steps_to_target,examples_to_target"))
         let fits = BatchSizeSweeps.fits(rows)
         #expect(fits.count == 1 && fits.first?.fit.points == 3 && fits.first?.series == "sgd", "\(fits)")
-        let json = TableFormat.json.render(fits: fits, target: 0.25)
+        let json = try TableFormat.json.render(fits: fits, target: 0.25)
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
         #expect(objects.first?["batch_sizes"] as? Int == 3 && objects.first?["target"] as? Double == 0.25)
     }
@@ -232,7 +247,7 @@ struct BatchSizeFitTests {
         #expect(unreached.noiseScale == 4, "a run that never reached the target: its last estimate")
         let fits = BatchSizeSweeps.fits(ScalingAnalysis.rows(runs))
         #expect(fits.first?.measuredNoiseScale == 50)
-        let text = TableFormat.text.render(fits: fits, target: 0.25)
+        let text = try TableFormat.text.render(fits: fits, target: 0.25)
         #expect(text.split(separator: "\n")[0].contains("b_simple"))
     }
 
@@ -267,7 +282,7 @@ struct BatchSizeFitTests {
         #expect(row.measuredSeconds == measured)
         #expect(abs(row.error! - (row.predictedSeconds / measured - 1)) < 1e-12)
         #expect(row.best?.globalBatch == 1000 && row.best?.secondsToTarget == 1.0, "the fastest measured run")
-        let csv = TableFormat.csv.render(plan: plan, target: 0.25)
+        let csv = try TableFormat.csv.render(plan: plan, target: 0.25)
         #expect(csv.split(separator: "\n")[0] == "series,ranks,target,batch,predicted_steps,sec_per_step,"
             + "predicted_seconds,measured_seconds,error,best_batch,best_lr,best_seconds,folder")
     }

@@ -62,6 +62,8 @@ struct DelimitedParserTests {
               ("1\t2\nnan\t3\n", "line 2: column 1: 'nan' is not finite"),
               ("1\t-inf\n", "line 1: column 2: '-inf' is not finite"),
               ("1\t1e999\n", "line 1: column 2: '1e999' is not finite"),
+              ("1\t2\n0x10\t3\n", "line 2: column 1: '0x10' is not a decimal number"),
+              ("1\t0x1p3\n", "line 1: column 2: '0x1p3' is not a decimal number"),
               ("1\t2\u{0}3\n", "line 1: column 2: '2\\x003' is not a number"),
               ("1\t\u{FF}\n", "line 1: column 2: '\\xC3\\xBF' is not a number"),
               ("1\t\t2\n", "line 1: column 2: '' is not a number"),

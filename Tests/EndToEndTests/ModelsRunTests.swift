@@ -1,4 +1,6 @@
+import Common
 import Foundation
+import Models
 import TestSupport
 import Testing
 
@@ -157,6 +159,45 @@ extension EndToEnd {
             #expect(missing.status == 66)
             let mismatch = try Launcher.run(["predict", model, "--data", "synthetic:rows=10", "--rows", "5"])
             #expect(mismatch.status == 65 && mismatch.standardError.contains("features"), "\(mismatch.standardError)")
+        }
+
+        @Test("predict ends with 65, not a loss that is not a number, for a model file whose values overflow")
+        func nonFiniteResultsAreErrors() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let model = folder.appendingPathComponent("m.model").path
+            _ = try train(["--data", data, "--epochs", "1", "--save-model", model], ranks: 1)
+            let bytes = try #require(FileManager.default.contents(atPath: model))
+            let payload = bytes[(bytes.firstIndex(of: UInt8(ascii: "\n"))! + 1)...]
+            let original = try #require(try JSONSerialization.jsonObject(with: payload) as? [String: Any])
+            /// The model file with `field` set to `value` everywhere, its digest recomputed (as anyone can).
+            func edited(_ field: String, _ value: Any) throws -> String {
+                var object = original
+                if let values = object[field] as? [Any] {
+                    object[field] = values.map { _ in value }
+                } else {
+                    object[field] = value
+                }
+                let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                let path = folder.appendingPathComponent("\(field).model").path
+                let file = DigestedFile(kind: "model", version: ModelFile.formatVersion).encode([UInt8](json))
+                try Data(file).write(to: URL(fileURLWithPath: path))
+                return path
+            }
+            for (field, value, says) in [("parameters", 3e38, "gives a loss that is not a number"),
+                                         ("means", 1e308, "gives values beyond a float's range"),
+                                         ("standard_deviations", 1e-300, "gives values beyond a float's range")] {
+                let path = try edited(field, value)
+                let output = folder.appendingPathComponent("\(field).txt").path
+                let result = try Launcher.run(["predict", path, "--data", data, "--output", output])
+                #expect(result.status == 65, "\(field): \(result.standardOutput) \(result.standardError)")
+                #expect(result.standardError.contains(says), "\(field): \(result.standardError)")
+                #expect(!result.standardOutput.contains("loss:"), "\(field): \(result.standardOutput)")
+                #expect(!FileManager.default.fileExists(atPath: output), "\(field): predictions written")
+            }
+            let rows = try Launcher.run(["predict", try edited("training_rows", 1_000_000_000_000_000_000), "--data", data])
+            #expect(rows.status == 64)
+            #expect(rows.standardError.contains("field 'training_rows' 1000000000000000000 is larger than the 1503 rows"),
+                    "\(rows.standardError)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Common
 import Foundation
 import MPI
+import Optimization
 import TestSupport
 import Testing
 import Training
@@ -8,30 +9,40 @@ import Training
 /// Checkpoints edited with their digest recomputed, as anyone can: every state field is checked against the run.
 @Suite("Checkpoint fields validated against the run")
 struct CheckpointValidationTests {
-    /// A real checkpoint of a one-epoch minibatch10 run (150 steps), written at step 148, as a JSON object.
-    static let written: (folder: URL, payload: Data) = {
+    /// A real checkpoint of a one-epoch minibatch10 run (150 steps) with `optimizer`, written at step 148, as a
+    /// JSON object.
+    static func write(_ optimizer: OptimizerKind) -> (folder: URL, payload: Data) {
         let folder = try! SharedData.temporaryDirectory()
         let path = folder.appendingPathComponent("run.ckpt").path
-        var configuration = TrainingConfiguration(dataPath: SharedData.path, preset: .minibatch10, epochs: 1,
-                                                  progress: .never)
+        var configuration = configuration(optimizer, epochs: 1)
         configuration.checkpointPath = path
         configuration.checkpointEvery = 37
         try! TrainingJob.run(configuration, collective: SingleProcess(), versions: [:], quiet: true)
         let bytes = FileManager.default.contents(atPath: path)!
         let payload = bytes[(bytes.firstIndex(of: UInt8(ascii: "\n"))! + 1)...]
         return (folder, Data(payload))
-    }()
+    }
+
+    static let written = write(.sgd)
+    static let writtenByAdam = write(.adam)
+
+    static func configuration(_ optimizer: OptimizerKind, epochs: Int) -> TrainingConfiguration {
+        TrainingConfiguration(
+            dataPath: SharedData.path, preset: .minibatch10,
+            optimizer: optimizer == .sgd ? nil : OptimizerSettings.defaults(for: optimizer), epochs: epochs,
+            progress: .never)
+    }
 
     /// Resumes a two-epoch run from the checkpoint with `edit` applied and its digest recomputed.
-    func resume(editing edit: (inout [String: Any]) -> Void) throws -> JobFailure? {
-        var payload = try JSONSerialization.jsonObject(with: Self.written.payload) as! [String: Any]
+    func resume(_ optimizer: OptimizerKind = .sgd, editing edit: (inout [String: Any]) -> Void) throws -> JobFailure? {
+        let written = optimizer == .sgd ? Self.written : Self.writtenByAdam
+        var payload = try JSONSerialization.jsonObject(with: written.payload) as! [String: Any]
         edit(&payload)
         let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
-        let path = Self.written.folder.appendingPathComponent("edited-\(UUID().uuidString).ckpt").path
+        let path = written.folder.appendingPathComponent("edited-\(UUID().uuidString).ckpt").path
         let file = DigestedFile(kind: "checkpoint", version: Checkpoint.formatVersion).encode([UInt8](json))
         #expect(FileManager.default.createFile(atPath: path, contents: Data(file)))
-        var configuration = TrainingConfiguration(dataPath: SharedData.path, preset: .minibatch10, epochs: 2,
-                                                  progress: .never)
+        var configuration = Self.configuration(optimizer, epochs: 2)
         configuration.resumePath = path
         do {
             try TrainingJob.run(configuration, collective: SingleProcess(), versions: [:], quiet: true)
@@ -62,7 +73,9 @@ struct CheckpointValidationTests {
         ("optimizerUpdates", "1099511627776", "field 'state.optimizerUpdates' is 1099511627776, outside 148..148"),
         ("examples", "5", "field 'state.examples' is 5, outside 1480..1480"),
         ("nextEval", "0", "field 'state.nextEval' is 0, outside 1481.."),
-        ("trainSeconds", "-3", "field 'state.trainSeconds' is -3.0, not a finite number >= 0"),
+        ("trainSeconds", "-3", "field 'state.trainSeconds' is -3.0, outside 0..1000000000.0 seconds"),
+        ("trainSeconds", "2e10", "field 'state.trainSeconds' is 20000000000.0, outside 0..1000000000.0 seconds"),
+        ("trainSeconds", "1e308", "field 'state.trainSeconds' is 1e+308, outside 0..1000000000.0 seconds"),
         ("initialLoss", "-1", "field 'state.initialLoss' is -1.0, not a finite number >= 0"),
         ("parameters", "[0.5]", "field 'state.parameters' has 1 values; the model has 6 parameters"),
         ("optimizerFirst", "[0,0,0,0,0,0,0]", "field 'state.optimizerFirst' has 7 values"),
@@ -70,12 +83,30 @@ struct CheckpointValidationTests {
         ("lastLoss", "null", "field 'state.lastLoss' has the wrong type or is null"),
         ("noiseScale", #"{"traceAverage":1,"squaredNormAverage":1,"weight":2}"#,
          "field 'state.noiseScale' has weight 2.0, outside 0..1"),
+        ("noiseScale", #"{"traceAverage":-3.8e31,"squaredNormAverage":1,"weight":0.5}"#,
+         "field 'state.noiseScale' has a negative tr(Sigma) average, -3.8e+31"),
+        ("noiseScale", "null", "field 'state.noiseScale' is missing, but the run estimates the noise scale"),
     ])
     func editedStateField(field: String, value: String, message: String) throws {
         let failure = try resume(editing: Self.setState(field, value))
         #expect(failure?.exitCode == 65, "\(String(describing: failure))")
         #expect(failure?.message.contains(message) == true, "\(failure?.message ?? "accepted")")
         #expect(failure?.message.contains("\n") == false)
+    }
+
+    @Test("a negative second moment of Adam is refused, naming the value, not trained into a false divergence")
+    func negativeSecondMoment() throws {
+        #expect(try resume(.adam) { _ in } == nil)
+        let failure = try resume(.adam) { payload in
+            var state = payload["state"] as! [String: Any]
+            var second = state["optimizerSecond"] as! [Double]
+            second[3] = -0.25
+            state["optimizerSecond"] = second
+            payload["state"] = state
+        }
+        #expect(failure?.exitCode == 65)
+        #expect(failure?.message.contains("field 'state.optimizerSecond[3]' is -0.25; adam's running averages of "
+            + "squares are never negative") == true, "\(failure?.message ?? "accepted")")
     }
 
     @Test("a missing field, a bad rank count and an impossible epoch count are refused the same way")

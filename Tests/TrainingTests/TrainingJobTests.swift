@@ -160,4 +160,89 @@ struct TrainingJobTests {
             Issue.record("unexpected error \(error)")
         }
     }
+
+    /// Runs `configuration` quietly in one process; the failure it ends with, if any.
+    private func failure(of configuration: TrainingConfiguration, memoryLimit: Int? = nil) -> JobFailure? {
+        var quietConfiguration = configuration
+        quietConfiguration.progress = .never
+        do {
+            try TrainingJob.run(
+                quietConfiguration, collective: SingleProcess(), versions: [:], quiet: true, memoryLimit: memoryLimit)
+            return nil
+        } catch {
+            return error as? JobFailure
+        }
+    }
+
+    @Test("numbers that would trap once converted are refused with one line: warmup epochs, a minimum rate above the rate")
+    func numbersBeyondTheirRange() {
+        var warmup = TrainingConfiguration(dataPath: SharedData.path)
+        warmup.warmupEpochs = 1e18
+        let tooLong = failure(of: warmup)
+        #expect(tooLong?.kind == .usage)
+        #expect(tooLong?.message.contains("--warmup-epochs 1e+18 is 1.5e+19 steps") == true, "\(tooLong?.message ?? "")")
+        for kind in [LearningRateSchedule.Kind.cosine, .factor] {
+            var floor = TrainingConfiguration(
+                dataPath: SharedData.path, schedule: LearningRateSchedule(kind: kind, factor: 0.99, minimum: 0.3),
+                scaleLR: .sqrt, baseBatch: 400)
+            #expect(floor.learningRate == 0.4)
+            let above = failure(of: floor)
+            #expect(above?.kind == .usage)
+            #expect(above?.message.contains("--min-lr 0.3 is above the learning rate 0.2 (after --scale-lr)") == true,
+                    "\(above?.message ?? "accepted")")
+        }
+    }
+
+    @Test("a run whose estimated memory per rank exceeds the limit is refused before loading, naming the estimate")
+    func memoryEstimateRefusesBeforeAllocating() {
+        let huge = failure(of: TrainingConfiguration(
+            dataPath: "synthetic:rows=1000000000000", globalBatch: 1000))
+        #expect(huge?.kind == .usage)
+        #expect(huge?.message.contains("this run needs about") == true, "\(huge?.message ?? "accepted")")
+        #expect(huge?.message.contains("TiB of memory per rank") == true, "\(huge?.message ?? "")")
+        var wide = TrainingConfiguration(dataPath: SharedData.path)
+        wide.model = ModelSpec(kind: .mlp, hidden: [46341, 46341])
+        let wideFailure = failure(of: wide, memoryLimit: 4 << 30)
+        #expect(wideFailure?.kind == .usage)
+        #expect(wideFailure?.message.contains("more than --max-memory 4.0 GiB") == true, "\(wideFailure?.message ?? "")")
+        // The airfoil run needs a few tens of MiB: refused under 1 MiB, accepted under the default.
+        #expect(failure(of: TrainingConfiguration(dataPath: SharedData.path), memoryLimit: 1 << 20)?.kind == .usage)
+        #expect(failure(of: TrainingConfiguration(dataPath: SharedData.path)) == nil)
+    }
+
+    @Test("data whose model 'predict' would refuse (1,000,001 features) is refused before training to save it")
+    func modelFileValidatedBeforeTraining() throws {
+        let folder = try SharedData.temporaryDirectory()
+        let data = folder.appendingPathComponent("wide.tsv").path
+        // Two rows of 1,000,002 columns: one feature more than a model file may hold (ModelFile.maximumFeatures).
+        let columns = ModelFile.maximumFeatures + 2
+        let rows = ["0", "1"].map { Array(repeating: $0, count: columns).joined(separator: "\t") }
+        try rows.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        var configuration = TrainingConfiguration(dataPath: data, globalBatch: 2, epochs: 1)
+        configuration.saveModelPath = folder.appendingPathComponent("wide.model").path
+        let refused = failure(of: configuration)
+        #expect(refused?.kind == .invalidData)
+        #expect(refused?.message.contains("makes a model that 'predict' would refuse: its field 'features' is "
+            + "1000001, outside 1..1000000") == true, "\(refused?.message ?? "accepted")")
+        #expect(!FileManager.default.fileExists(atPath: configuration.saveModelPath!))
+    }
+
+    @Test("a row count carried as Float digits stays exact past 2^24 rows and across many ranks")
+    func rowCountDigits() {
+        // 16,777,217 rows (2^24 + 1) in three shares, and 65,536 ranks of 300 rows: summed as MPI sums Floats.
+        for shares in [[5_592_406, 5_592_406, 5_592_405], Array(repeating: 300, count: 65_536),
+                       [1 << 39, 1 << 39 - 1]] {
+            var sums = [Float](repeating: 0, count: RowCountDigits.slots)
+            var digits = [Float](repeating: 0, count: RowCountDigits.slots)
+            for share in shares {
+                RowCountDigits.store(share, into: &digits)
+                for slot in sums.indices { sums[slot] += digits[slot] }
+            }
+            #expect(RowCountDigits.load(sums) == shares.reduce(0, +))
+            // As one Float each, the first sum is already off by one.
+            if shares.count == 3 && shares[0] == 5_592_406 {
+                #expect(Int(shares.reduce(Float(0)) { $0 + Float($1) }) != shares.reduce(0, +))
+            }
+        }
+    }
 }
