@@ -34,7 +34,6 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]
         ),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "CKernelSupport"),
         .target(name: "KernelCore", dependencies: ["CKernelSupport"]),
         .target(
@@ -49,48 +48,58 @@ let package = Package(
             dependencies: ["CKernelSupport", "KernelCore", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
             swiftSettings: kernelSettings(level: nil, tune: nil)
         ),
-        .target(
-            name: "Common",
-            dependencies: ["MPI", "CCrypto"]
-        ),
-        .target(name: "Data", dependencies: ["Common", "MPI"]),
+        .target(name: "Common"),
+        .target(name: "Checksums", dependencies: ["CCrypto"]),
+        .target(name: "MPI", dependencies: ["CMPI", "Common"]),
+        .target(name: "Data", dependencies: ["Common", "MPI", "Checksums"]),
         .target(name: "Models", dependencies: ["Common", "Kernels"]),
         .target(name: "Optimization", dependencies: ["Common", "Kernels", "KernelCore"]),
+        .target(name: "Formats", dependencies: ["Common", "Checksums", "Data", "Models", "Optimization"]),
+        .target(name: "Runtime", dependencies: ["Common", "MPI", "Formats"]),
         .target(
             name: "Training",
-            dependencies: ["Common", "Data", "Models", "Optimization", "MPI", "Kernels"]
+            dependencies: ["Common", "Checksums", "Data", "Models", "Optimization", "Formats", "Runtime", "MPI", "Kernels"]
         ),
-        .target(name: "Comparison", dependencies: ["Training", "Common"]),
+        .target(name: "Comparison", dependencies: ["Formats", "Common"]),
         .target(
             name: "Benchmarks",
-            dependencies: ["Kernels", "MPI", "Common", "Data", "Models", "Training"]
+            dependencies: ["Kernels", "MPI", "Common", "Data", "Models", "Formats", "Training"]
         ),
         .target(
             name: "Commands",
             dependencies: [
-                "Training", "MPI", "Kernels", "Benchmarks", "Comparison", "Common", "Data", "Models", "Optimization",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Training", "Formats", "Runtime", "MPI", "Kernels", "Benchmarks", "Comparison", "Common", "Data",
+                "Models", "Optimization", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "airfoil-dp",
             dependencies: [
-                "Commands", "Common", "MPI", "Kernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Commands", "Common", "Runtime", "MPI", "Kernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "CommonTests", dependencies: ["Common", "TestSupport"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Common", "MPI", "TestSupport"]),
+        .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", "TestSupport"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Common", "Checksums", "MPI", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Common", "Kernels", "TestSupport"]),
         .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Common", "TestSupport"]),
         .testTarget(
-            name: "TrainingTests",
-            dependencies: ["Training", "Data", "Models", "Optimization", "Common", "Kernels", "MPI", "TestSupport"]
-        ),
-        .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Training", "TestSupport"]),
+            name: "FormatsTests",
+            dependencies: ["Formats", "Checksums", "Data", "Models", "Optimization", "Common", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Common", "TestSupport"]),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["airfoil-dp", "Common", "Data", "Models", "MPI", "TestSupport"]),
+            name: "TrainingTests",
+            dependencies: [
+                "Training", "Formats", "Data", "Models", "Optimization", "Common", "Kernels", "MPI", "TestSupport",
+            ]
+        ),
+        .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Formats", "TestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["airfoil-dp", "Common", "Formats", "Data", "Models", "MPI", "TestSupport"]),
     ]
 )
 
@@ -100,10 +109,10 @@ let package = Package(
 if ProcessInfo.processInfo.environment["AIRFOIL_DP_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("DataParser", ["Data", "Common"]),
-        ("CheckpointPayload", ["Training", "Data", "Models", "Common"]),
+        ("CheckpointPayload", ["Formats", "Data", "Common"]),
         ("RunLog", ["Comparison"]),
-        ("ModelFile", ["Models", "Common", "Training"]),
-        ("ResumedLog", ["Training", "Common"]),
+        ("ModelFile", ["Formats", "Models", "Common", "Training"]),
+        ("ResumedLog", ["Formats", "Common"]),
         ("CommandLine", ["Commands", "Common"]),
     ]
     for target in fuzzTargets {

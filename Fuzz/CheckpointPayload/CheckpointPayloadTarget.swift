@@ -1,8 +1,7 @@
 import Common
 import Data
+import Formats
 import Foundation
-import Models
-import Training
 
 /// The run every fuzzed checkpoint is offered to: the airfoil shape (1500 training rows, 5 features) with the
 /// linear model at global batch 10 on 4 ranks.

@@ -1,4 +1,5 @@
 import Common
+import Formats
 import Models
 import Training
 

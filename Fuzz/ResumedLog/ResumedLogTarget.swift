@@ -1,6 +1,6 @@
 import Common
+import Formats
 import Foundation
-import Training
 
 /// The run every fuzzed log is offered to: the airfoil data's linear model at global batch 100, as resolved.
 private let data = DataDescription(path: "airfoil.dat", fileRows: 1503, trainingRows: 1500, features: 5)

@@ -1,9 +1,10 @@
-import Optimization
-import Models
-import Data
-import Kernels
 import Common
+import Data
+import Formats
+import Kernels
 import MPI
+import Models
+import Optimization
 import Training
 
 /// The trainer's own step time at a given global batch, beside the raw allreduce it contains.

@@ -23,10 +23,16 @@ public struct AirfoilDP: AsyncParsableCommand {
 
     public init() {}
 
+    /// Makes every message name settings by their flags (`--global-batch`); call once, when the program starts.
+    public static func spellSettingsAsFlags() {
+        Setting.spellAsFlags()
+    }
+
     /// Everything `airfoil-dp` does with `arguments` before it starts MPI or touches a file: parsing, validation
     /// and, for `train`, the resolved configuration and its checks. The command-line fuzz target calls it.
     /// - Throws: what the command line would report (an argument-parser error or a ``JobFailure``).
     public static func resolve(_ arguments: [String]) throws {
+        spellSettingsAsFlags()
         let command = try parseAsRoot(arguments)
         if let train = command as? Train {
             if let problem = try train.trainingConfiguration().problems.first { throw JobFailure(.usage, problem) }

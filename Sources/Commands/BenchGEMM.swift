@@ -1,11 +1,12 @@
-import Optimization
-import Models
-import Data
-import Common
 import ArgumentParser
-import Kernels
 import Benchmarks
+import Common
+import Data
+import Formats
 import Foundation
+import Kernels
+import Models
+import Optimization
 import Training
 
 /// `airfoil-dp bench gemm`: the chapter's four ways at 256 x 256, a size sweep, and this core's peak.

@@ -1,11 +1,12 @@
-import Optimization
-import Models
-import Data
-import Common
 import ArgumentParser
 import Benchmarks
+import Common
+import Data
+import Formats
 import Foundation
 import MPI
+import Models
+import Optimization
 import Training
 
 /// `airfoil-dp bench step`: the trainer's step time against the raw allreduce, in one job.

@@ -1,10 +1,11 @@
-import Optimization
-import Models
-import Data
-import Common
 import ArgumentParser
+import Common
 import Comparison
+import Data
+import Formats
 import Foundation
+import Models
+import Optimization
 import Training
 
 extension TableFormat: ExpressibleByArgument {}

@@ -1,8 +1,9 @@
-import Optimization
-import Models
-import Data
-import Common
 import ArgumentParser
+import Common
+import Data
+import Formats
+import Models
+import Optimization
 import Training
 
 /// `airfoil-dp fetch-data`: download the airfoil file and verify its checksum.

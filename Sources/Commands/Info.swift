@@ -1,10 +1,11 @@
-import Optimization
-import Models
-import Data
-import Common
 import ArgumentParser
+import Common
+import Data
+import Formats
 import Foundation
 import MPI
+import Models
+import Optimization
 import Training
 
 /// `airfoil-dp info`: what to check before a long job.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Common
 import Data
+import Formats
 import Foundation
 import Models
 import Training

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Common
+import Formats
 import Foundation
 import Training
 

@@ -1,10 +1,12 @@
-import Optimization
-import Models
-import Data
-import Common
 import ArgumentParser
+import Common
+import Data
+import Formats
 import Foundation
 import MPI
+import Models
+import Optimization
+import Runtime
 import Training
 
 extension Preset: ExpressibleByArgument {}

@@ -22,9 +22,9 @@ public enum MemoryBudget {
         let total = bytesEach * Double(processes)
         guard total > Double(budget) else { return }
         let ranks = processes == 1 ? "" : " x \(processes) ranks on host '\(host)' = \(format(total))"
-        let source = limit == nil ? "the \(format(Double(budget))) available (MemAvailable)" : "--max-memory \(format(Double(budget)))"
+        let source = limit == nil ? "the \(format(Double(budget))) available (MemAvailable)" : "\(Setting.maximumMemory) \(format(Double(budget)))"
         throw JobFailure(.usage, "\(what) needs about \(format(bytesEach)) of memory per rank\(ranks), more than "
-            + "\(source): use fewer rows, a smaller model or more hosts, or set the limit with --max-memory")
+            + "\(source): use fewer rows, a smaller model or more hosts, or set the limit with \(Setting.maximumMemory)")
     }
 
     /// The limit `--max-memory` gives, in bytes (nil when it is not given).
@@ -32,7 +32,7 @@ public enum MemoryBudget {
     public static func limit(option text: String?) throws -> Int? {
         guard let text else { return nil }
         guard let bytes = parse(text) else {
-            throw JobFailure(.usage, "--max-memory '\(text)' is not a size such as 512M, 64G or 1T")
+            throw JobFailure(.usage, "\(Setting.maximumMemory) '\(text)' is not a size such as 512M, 64G or 1T")
         }
         return bytes
     }

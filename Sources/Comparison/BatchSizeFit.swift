@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// The fit of steps-to-target against global batch, S(B) = S_min (1 + B_noise / B) (McCandlish et al. 2018,

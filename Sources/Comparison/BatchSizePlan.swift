@@ -1,3 +1,5 @@
+import Formats
+
 /// `compare --plan`: for each batch-size sweep and rank count, the global batch predicted to reach the target
 /// soonest, from the fitted steps S(B) and the measured seconds per step at that rank count and batch, beside what
 /// the sweep measured.

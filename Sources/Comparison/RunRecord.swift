@@ -1,6 +1,6 @@
 import Common
+import Formats
 import Foundation
-import Training
 
 /// What `compare` needs from one complete run log.
 public struct RunRecord: Equatable, Sendable {
@@ -100,7 +100,7 @@ public enum RunLogParser {
             let why = (end?["reason"] as? String).map { "it ended early (\($0))" } ?? "the run died or is still running"
             return problem("incomplete: no summary record; \(why)")
         }
-        let decoder = RunLogSchema.decoder()
+        let decoder = JSONFormat.decoder()
         guard let config = header["config"] as? [String: Any],
               let ranks = header["ranks"] as? Int, ranks > 0,
               let batch = config["global_batch"] as? Int, batch > 0,

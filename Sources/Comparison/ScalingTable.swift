@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// How `compare` forms scaling groups from runs that differ only in rank count.

@@ -1,3 +1,4 @@
+import Checksums
 import Common
 import Foundation
 

@@ -14,7 +14,7 @@ import MPI
 enum FileShardReader {
     /// Reads this rank's rows; `admit` sees the rows every rank will hold once they are counted, before any is
     /// kept, and may refuse them (the memory check).
-    static func read(path: String, requestedRows: Int?, requestedBy: String = "--rows", validationRows: Int,
+    static func read(path: String, requestedRows: Int?, requestedBy: String = "\(Setting.rows)", validationRows: Int,
                      defaultRows: Int, collective: some Collective, admit: (ShardShape) throws -> Void) throws
         -> RawShard
     {
@@ -145,7 +145,7 @@ final class DataFile {
     init(path: String) throws {
         self.path = path
         (descriptor, size, _) = try InputFile.open(
-            path, what: "data file", missingHint: " (pass --data PATH, set \(DataLocation.environmentVariable), or run "
+            path, what: "data file", missingHint: " (pass \(Setting.dataPath) PATH, set \(DataLocation.environmentVariable), or run "
                 + "'airfoil-dp fetch-data' to download it into data/)")
     }
 

@@ -53,7 +53,7 @@ struct ShardPlan {
     /// Checks the row counts against the data and the ranks. `requestedBy` names where `requested` came from in
     /// messages (`--rows`, or a model file's field).
     /// - Throws: ``JobFailure`` of kind `.usage`.
-    static func make(requested: Int?, requestedBy: String = "--rows", validationRows: Int, available: Int,
+    static func make(requested: Int?, requestedBy: String = "\(Setting.rows)", validationRows: Int, available: Int,
                      defaultRows: Int, ranks: Int, source: String) throws -> ShardPlan
     {
         let trainingRows = requested ?? min(defaultRows, available)
@@ -62,7 +62,7 @@ struct ShardPlan {
                 + "'\(source)'")
         }
         guard trainingRows + validationRows <= available else {
-            throw JobFailure(.usage, "--val-rows \(validationRows) after \(trainingRows) training rows needs "
+            throw JobFailure(.usage, "\(Setting.validationRows) \(validationRows) after \(trainingRows) training rows needs "
                 + "\(trainingRows + validationRows) rows; '\(source)' has \(available)")
         }
         guard trainingRows >= ranks else {
@@ -70,7 +70,7 @@ struct ShardPlan {
                 + "\(ranks) ranks: every rank needs at least one row")
         }
         guard validationRows == 0 || validationRows >= ranks else {
-            throw JobFailure(.usage, "--val-rows \(validationRows) is fewer than the \(ranks) ranks: every rank "
+            throw JobFailure(.usage, "\(Setting.validationRows) \(validationRows) is fewer than the \(ranks) ranks: every rank "
                 + "holds at least one held-out row")
         }
         return ShardPlan(trainingRows: trainingRows, validationRows: validationRows, ranks: ranks)

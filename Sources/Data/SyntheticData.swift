@@ -31,7 +31,7 @@ public struct SyntheticData: Codable, Equatable, Sendable {
         for pair in text.dropFirst(prefix.count + 1).split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             func bad() -> JobFailure {
-                JobFailure(.usage, "--data \(text): '\(pair)' is not key=value with keys rows, features, noise, seed")
+                JobFailure(.usage, "\(Setting.dataPath) \(text): '\(pair)' is not key=value with keys rows, features, noise, seed")
             }
             guard parts.count == 2 else { throw bad() }
             switch parts[0] {
@@ -43,13 +43,13 @@ public struct SyntheticData: Codable, Equatable, Sendable {
             }
         }
         guard (1...1_000_000_000_000).contains(data.rows) else {
-            throw JobFailure(.usage, "--data \(text): rows must be between 1 and 10^12 (got \(data.rows))")
+            throw JobFailure(.usage, "\(Setting.dataPath) \(text): rows must be between 1 and 10^12 (got \(data.rows))")
         }
         guard (1...4096).contains(data.features) else {
-            throw JobFailure(.usage, "--data \(text): features must be between 1 and 4096 (got \(data.features))")
+            throw JobFailure(.usage, "\(Setting.dataPath) \(text): features must be between 1 and 4096 (got \(data.features))")
         }
         guard data.noise >= 0 && data.noise.isFinite else {
-            throw JobFailure(.usage, "--data \(text): noise must be a non-negative number (got \(data.noise))")
+            throw JobFailure(.usage, "\(Setting.dataPath) \(text): noise must be a non-negative number (got \(data.noise))")
         }
         return data
     }

@@ -5,7 +5,7 @@ import MPI
 enum SyntheticShardReader {
     /// Generates this rank's rows; `admit` sees the rows every rank will hold before any is made, and may refuse
     /// them (the memory check).
-    static func read(_ data: SyntheticData, requestedRows: Int?, requestedBy: String = "--rows", validationRows: Int,
+    static func read(_ data: SyntheticData, requestedRows: Int?, requestedBy: String = "\(Setting.rows)", validationRows: Int,
                      collective: some Collective, admit: (ShardShape) throws -> Void) throws -> RawShard
     {
         let plan = try collective.agree {

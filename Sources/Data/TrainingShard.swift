@@ -118,7 +118,7 @@ public enum LeadingRows {
     /// rows' shape before any is kept, and may refuse it.
     /// - Throws: ``JobFailure``: `.missingData`, `.invalidData`, or `.usage` when there are fewer rows.
     public static func read(
-        path: String, rows: Int, rowsFrom: String = "--rows", admit: (ShardShape) throws -> Void = { _ in }
+        path: String, rows: Int, rowsFrom: String = "\(Setting.rows)", admit: (ShardShape) throws -> Void = { _ in }
     ) throws -> (columns: Int, values: [Double]) {
         let raw = if let synthetic = try SyntheticData.parse(path) {
             try SyntheticShardReader.read(

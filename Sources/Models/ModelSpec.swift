@@ -1,3 +1,4 @@
+import Common
 import Kernels
 
 /// Which model `--model` trains.
@@ -58,9 +59,9 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     /// Values that make no model, one line each.
     public var problems: [String] {
         guard kind == .mlp else { return [] }
-        if hidden.isEmpty { return ["--hidden needs at least one width for --model mlp"] }
+        if hidden.isEmpty { return ["\(Setting.hidden) needs at least one width for \(Setting.model) mlp"] }
         if let bad = hidden.first(where: { !(1...65536).contains($0) }) {
-            return ["--hidden widths must be between 1 and 65536 (got \(bad))"]
+            return ["\(Setting.hidden) widths must be between 1 and 65536 (got \(bad))"]
         }
         return []
     }

@@ -61,11 +61,11 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
     /// Values that make no schedule.
     public var problems: [String] {
         var found: [String] = []
-        if !(factor > 0 && factor.isFinite) { found.append("--schedule-factor must be a positive number (got \(factor))") }
-        if kind == .factor && factor > 1 { found.append("--schedule-factor above 1 would grow the rate without bound") }
-        if !(minimum >= 0 && minimum.isFinite) { found.append("--min-lr must be a non-negative number (got \(minimum))") }
-        if warmupSteps < 0 { found.append("--warmup-steps must not be negative (got \(warmupSteps))") }
-        if milestones.contains(where: { $0 <= 0 }) { found.append("--milestones must be positive epochs") }
+        if !(factor > 0 && factor.isFinite) { found.append("\(Setting.scheduleFactor) must be a positive number (got \(factor))") }
+        if kind == .factor && factor > 1 { found.append("\(Setting.scheduleFactor) above 1 would grow the rate without bound") }
+        if !(minimum >= 0 && minimum.isFinite) { found.append("\(Setting.minimumRate) must be a non-negative number (got \(minimum))") }
+        if warmupSteps < 0 { found.append("\(Setting.warmupSteps) must not be negative (got \(warmupSteps))") }
+        if milestones.contains(where: { $0 <= 0 }) { found.append("\(Setting.milestones) must be positive epochs") }
         return found
     }
 }

@@ -71,11 +71,11 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
         var settings = defaults(for: kind)
         var learningRate = learningRateFlag
         for (name, value) in hyperparameters {
-            guard value.isFinite else { throw JobFailure(.usage, "--hp \(name) must be a finite number (got \(value))") }
+            guard value.isFinite else { throw JobFailure(.usage, "\(Setting.hyperparameter) \(name) must be a finite number (got \(value))") }
             switch name {
             case "learning_rate":
                 if let flag = learningRateFlag, flag != value {
-                    throw JobFailure(.usage, "--lr \(flag) and --hp learning_rate=\(value) disagree: give one")
+                    throw JobFailure(.usage, "\(Setting.learningRate) \(flag) and \(Setting.hyperparameter) learning_rate=\(value) disagree: give one")
                 }
                 learningRate = value
             case "momentum": settings.momentum = value
@@ -86,11 +86,11 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
             case "beta2": settings.beta2 = value
             case "epsilon": settings.epsilon = value
             default:
-                throw JobFailure(.usage, "--hp \(name) is not a hyperparameter (known: \(names.joined(separator: ", ")))")
+                throw JobFailure(.usage, "\(Setting.hyperparameter) \(name) is not a hyperparameter (known: \(names.joined(separator: ", ")))")
             }
         }
         if kind == .adadelta {
-            if learningRate != nil { throw JobFailure(.usage, "adadelta takes no learning rate (drop --lr)") }
+            if learningRate != nil { throw JobFailure(.usage, "adadelta takes no learning rate (drop \(Setting.learningRate))") }
         } else if let learningRate {
             settings.learningRate = learningRate
         } else if kind == .sgd {
@@ -108,10 +108,10 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
         }
         for (name, value) in [("momentum", momentum), ("gamma1", gamma1), ("rho", rho), ("beta1", beta1), ("beta2", beta2)]
         where !(0..<1).contains(value) {
-            found.append("--hp \(name) must be in [0, 1) (got \(value))")
+            found.append("\(Setting.hyperparameter) \(name) must be in [0, 1) (got \(value))")
         }
-        if wd < 0 { found.append("--hp wd must not be negative (got \(wd))") }
-        if !(epsilon > 0) { found.append("--hp epsilon must be positive (got \(epsilon))") }
+        if wd < 0 { found.append("\(Setting.hyperparameter) wd must not be negative (got \(wd))") }
+        if !(epsilon > 0) { found.append("\(Setting.hyperparameter) epsilon must be positive (got \(epsilon))") }
         return found
     }
 }

@@ -1,5 +1,6 @@
 import Common
 import Data
+import Formats
 import Models
 
 /// The bytes one rank of a run will allocate, estimated from the run's shape before anything large is: the rows it

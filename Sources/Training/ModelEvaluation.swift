@@ -1,5 +1,6 @@
 import Common
 import Data
+import Formats
 import Models
 
 /// What `predict` computes from a saved model and rows of data: the loss in the units the model was trained in and,

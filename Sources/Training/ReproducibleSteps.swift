@@ -1,7 +1,8 @@
 import Common
 import Data
-import Models
+import Formats
 import MPI
+import Models
 
 /// The steps and evaluations of `--reproducible`, whose results are bit-identical at any rank count.
 ///

@@ -1,3 +1,5 @@
+import Formats
+
 /// A row count carried exactly through the step's Float allreduce, as three base-256 digits.
 ///
 /// A Float holds integers exactly only up to 2^24, so a count sent as one Float would round past a global batch of
@@ -23,5 +25,13 @@ public enum RowCountDigits {
     @inline(__always)
     public static func load(_ source: UnsafePointer<Float>) -> Int {
         Int(source[0]) + Int(source[1]) << 8 + Int(source[2]) << 16
+    }
+}
+
+extension TrainingConfiguration {
+    /// Floats in each step's allreduce for a model of `parameterCount` parameters: the gradient sum, the noise
+    /// scale's two sums when it is on, and the row count's digits (``RowCountDigits``).
+    public func allreducedFloats(parameterCount: Int) -> Int {
+        parameterCount + (noiseScaleDecay == nil ? 0 : 2) + RowCountDigits.slots
     }
 }

@@ -1,4 +1,5 @@
 import Common
+import Formats
 import Foundation
 
 /// Whether a run log was written by the run a configuration describes, so that a sweep reruns only what it has
@@ -25,7 +26,7 @@ public enum RunIdentity {
             throw JobFailure(.invalidData, "'\(path)' does not start with a run log header")
         }
         let expected = try JSONSerialization.jsonObject(
-            with: RunLogSchema.encoder().encode(configuration)) as! [String: Any]
+            with: JSONFormat.encoder().encode(configuration)) as! [String: Any]
         return firstDifference(expected: expected, logged: logged, prefix: "")
     }
 

@@ -1,4 +1,5 @@
 import Common
+import Formats
 import Foundation
 import MPI
 

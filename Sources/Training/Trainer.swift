@@ -1,9 +1,13 @@
-import Optimization
-import Models
-import Kernels
-import Data
+import Checksums
 import Common
+import Data
+import Formats
+import Foundation
+import Kernels
 import MPI
+import Models
+import Optimization
+import Runtime
 
 /// The outcome of a complete training run, as rank 0 measured it.
 public struct TrainingSummary: Sendable {
@@ -86,6 +90,12 @@ public final class Trainer<Group: Collective> {
     private let fault: FaultInjection?
     /// The steps and evaluations of `--reproducible`; nil in the default mode.
     private let reproducible: ReproducibleSteps<Group>?
+    /// Rows this rank adds to its count of every step's share (1 under the `miscount-batch` fault, else 0).
+    private let extraRows: Int
+    /// The collective's rank, and whether the allreduce is called and timed (not on one rank): read once, since
+    /// each read goes through the collective's protocol.
+    private let rank: Int
+    private let timesAllreduce: Bool
 
     /// Prepares a run. `configuration.globalBatch` must be resolved; the layout must match the shard. `kernels` is
     /// the set the model computes with (for `--reproducible`, the one every rank agreed on).
@@ -112,6 +122,9 @@ public final class Trainer<Group: Collective> {
             features: shard.features, maxRows: Self.scratchRows(layout: layout, shardRows: shard.rows.count),
             seed: configuration.seed, kernels: kernels)
         optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count, kernels: kernels)
+        rank = collective.rank
+        timesAllreduce = collective.size > 1
+        extraRows = hooks.fault?.isDue(.miscountBatch, rank: collective.rank) == true ? 1 : 0
         reproducible = configuration.isReproducible
             ? ReproducibleSteps(model: model, shard: shard, layout: layout, collective: collective,
                                 seed: configuration.seed, estimatesNoise: configuration.noiseScaleDecay != nil)
@@ -126,226 +139,248 @@ public final class Trainer<Group: Collective> {
         }
     }
 
-    /// Trains for the configured epochs.
+    /// Trains for the configured epochs: each epoch's order, then each step's gradient, reduction, checks, update,
+    /// and the evaluation, checkpoint and progress that fall due.
     ///
     /// - Throws: ``JobFailure`` of kind `.diverged` (reported by rank 0, thrown on every rank at the same
     ///   step) when the gradient or loss stops being finite or the loss grows past its value before training;
     ///   an `MPIError` or a log `JobFailure` for failures that only some ranks may see.
     public func run() throws -> TrainingSummary {
-        let width = shard.inputWidth
-        let shardRows = shard.rows.count
-        let rows = layout.rows
-        let stepsPerEpoch = layout.stepsPerEpoch
-        let totalSteps = configuration.epochs * stepsPerEpoch
-        let evalEvery = configuration.evalEvery
-        let baseRate = configuration.effectiveLearningRate ?? configuration.learningRate
-        let schedule = configuration.schedule
-        let constantRate = schedule.isConstant
-        var rate = constantRate
-            ? baseRate : schedule.rate(base: baseRate, step: 0, epoch: 0, totalSteps: totalSteps)
-        let rank = collective.rank
-
-        var order = EpochOrder(seed: configuration.seed, rank: rank, shardRows: shardRows)
-        let epochInputs = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows * width, 1))
-        let epochTargets = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(shardRows, 1))
-        let parameterCount = model.parameters.count
-        // The allreduced buffer: the gradient sum, the noise-scale estimate's two sums when it is on, and the row
-        // count's digits last.
-        let noiseDecay = configuration.noiseScaleDecay
-        let reduced = UnsafeMutableBufferPointer<Float>.allocateLineAligned(
-            count: configuration.allreducedFloats(parameterCount: parameterCount))
-        let countDigits = reduced.baseAddress! + reduced.count - RowCountDigits.slots
-        let secondHalf = noiseDecay.map { _ in
-            UnsafeMutableBufferPointer<Float>.allocateLineAligned(count: parameterCount)
-        }
-        var noise = noiseDecay == nil ? nil : resume?.noiseScale ?? GradientNoiseScale()
-        defer {
-            epochInputs.deallocate()
-            epochTargets.deallocate()
-            reduced.deallocateLineAligned()
-            secondHalf?.deallocateLineAligned()
-        }
-        let parameters = model.parameters
-        let byColumns = model.gatherLayout == .columns
-        // By columns, the shard's inputs are transposed once, so that each epoch's gather reads one column at a time
-        // (read row by row, the gather cost more than the linear model's whole gradient).
-        let shardColumns = byColumns ? transposedInputs() : nil
-        defer { shardColumns?.deallocate() }
-
-        // Training time is read at the edges of stretches between evaluations; inside a step the clock is read
-        // only around the allreduce (two reads, about 27 ns each here) and not at all on one rank, where the
-        // whole sgd step costs a few tens of nanoseconds.
-        var trainNanoseconds: UInt64 = 0
-        var allreduceNanoseconds: UInt64 = 0
-        var evalNanoseconds: UInt64 = 0
-        let timesAllreduce = collective.size > 1
-        let extraRows = fault?.isDue(.miscountBatch, rank: rank) == true ? 1 : 0
-        let progressInterval = 1024
-
-        let start = try resume == nil ? evaluate() : nil
-        let initialLoss = resume?.initialLoss ?? start!.loss
-        var lastLoss = resume?.lastLoss ?? initialLoss
-        var lastValidationLoss = start?.validation
-        if let start {
-            try record(step: 0, examples: 0, trainNanoseconds: 0, loss: start.loss, validationLoss: start.validation,
-                       rate: rate, noise: noise)
-        } else {
-            trainNanoseconds = UInt64((resume!.trainSeconds * 1e9).rounded())
-        }
-        var nextEval = resume?.nextEval ?? evalEvery
-        var step = resume?.step ?? 0
-        var examples = resume?.examples ?? 0
+        let buffers = StepBuffers(
+            shard: shard, floats: configuration.allreducedFloats(parameterCount: model.parameters.count),
+            estimatesNoise: configuration.noiseScaleDecay != nil,
+            shardColumns: model.gatherLayout == .columns ? transposedInputs() : nil)
+        var order = EpochOrder(seed: configuration.seed, rank: collective.rank, shardRows: shard.rows.count)
+        var position = try start()
+        let constants = StepConstants(configuration, layout: layout, parameters: model.parameters)
         let firstEpoch = resume?.epoch ?? 0
-        let firstStepInEpoch = resume?.stepInEpoch ?? 0
-        monitor?.publish(step: step)
+        for epoch in firstEpoch..<configuration.epochs {
+            prepare(epoch: epoch, order: &order, buffers: buffers, step: position.step)
+            for stepInEpoch in (epoch == firstEpoch ? resume?.stepInEpoch ?? 0 : 0)..<layout.stepsPerEpoch {
+                let slots = layout.slots(ofStep: stepInEpoch)
+                let traced = timeline != nil && position.step < timeline!.stepLimit
+                var traceMark = traced ? MonotonicClock.now() : 0
+                if let reproducible {
+                    try reduceExactly(ofStep: stepInEpoch, with: reproducible, buffers: buffers, position: &position,
+                                      traceMark: &traceMark)
+                } else {
+                    accumulateGradient(ofStep: stepInEpoch, buffers: buffers)
+                    if traced { traceMark = trace(.gradient, since: traceMark, step: position.step) }
+                    try allreduce(buffers, position: &position)
+                    if traced { traceMark = trace(.allreduce, since: traceMark, step: position.step) }
+                }
+                try check(batch: slots.count, buffers: buffers, position: position, constants: constants)
+                update(batch: slots.count, epoch: epoch, buffers: buffers, position: &position, constants: constants)
+                if traced { _ = trace(.update, since: traceMark, step: position.step) }
+                position.step += 1
+                position.examples = epoch * layout.rows + slots.upperBound
+                monitor?.publish(step: position.step)
+                if position.examples >= position.nextEval || position.step == constants.totalSteps {
+                    try evaluate(&position, traced: traced)
+                }
+                if checkpointEvery > 0 && position.step % checkpointEvery == 0 {
+                    try saveCheckpoint(&position, epoch: epoch, stepInEpoch: stepInEpoch, traced: traced)
+                }
+                if progress != nil && position.step % 1024 == 0 { reportProgress(position) }
+            }
+        }
+        return try finish(position)
+    }
+
+    /// The position the run starts from: a resumed state, or step 0 after the evaluation before training.
+    private func start() throws -> Position {
+        let baseRate = configuration.effectiveLearningRate ?? configuration.learningRate
+        let rate = configuration.schedule.isConstant ? baseRate : configuration.schedule.rate(
+            base: baseRate, step: 0, epoch: 0, totalSteps: configuration.epochs * layout.stepsPerEpoch)
+        let noise = configuration.noiseScaleDecay == nil ? nil : resume?.noiseScale ?? GradientNoiseScale()
+        var position: Position
+        if let resume {
+            position = Position(
+                step: resume.step, examples: resume.examples, nextEval: resume.nextEval, rate: rate,
+                initialLoss: resume.initialLoss, lastLoss: resume.lastLoss, noise: noise)
+            position.trainNanoseconds = UInt64((resume.trainSeconds * 1e9).rounded())
+        } else {
+            let (loss, validation) = try evaluate()
+            position = Position(
+                step: 0, examples: 0, nextEval: configuration.evalEvery, rate: rate, initialLoss: loss, lastLoss: loss,
+                lastValidationLoss: validation, noise: noise)
+            try record(position, loss: loss, validationLoss: validation)
+        }
+        monitor?.publish(step: position.step)
         if let timeline {
             try collective.barrier()
             timeline.start(at: MonotonicClock.now())
         }
-        var stretchStart = MonotonicClock.now()
-        var previousStepMark = stretchStart
+        position.stretchStart = MonotonicClock.now()
+        position.previousStepMark = position.stretchStart
+        return position
+    }
 
-        for epoch in firstEpoch..<configuration.epochs {
-            let gatherStart = timeline == nil ? 0 : MonotonicClock.now()
-            if let reproducible {
-                reproducible.shuffle(epoch: epoch)
-            } else {
-                order.shuffle(epoch: epoch)
-                gather(order, inputs: epochInputs, targets: epochTargets, shardColumns: shardColumns)
-            }
-            if let timeline, step < timeline.stepLimit {
-                timeline.add(.gather, from: gatherStart, to: MonotonicClock.now(), step: step)
-            }
-
-            for stepInEpoch in (epoch == firstEpoch ? firstStepInEpoch : 0)..<stepsPerEpoch {
-                let slots = layout.slots(ofStep: stepInEpoch)
-                let globalCount = slots.count
-                let traced = timeline != nil && step < timeline!.stepLimit
-                var traceMark = traced ? MonotonicClock.now() : 0
-                if let reproducible {
-                    // Its gradient span includes the integer allreduce.
-                    allreduceNanoseconds += try reproducible.gradient(
-                        ofStep: stepInEpoch, into: reduced, timed: timesAllreduce)
-                    if stepDurations != nil { recordStep(step, since: &previousStepMark, now: MonotonicClock.now()) }
-                    if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
-                } else {
-                    let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
-                    let targets = epochTargets.baseAddress! + local.lowerBound
-                    let batch: Batch = byColumns
-                        ? .columns(epochInputs.baseAddress! + local.lowerBound, columnStride: shardRows,
-                                   targets: targets, count: local.count)
-                        : .rows(epochInputs.baseAddress! + local.lowerBound * width, width: width,
-                                targets: targets, count: local.count)
-                    if let secondHalf {
-                        accumulateGradientByHalves(batch, secondHalf: secondHalf, into: reduced)
-                    } else {
-                        model.accumulateGradient(batch, into: reduced.baseAddress!)
-                    }
-                    RowCountDigits.store(local.count + extraRows, into: countDigits)
-                    if traced { traceMark = trace(.gradient, since: traceMark, step: step) }
-                    if timesAllreduce {
-                        let before = MonotonicClock.now()
-                        try collective.allreduce(reduced, .sum)
-                        allreduceNanoseconds += MonotonicClock.now() - before
-                        recordStep(step, since: &previousStepMark, now: before)
-                    } else {
-                        // One rank: the sum over ranks is the buffer itself (the call through the watchdog and
-                        // the collective's protocol cost about a tenth of an sgd step).
-                        if stepDurations != nil {
-                            recordStep(step, since: &previousStepMark, now: MonotonicClock.now())
-                        }
-                    }
-                    if traced { traceMark = trace(.allreduce, since: traceMark, step: step) }
-                }
-
-                if !allFinite(UnsafeBufferPointer(rebasing: reduced[..<parameterCount])) {
-                    throw try diverge(step: step, loss: lastLoss, reason: "the gradient is no longer finite")
-                }
-                let countedRows = RowCountDigits.load(countDigits)
-                if countedRows != globalCount {
-                    // The allreduced count is the same on every rank, so every rank fails here at the same step.
-                    throw try inconsistent(step: step, reason: "batch_mismatch", message: "ranks disagree on step "
-                        + "\(step)'s batch: their shares add up to \(countedRows) rows, the plan says "
-                        + "\(globalCount)")
-                }
-                if let noiseDecay, reduced[parameterCount + 1] > 0 {
-                    addNoiseEstimate(to: &noise!, reduced: reduced, batch: globalCount, decay: noiseDecay)
-                }
-                if !constantRate {
-                    rate = schedule.rate(base: baseRate, step: step, epoch: epoch, totalSteps: totalSteps)
-                }
-                optimizer.update(parameters, gradientSum: reduced.baseAddress!,
-                                 gradientScale: 1 / Float(globalCount), learningRate: Float(rate))
-                if traced { _ = trace(.update, since: traceMark, step: step) }
-                step += 1
-                examples = epoch * rows + slots.upperBound
-                monitor?.publish(step: step)
-
-                if examples >= nextEval || step == totalSteps {
-                    let evalStart = MonotonicClock.now()
-                    trainNanoseconds += evalStart - stretchStart
-                    let (loss, validationLoss) = try evaluate()
-                    lastValidationLoss = validationLoss
-                    nextEval = (examples / evalEvery + 1) * evalEvery
-                    try record(step: step, examples: examples, trainNanoseconds: trainNanoseconds, loss: loss,
-                               validationLoss: validationLoss, rate: rate, noise: noise)
-                    if !loss.isFinite {
-                        throw try diverge(step: step, loss: lastLoss, reason: "the loss is no longer finite")
-                    }
-                    if loss > initialLoss {
-                        throw try diverge(step: step, loss: loss, reason: String(
-                            format: "the loss %.4g exceeds its value before training, %.4g", loss, initialLoss))
-                    }
-                    lastLoss = loss
-                    stretchStart = MonotonicClock.now()
-                    evalNanoseconds += stretchStart - evalStart
-                    if traced { timeline!.add(.evaluation, from: evalStart, to: stretchStart, step: step) }
-                }
-                if let saveCheckpoint, checkpointEvery > 0, step % checkpointEvery == 0 {
-                    let saveStart = MonotonicClock.now()
-                    let lastOfEpoch = stepInEpoch == stepsPerEpoch - 1
-                    try saveCheckpoint(state(
-                        epoch: lastOfEpoch ? epoch + 1 : epoch, stepInEpoch: lastOfEpoch ? 0 : stepInEpoch + 1,
-                        step: step, examples: examples, nextEval: nextEval,
-                        trainSeconds: Double(trainNanoseconds + (saveStart - stretchStart)) * 1e-9,
-                        initialLoss: initialLoss, lastLoss: lastLoss, noise: noise))
-                    // Saving is not training: restart the stretch after it.
-                    trainNanoseconds += saveStart - stretchStart
-                    stretchStart = MonotonicClock.now()
-                    if traced { timeline!.add(.checkpoint, from: saveStart, to: stretchStart, step: step) }
-                }
-                if progress != nil && step % progressInterval == 0 {
-                    let now = MonotonicClock.now()
-                    if let due = progress?.isDue(now), due {
-                        reportProgress(now: now, trainSeconds: Double(trainNanoseconds + (now - stretchStart)) * 1e-9,
-                                       step: step, examples: examples, loss: lastLoss)
-                    }
-                }
-            }
+    /// Draws `epoch`'s sample order and, in the default mode, gathers the shard's rows in it.
+    private func prepare(epoch: Int, order: inout EpochOrder, buffers: StepBuffers, step: Int) {
+        let gatherStart = timeline == nil ? 0 : MonotonicClock.now()
+        if let reproducible {
+            reproducible.shuffle(epoch: epoch)
+        } else {
+            order.shuffle(epoch: epoch)
+            gather(order, inputs: buffers.epochInputs, targets: buffers.epochTargets, shardColumns: buffers.shardColumns)
         }
-        let computeNanoseconds = trainNanoseconds - min(allreduceNanoseconds, trainNanoseconds)
+        if let timeline, step < timeline.stepLimit {
+            timeline.add(.gather, from: gatherStart, to: MonotonicClock.now(), step: step)
+        }
+    }
+
+    /// This rank's gradient sum of the step's share, with the noise scale's two sums and the row count: the
+    /// buffer the allreduce then makes the global batch's on every rank.
+    @inline(__always)
+    private func accumulateGradient(ofStep stepInEpoch: Int, buffers: StepBuffers) {
+        let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
+        let width = shard.inputWidth
+        let targets = buffers.epochTargets.baseAddress! + local.lowerBound
+        let batch: Batch = buffers.shardColumns != nil
+            ? .columns(buffers.epochInputs.baseAddress! + local.lowerBound, columnStride: shard.rows.count,
+                       targets: targets, count: local.count)
+            : .rows(buffers.epochInputs.baseAddress! + local.lowerBound * width, width: width, targets: targets,
+                    count: local.count)
+        if let secondHalf = buffers.secondHalf {
+            accumulateGradientByHalves(batch, secondHalf: secondHalf, into: buffers.reduced)
+        } else {
+            model.accumulateGradient(batch, into: buffers.reduced.baseAddress!)
+        }
+        RowCountDigits.store(local.count + extraRows, into: buffers.countDigits)
+    }
+
+    /// The allreduce of the step's buffer, timed; one rank skips the call (the sum over one rank is the buffer).
+    @inline(__always)
+    private func allreduce(_ buffers: StepBuffers, position: inout Position) throws {
+        if timesAllreduce {
+            let before = MonotonicClock.now()
+            try collective.allreduce(buffers.reduced, .sum)
+            position.allreduceNanoseconds += MonotonicClock.now() - before
+            recordStep(position.step, since: &position.previousStepMark, now: before)
+        } else if stepDurations != nil {
+            recordStep(position.step, since: &position.previousStepMark, now: MonotonicClock.now())
+        }
+    }
+
+    /// `--reproducible`'s gradient of the step, reduced exactly (its gradient span includes the integer allreduce).
+    private func reduceExactly(
+        ofStep stepInEpoch: Int, with reproducible: ReproducibleSteps<Group>, buffers: StepBuffers,
+        position: inout Position, traceMark: inout UInt64
+    ) throws {
+        position.allreduceNanoseconds += try reproducible.gradient(
+            ofStep: stepInEpoch, into: buffers.reduced, timed: timesAllreduce)
+        if stepDurations != nil { recordStep(position.step, since: &position.previousStepMark, now: MonotonicClock.now()) }
+        if traceMark != 0 { traceMark = trace(.gradient, since: traceMark, step: position.step) }
+    }
+
+    /// Ends the run on every rank when the reduced gradient is not finite or the ranks' shares do not add up to the
+    /// step's `batch`: both are read from the allreduced buffer, the same on every rank.
+    @inline(__always)
+    private func check(batch: Int, buffers: StepBuffers, position: Position, constants: StepConstants) throws {
+        if !allFinite(UnsafeBufferPointer(rebasing: buffers.reduced[..<constants.parameterCount])) {
+            throw try diverge(step: position.step, loss: position.lastLoss, reason: "the gradient is no longer finite")
+        }
+        let countedRows = RowCountDigits.load(buffers.countDigits)
+        if countedRows != batch {
+            throw try inconsistent(step: position.step, reason: "batch_mismatch", message: "ranks disagree on step "
+                + "\(position.step)'s batch: their shares add up to \(countedRows) rows, the plan says \(batch)")
+        }
+    }
+
+    /// The step's update: the noise-scale estimate, the scheduled rate, the optimizer's rule.
+    @inline(__always)
+    private func update(
+        batch: Int, epoch: Int, buffers: StepBuffers, position: inout Position, constants: StepConstants
+    ) {
+        let reduced = buffers.reduced
+        if let decay = constants.noiseDecay, reduced[constants.parameterCount + 1] > 0 {
+            addNoiseEstimate(to: &position.noise!, reduced: reduced, batch: batch, decay: decay)
+        }
+        if !constants.constantRate {
+            position.rate = constants.schedule.rate(
+                base: constants.baseRate, step: position.step, epoch: epoch, totalSteps: constants.totalSteps)
+        }
+        optimizer.update(constants.parameters, gradientSum: reduced.baseAddress!, gradientScale: 1 / Float(batch),
+                         learningRate: Float(position.rate))
+    }
+
+    /// Evaluates and logs the loss (when the examples seen reach the next multiple of `--eval-every`, and after the
+    /// last step); ends the run as diverged when the loss is not finite or exceeds its value before training.
+    private func evaluate(_ position: inout Position, traced: Bool) throws {
+        let evalEvery = configuration.evalEvery
+        let evalStart = MonotonicClock.now()
+        position.trainNanoseconds += evalStart - position.stretchStart
+        let (loss, validationLoss) = try evaluate()
+        position.lastValidationLoss = validationLoss
+        position.nextEval = (position.examples / evalEvery + 1) * evalEvery
+        try record(position, loss: loss, validationLoss: validationLoss)
+        if !loss.isFinite {
+            throw try diverge(step: position.step, loss: position.lastLoss, reason: "the loss is no longer finite")
+        }
+        if loss > position.initialLoss {
+            throw try diverge(step: position.step, loss: loss, reason: String(
+                format: "the loss %.4g exceeds its value before training, %.4g", loss, position.initialLoss))
+        }
+        position.lastLoss = loss
+        position.stretchStart = MonotonicClock.now()
+        position.evalNanoseconds += position.stretchStart - evalStart
+        if traced { timeline!.add(.evaluation, from: evalStart, to: position.stretchStart, step: position.step) }
+    }
+
+    /// Writes a checkpoint (every `--checkpoint-every` steps, on rank 0); saving is not training time.
+    private func saveCheckpoint(_ position: inout Position, epoch: Int, stepInEpoch: Int, traced: Bool) throws {
+        guard let saveCheckpoint else { return }
+        let saveStart = MonotonicClock.now()
+        let lastOfEpoch = stepInEpoch == layout.stepsPerEpoch - 1
+        try saveCheckpoint(TrainingState(
+            parameters: Array(model.parameters), optimizerFirst: Array(optimizer.first),
+            optimizerSecond: Array(optimizer.second), optimizerUpdates: optimizer.updates,
+            epoch: lastOfEpoch ? epoch + 1 : epoch, stepInEpoch: lastOfEpoch ? 0 : stepInEpoch + 1,
+            step: position.step, examples: position.examples, nextEval: position.nextEval,
+            trainSeconds: Double(position.trainNanoseconds + (saveStart - position.stretchStart)) * 1e-9,
+            initialLoss: position.initialLoss, lastLoss: position.lastLoss, noiseScale: position.noise))
+        position.trainNanoseconds += saveStart - position.stretchStart
+        position.stretchStart = MonotonicClock.now()
+        if traced { timeline!.add(.checkpoint, from: saveStart, to: position.stretchStart, step: position.step) }
+    }
+
+    /// Prints a progress line when one is due (checked every 1024 steps: the check reads the clock).
+    private func reportProgress(_ position: Position) {
+        let now = MonotonicClock.now()
+        guard progress?.isDue(now) == true else { return }
+        let trainSeconds = Double(position.trainNanoseconds + (now - position.stretchStart)) * 1e-9
+        let rows = layout.rows
+        let speed = trainSeconds > 0 ? Double(position.examples) / trainSeconds : 0
+        progress?.report(
+            now: now, epoch: Double(position.examples) / Double(rows), epochs: configuration.epochs,
+            step: position.step, totalSteps: configuration.epochs * layout.stepsPerEpoch, loss: position.lastLoss,
+            examplesPerSecond: speed,
+            secondsLeft: speed > 0 ? Double(configuration.epochs * rows - position.examples) / speed : 0)
+    }
+
+    /// After the last step: the replica check (with its fault points), then the summary.
+    private func finish(_ position: Position) throws -> TrainingSummary {
         if let fault {
-            if fault.isDue(.perturbReplica, rank: rank) { model.parameters[0] = model.parameters[0].nextUp }
-            fault.stopIfDue(.stopFinalCheck, rank: rank)
+            if fault.isDue(.perturbReplica, rank: collective.rank) { model.parameters[0] = model.parameters[0].nextUp }
+            fault.stopIfDue(.stopFinalCheck, rank: collective.rank)
         }
-        let replicasIdentical = try replicasAreIdentical()
-        if !replicasIdentical {
-            throw try inconsistent(step: step, reason: "replicas_differ", message: "parameters or optimizer state "
-                + "differ between ranks after step \(step): the ranks no longer hold one model", replicasIdentical: false)
+        guard try replicasAreIdentical() else {
+            throw try inconsistent(step: position.step, reason: "replicas_differ", message: "parameters or optimizer "
+                + "state differ between ranks after step \(position.step): the ranks no longer hold one model",
+                replicasIdentical: false)
         }
         progress?.finish()
-
-        let trainSeconds = Double(trainNanoseconds) * 1e-9
+        let computeNanoseconds = position.trainNanoseconds - min(position.allreduceNanoseconds, position.trainNanoseconds)
+        let trainSeconds = Double(position.trainNanoseconds) * 1e-9
         return TrainingSummary(
-            finalLoss: lastLoss,
-            secondsPerEpoch: trainSeconds / Double(configuration.epochs),
-            examplesPerSecond: trainSeconds > 0 ? Double(examples) / trainSeconds : 0,
-            steps: step, examples: examples,
+            finalLoss: position.lastLoss, secondsPerEpoch: trainSeconds / Double(configuration.epochs),
+            examplesPerSecond: trainSeconds > 0 ? Double(position.examples) / trainSeconds : 0,
+            steps: position.step, examples: position.examples,
             seconds: TimeSplit(
-                compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(allreduceNanoseconds) * 1e-9,
-                eval: Double(evalNanoseconds) * 1e-9, load: loadSeconds),
-            parameters: model.parameterValues, validationLoss: lastValidationLoss,
-            replicasIdentical: replicasIdentical)
+                compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(position.allreduceNanoseconds) * 1e-9,
+                eval: Double(position.evalNanoseconds) * 1e-9, load: loadSeconds),
+            parameters: model.parameterValues, validationLoss: position.lastValidationLoss, replicasIdentical: true)
     }
 
     /// Writes the batch's gradient sum into `reduced` as the sum of its two halves' (a pass over each half costs
@@ -433,29 +468,6 @@ public final class Trainer<Group: Collective> {
         return columns
     }
 
-    /// The state a checkpoint records: the model, the optimizer and where the run stands.
-    private func state(
-        epoch: Int, stepInEpoch: Int, step: Int, examples: Int, nextEval: Int, trainSeconds: Double,
-        initialLoss: Double, lastLoss: Double, noise: GradientNoiseScale?
-    ) -> TrainingState {
-        TrainingState(
-            parameters: Array(model.parameters), optimizerFirst: Array(optimizer.first),
-            optimizerSecond: Array(optimizer.second), optimizerUpdates: optimizer.updates, epoch: epoch,
-            stepInEpoch: stepInEpoch, step: step, examples: examples, nextEval: nextEval, trainSeconds: trainSeconds,
-            initialLoss: initialLoss, lastLoss: lastLoss, noiseScale: noise)
-    }
-
-    /// Prints one progress line: where the run stands, its speed and the time left.
-    private func reportProgress(now: UInt64, trainSeconds: Double, step: Int, examples: Int, loss: Double) {
-        let rows = layout.rows
-        let rate = trainSeconds > 0 ? Double(examples) / trainSeconds : 0
-        let left = rate > 0 ? Double(configuration.epochs * rows - examples) / rate : 0
-        progress?.report(
-            now: now, epoch: Double(examples) / Double(rows), epochs: configuration.epochs, step: step,
-            totalSteps: configuration.epochs * layout.stepsPerEpoch, loss: loss, examplesPerSecond: rate,
-            secondsLeft: left)
-    }
-
     /// Compares parameters and optimizer state across ranks, bit for bit: a 64-bit fingerprint (``Digest/fingerprint(_:)``)
     /// of every parameter, both optimizer buffers and the update count, allreduced as integers with min and max, so
     /// every rank gets the same answer. They are equal by construction (the same update of the same allreduced
@@ -519,17 +531,15 @@ public final class Trainer<Group: Collective> {
         return max(largestShare, min(shardRows, 4096), 1)
     }
 
-    private func record(
-        step: Int, examples: Int, trainNanoseconds: UInt64, loss: Double, validationLoss: Double?, rate: Double,
-        noise: GradientNoiseScale?
-    ) throws {
+    /// Logs an `eval` record of `loss` at `position` (rank 0).
+    private func record(_ position: Position, loss: Double, validationLoss: Double?) throws {
         guard let log else { return }
         try log.append(EvalRecord(
-            step: step, epoch: Double(examples) / Double(layout.rows), examples: examples,
-            trainSeconds: Double(trainNanoseconds) * 1e-9,
-            wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: rate,
-            valLoss: validationLoss, traceSigma: noise?.traceSigma, gradSq: noise?.squaredNorm,
-            noiseScale: noise?.noiseScale))
+            step: position.step, epoch: Double(position.examples) / Double(layout.rows), examples: position.examples,
+            trainSeconds: Double(position.trainNanoseconds) * 1e-9,
+            wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: position.rate,
+            valLoss: validationLoss, traceSigma: position.noise?.traceSigma, gradSq: position.noise?.squaredNorm,
+            noiseScale: position.noise?.noiseScale))
     }
 
     /// Ends the run on every rank when a value all ranks share shows that they no longer compute the same thing:
@@ -549,7 +559,7 @@ public final class Trainer<Group: Collective> {
         progress?.finish()
         let rate = configuration.effectiveLearningRate ?? configuration.learningRate
         let message = "training diverged at step \(step): \(reason) (last finite loss "
-            + String(format: "%.4g", loss) + "); try a learning rate smaller than this run's \(rate) (--lr)"
+            + String(format: "%.4g", loss) + "); try a learning rate smaller than this run's \(rate) (\(Setting.learningRate))"
         try log?.append(EndRecord(reason: "diverged", step: step, lastFiniteLoss: loss, message: message))
         if collective.rank == 0 { Console.error(message, rank: 0, size: 1) }
         return JobFailure(kind: .diverged, message: message, reported: true)
@@ -557,3 +567,84 @@ public final class Trainer<Group: Collective> {
 }
 
 import Foundation
+
+/// A run's step buffers, allocated once before the first step and freed after the last: the epoch's gathered rows
+/// (and the shard's columns, for a model that gathers by columns), and the allreduced buffer with the noise scale's
+/// second half.
+private final class StepBuffers {
+    let epochInputs: UnsafeMutableBufferPointer<Float>
+    let epochTargets: UnsafeMutableBufferPointer<Float>
+    /// The gradient sum, the noise-scale estimate's two sums when it is on, and the row count's digits last.
+    let reduced: UnsafeMutableBufferPointer<Float>
+    let countDigits: UnsafeMutablePointer<Float>
+    let secondHalf: UnsafeMutableBufferPointer<Float>?
+    /// The shard's inputs column by column: by columns, each epoch's gather reads one column at a time (read row by
+    /// row, the gather cost more than the linear model's whole gradient).
+    let shardColumns: UnsafeMutableBufferPointer<Float>?
+
+    init(shard: TrainingShard, floats: Int, estimatesNoise: Bool, shardColumns: UnsafeMutableBufferPointer<Float>?) {
+        let rows = shard.rows.count
+        epochInputs = .allocate(capacity: max(rows * shard.inputWidth, 1))
+        epochTargets = .allocate(capacity: max(rows, 1))
+        reduced = .allocateLineAligned(count: floats)
+        countDigits = reduced.baseAddress! + floats - RowCountDigits.slots
+        let parameterCount = floats - RowCountDigits.slots - (estimatesNoise ? 2 : 0)
+        secondHalf = estimatesNoise ? .allocateLineAligned(count: parameterCount) : nil
+        self.shardColumns = shardColumns
+    }
+
+    deinit {
+        epochInputs.deallocate()
+        epochTargets.deallocate()
+        reduced.deallocateLineAligned()
+        secondHalf?.deallocateLineAligned()
+        shardColumns?.deallocate()
+    }
+}
+
+/// What every step reads from the configuration, read once (a configuration's schedule, read per step, was a
+/// copy of its milestones' array with its reference counting).
+// Outside the generic Trainer: a type nested in a generic class is generic too, and its unspecialised code
+// checked its metadata per step.
+private struct StepConstants {
+    /// The model's parameters (read through the model's protocol, once).
+    let parameters: UnsafeMutableBufferPointer<Float>
+    let parameterCount: Int
+    let totalSteps: Int
+    let baseRate: Double
+    let schedule: LearningRateSchedule
+    let constantRate: Bool
+    let noiseDecay: Double?
+
+    init(_ configuration: TrainingConfiguration, layout: ShardLayout, parameters: UnsafeMutableBufferPointer<Float>) {
+        self.parameters = parameters
+        parameterCount = parameters.count
+        totalSteps = configuration.epochs * layout.stepsPerEpoch
+        baseRate = configuration.effectiveLearningRate ?? configuration.learningRate
+        schedule = configuration.schedule
+        constantRate = configuration.schedule.isConstant
+        noiseDecay = configuration.noiseScaleDecay
+    }
+}
+
+/// The loop's state between steps: where the run stands, the rate, the losses and the time spent.
+private struct Position {
+    var step: Int
+    var examples: Int
+    var nextEval: Int
+    /// The learning rate of the last update.
+    var rate: Double
+    /// The loss before the first step (the divergence threshold) and the last evaluated losses.
+    let initialLoss: Double
+    var lastLoss: Double
+    var lastValidationLoss: Double?
+    var noise: GradientNoiseScale?
+    /// Training time is read at the edges of stretches between evaluations; inside a step the clock is read
+    /// only around the allreduce, and not at all on one rank (where a whole sgd step costs a few clock reads).
+    var trainNanoseconds: UInt64 = 0
+    var allreduceNanoseconds: UInt64 = 0
+    var evalNanoseconds: UInt64 = 0
+    var stretchStart: UInt64 = 0
+    /// The end of the previous step, for `bench step`'s durations.
+    var previousStepMark: UInt64 = 0
+}

@@ -1,16 +1,18 @@
-import Optimization
-import Models
-import Data
 import Common
+import Data
+import Formats
 import Foundation
 import Kernels
 import MPI
+import Models
+import Optimization
+import Runtime
 
 /// One `airfoil-dp train` job from resolved options to summary, on every rank.
 ///
-/// The order puts cheap checks before expensive work: options against the rank count, then the run log's path
-/// (so an unwritable log loses no training), then the data, then the batch against the data. Each check is a
-/// collective decision (``Collective/agree(_:)``).
+/// The order puts cheap checks before expensive work: options against the rank count, then every output against
+/// the inputs, then the run log's path (so an unwritable log loses no training), then the data, then the batch
+/// against the data. Each check is a collective decision (``Collective/agree(_:)``).
 public enum TrainingJob {
     /// Runs the job. Rank 0 prints the summary lines and writes the log; other ranks print nothing.
     ///
@@ -19,6 +21,7 @@ public enum TrainingJob {
     ///   - quiet: suppresses progress (summary lines are still printed).
     ///   - monitor: the executable's signal handling and stall watchdog (``JobMonitor``), which then watches
     ///     every collective of the job; nil in in-process tests (it changes process-wide signal handling).
+    ///   - memoryLimit: the bytes the ranks of one host may use (`--max-memory`); nil for `MemAvailable`.
     /// - Returns: the summary, on every rank.
     @discardableResult
     public static func run(
@@ -39,14 +42,74 @@ public enum TrainingJob {
     ) throws -> TrainingSummary {
         let jobStart = MonotonicClock.now()
         let startTime = ISO8601DateFormatter().string(from: Date())
-        var configuration = requested
-        let isRoot = collective.rank == 0
+        let fault = try checkOptions(requested, collective: collective)
+        try checkFiles(requested, collective: collective)
+        let checkpoint = try requested.resumePath.map { try readCheckpoint($0, collective: collective) }
+        let log = try collective.agree { () -> RunLog? in
+            guard collective.rank == 0, let path = requested.logPath else { return nil }
+            return try RunLog(path: path, continuing: checkpoint != nil, overwrite: requested.overwriteLog)
+        }
+        let hosts = try HostRanks.gather(collective)
+        fault?.stopIfDue(.stopLoading, rank: collective.rank)
+        let shard = try load(requested, hosts: hosts, memoryLimit: memoryLimit, collective: collective)
+        let configuration = try resolve(requested, shard: shard, collective: collective)
+        let job = Job(
+            configuration: configuration, shard: shard, hosts: hosts, startTime: startTime, versions: versions,
+            log: log, layout: ShardLayout(
+                rows: shard.trainingRows, ranks: collective.size, globalBatch: configuration.globalBatch!),
+            kernels: configuration.isReproducible ? try commonKernels(collective) : KernelSet.active)
+        let loadEnd = MonotonicClock.now()
+        let resume = try start(job, checkpoint: checkpoint, collective: collective)
+        if let log { monitor?.attach(log: log) }
+        var hooks = TrainerHooks()
+        hooks.log = log
+        hooks.progress = collective.rank == 0 ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
+        hooks.monitor = monitor
+        hooks.jobStart = jobStart
+        hooks.loadSeconds = MonotonicClock.seconds(from: jobStart, to: loadEnd)
+        hooks.resume = resume
+        hooks.checkpointEvery = configuration.checkpointEvery
+        hooks.saveCheckpoint = checkpointWriter(job, collective: collective)
+        hooks.timeline = configuration.timelinePath.map { _ in Timeline(stepLimit: configuration.timelineSteps) }
+        hooks.timeline?.add(.load, from: jobStart, to: loadEnd, step: 0)
+        hooks.fault = fault
+        let trainer = Trainer(
+            configuration: configuration, shard: shard, layout: job.layout, collective: collective,
+            kernels: job.kernels, hooks: hooks)
+        defer { monitor?.finishTraining() }
+        let summary = try trainer.run()
+        try finish(job, summary: summary, timeline: hooks.timeline, collective: collective)
+        return summary
+    }
 
-        let fault = try collective.agree { () -> FaultInjection? in
+    /// What the steps of a job share once the data is loaded and the configuration resolved.
+    private struct Job {
+        let configuration: TrainingConfiguration
+        let shard: TrainingShard
+        let hosts: [HostRanks]
+        let startTime: String
+        let versions: [String: String]
+        let log: RunLog?
+        let layout: ShardLayout
+        let kernels: KernelSet
+
+        /// The data as the log header and checkpoints describe it.
+        var data: DataDescription {
+            DataDescription(
+                path: shard.source, fileRows: shard.fileRows, trainingRows: shard.trainingRows,
+                features: shard.features, validationRows: shard.validationRowsTotal, synthetic: shard.synthetic)
+        }
+    }
+
+    /// The options' problems that need no data, against the rank count; the fault to inject, if any.
+    private static func checkOptions(
+        _ configuration: TrainingConfiguration, collective: some Collective
+    ) throws -> FaultInjection? {
+        try collective.agree {
             if let problem = configuration.problems.first { throw JobFailure(.usage, problem) }
             if let batch = configuration.globalBatch, batch < collective.size, !configuration.isReproducible {
-                throw JobFailure(.usage, "--global-batch \(batch) is smaller than the \(collective.size) ranks: "
-                    + "every step must give every rank at least one example")
+                throw JobFailure(.usage, "\(Setting.globalBatch) \(batch) is smaller than the \(collective.size) "
+                    + "ranks: every step must give every rank at least one example")
             }
             if collective.size > RowCountDigits.maximumRanks {
                 throw JobFailure(.usage, "\(collective.size) ranks are more than the \(RowCountDigits.maximumRanks) "
@@ -54,24 +117,26 @@ public enum TrainingJob {
             }
             return try FaultInjection.fromEnvironment()
         }
-        // Rank 0 writes every output: it checks them against the inputs and each other before anything is read.
+    }
+
+    /// Rank 0 writes every output: it checks them against the inputs and each other before anything is read, and
+    /// removes the temporary files a killed job left beside them.
+    private static func checkFiles(_ configuration: TrainingConfiguration, collective: some Collective) throws {
         try collective.agree {
-            guard isRoot else { return }
+            guard collective.rank == 0 else { return }
             try configuration.checkFiles()
             for path in [configuration.checkpointPath, configuration.saveModelPath, configuration.timelinePath] {
                 if let path { AtomicFile.removeStaleTemporaries(of: path) }
             }
         }
-        let checkpoint = try configuration.resumePath.map { try readCheckpoint($0, collective: collective) }
-        let log = try collective.agree { () -> RunLog? in
-            guard isRoot, let path = configuration.logPath else { return nil }
-            return try RunLog(path: path, continuing: checkpoint != nil, overwrite: configuration.overwriteLog)
-        }
-        let hosts = try HostRanks.gather(collective)
-        let host = hosts.first { $0.ranks.contains(collective.rank) }
+    }
 
-        fault?.stopIfDue(.stopLoading, rank: collective.rank)
-        let shard = try TrainingShard.load(
+    /// This rank's shard, once every rank's estimated memory fits its host (``MemoryEstimate``).
+    private static func load(
+        _ configuration: TrainingConfiguration, hosts: [HostRanks], memoryLimit: Int?, collective: some Collective
+    ) throws -> TrainingShard {
+        let host = hosts.first { $0.ranks.contains(collective.rank) }
+        return try TrainingShard.load(
             path: configuration.dataPath, requestedRows: configuration.rows,
             validationRows: configuration.validationRows, collective: collective
         ) { shape in
@@ -79,40 +144,34 @@ public enum TrainingJob {
                 bytesEach: MemoryEstimate.trainingRank(configuration, shape: shape), processes: host?.ranks.count ?? 1,
                 host: host?.name ?? "?", limit: memoryLimit, what: "this run")
         }
+    }
+
+    /// The configuration with what the data decides (rows, the global batch, warmup steps, the scaled rate),
+    /// checked against the data.
+    private static func resolve(
+        _ requested: TrainingConfiguration, shard: TrainingShard, collective: some Collective
+    ) throws -> TrainingConfiguration {
+        var configuration = requested
         let rows = shard.trainingRows
-        configuration.rows = rows
         let batch = configuration.globalBatch ?? rows
+        configuration.rows = rows
         configuration.globalBatch = batch
         try collective.agree {
             if batch > rows {
-                throw JobFailure(.usage, "--global-batch \(batch) is larger than the \(rows) training rows")
+                throw JobFailure(.usage, "\(Setting.globalBatch) \(batch) is larger than the \(rows) training rows")
             }
             if batch < collective.size && !configuration.isReproducible {
                 throw JobFailure(.usage, "the global batch (\(batch), all training rows) is smaller than the "
                     + "\(collective.size) ranks: every step must give every rank at least one example")
             }
             if configuration.isReproducible && batch > ExactSum.safeAdditions {
-                throw JobFailure(.usage, "--reproducible sums each step's rows exactly, at most "
+                throw JobFailure(.usage, "\(Setting.reproducible) sums each step's rows exactly, at most "
                     + "\(ExactSum.safeAdditions) of them; the global batch is \(batch)")
             }
             if configuration.epochs > Int.max / (2 * rows) {
-                throw JobFailure(.usage, "--epochs \(configuration.epochs) is too large to count its examples")
+                throw JobFailure(.usage, "\(Setting.epochs) \(configuration.epochs) is too large to count its examples")
             }
-            if let warmupEpochs = configuration.warmupEpochs {
-                let steps = (warmupEpochs * Double((rows + batch - 1) / batch)).rounded()
-                guard steps <= Double(Int.max / 2) else {
-                    throw JobFailure(.usage, "--warmup-epochs \(warmupEpochs) is \(steps) steps, too many to count")
-                }
-                configuration.schedule.warmupSteps = Int(steps)
-            }
-            configuration.effectiveLearningRate = configuration.scaleLR.scale(
-                configuration.learningRate, batch: batch, baseBatch: configuration.baseBatch,
-                maximum: configuration.maxLR)
-            let rate = configuration.effectiveLearningRate ?? configuration.learningRate
-            if configuration.schedule.minimum > rate {
-                throw JobFailure(.usage, "--min-lr \(configuration.schedule.minimum) is above the learning rate "
-                    + "\(rate)\(configuration.scaleLR == .none ? "" : " (after --scale-lr)"): the schedule would raise it")
-            }
+            try resolveRate(&configuration)
             if configuration.saveModelPath != nil, let problem = ModelFile.problems(
                 model: configuration.model, features: shard.features, means: shard.means,
                 standardDeviations: shard.standardDeviations).first
@@ -121,118 +180,131 @@ public enum TrainingJob {
                     + "would refuse: its \(problem)")
             }
         }
-        let layout = ShardLayout(rows: rows, ranks: collective.size, globalBatch: batch)
-        let kernels = configuration.isReproducible ? try commonKernels(collective) : KernelSet.active
-        let loadEnd = MonotonicClock.now()
-        let loadSeconds = MonotonicClock.seconds(from: jobStart, to: loadEnd)
-        let timeline = configuration.timelinePath.map { _ in Timeline(stepLimit: configuration.timelineSteps) }
-        timeline?.add(.load, from: jobStart, to: loadEnd, step: 0)
+        return configuration
+    }
 
-        let data = DataDescription(
-            path: shard.source, fileRows: shard.fileRows, trainingRows: rows, features: shard.features,
-            validationRows: shard.validationRowsTotal, synthetic: shard.synthetic)
-        // Where training continues, decided once after validation: the resume record and the trainer must agree.
-        var resumeState: TrainingState?
-        var skippedSteps = 0
-        var logNeedsHeader = checkpoint == nil
+    /// Warmup epochs as steps and the rate scaled to the global batch, checked against the schedule's floor.
+    private static func resolveRate(_ configuration: inout TrainingConfiguration) throws {
+        let rows = configuration.rows!
+        let batch = configuration.globalBatch!
+        if let warmupEpochs = configuration.warmupEpochs {
+            let steps = (warmupEpochs * Double((rows + batch - 1) / batch)).rounded()
+            guard steps <= Double(Int.max / 2) else {
+                throw JobFailure(.usage, "\(Setting.warmupEpochs) \(warmupEpochs) is \(steps) steps, too many to count")
+            }
+            configuration.schedule.warmupSteps = Int(steps)
+        }
+        configuration.effectiveLearningRate = configuration.scaleLR.scale(
+            configuration.learningRate, batch: batch, baseBatch: configuration.baseBatch, maximum: configuration.maxLR)
+        let rate = configuration.effectiveLearningRate ?? configuration.learningRate
+        if configuration.schedule.minimum > rate {
+            throw JobFailure(.usage, "\(Setting.minimumRate) \(configuration.schedule.minimum) is above the learning "
+                + "rate \(rate)\(configuration.scaleLR == .none ? "" : " (after \(Setting.scaleRate))"): the "
+                + "schedule would raise it")
+        }
+    }
+
+    /// Where training starts (nil: from the beginning) and the log's first records: a header for a new run or a new
+    /// log, then, for a resumed run, a `resume` record. A checkpoint and a log that holds records must fit the run.
+    private static func start(
+        _ job: Job, checkpoint: Checkpoint?, collective: some Collective
+    ) throws -> TrainingState? {
+        let configuration = job.configuration
+        let data = job.data
+        var resume: (state: TrainingState, skippedSteps: Int)?
+        var logNeedsHeader = true
         if let checkpoint {
+            let source = configuration.resumePath ?? ""
             logNeedsHeader = try collective.agree {
                 if let problem = checkpoint.incompatibility(
-                    with: configuration, data: data, means: shard.means, standardDeviations: shard.standardDeviations)
+                    with: configuration, data: data, means: job.shard.means,
+                    standardDeviations: job.shard.standardDeviations)
                 {
-                    throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
+                    throw JobFailure(.usage, "checkpoint '\(source)' \(problem)")
                 }
                 try checkpoint.validate(
-                    parameterCount: configuration.model.parameterCount(features: shard.features), layout: layout,
-                    source: configuration.resumePath ?? "")
-                if let problem = checkpoint.extensionProblem(epochs: configuration.epochs, layout: layout) {
-                    throw JobFailure(.usage, "checkpoint '\(configuration.resumePath ?? "")' \(problem)")
+                    parameterCount: configuration.model.parameterCount(features: job.shard.features),
+                    layout: job.layout, source: source)
+                if let problem = checkpoint.extensionProblem(epochs: configuration.epochs, layout: job.layout) {
+                    throw JobFailure(.usage, "checkpoint '\(source)' \(problem)")
                 }
-                // A log that holds records must be this run's: appending to another's (or to any file) would
-                // damage it.
-                return try log?.prepareToContinue { header in
+                // A log that holds records must be this run's: appending to another's (or any file) would damage it.
+                return try job.log?.prepareToContinue { header in
                     data.continuationProblem(of: header.data) ?? configuration.continuationProblem(of: header.config)
                 } ?? false
             }
-            let (state, skipped) = checkpoint.resumePoint(ranks: collective.size, layout: layout)
-            resumeState = state
-            skippedSteps = skipped
-            if skipped > 0 && isRoot {
+            resume = checkpoint.resumePoint(ranks: collective.size, layout: job.layout)
+            if let resume, resume.skippedSteps > 0 && collective.rank == 0 {
                 Console.err("airfoil-dp: note: the checkpoint was written by \(checkpoint.ranks) ranks mid-epoch "
-                    + "(step \(checkpoint.state.stepInEpoch) of \(layout.stepsPerEpoch) in epoch "
+                    + "(step \(checkpoint.state.stepInEpoch) of \(job.layout.stepsPerEpoch) in epoch "
                     + "\(checkpoint.state.epoch + 1)); on \(collective.size) ranks the shards differ, so training "
-                    + "continues at the start of the next epoch, skipping \(skipped) steps (no row is used twice)\n")
+                    + "continues at the start of the next epoch, skipping \(resume.skippedSteps) steps (no row is used "
+                    + "twice)\n")
             }
         }
         if logNeedsHeader {
-            try log?.append(HeaderRecord(
-                config: configuration, ranks: collective.size, hosts: hosts, shardRows: layout.shardSizes,
-                data: data, bytesRead: shard.bytesRead,
-                paramCount: configuration.model.parameterCount(features: shard.features),
-                stepsPerEpoch: layout.stepsPerEpoch, versions: versions, kernel: kernels.name.rawValue,
-                startTime: startTime))
+            try job.log?.append(HeaderRecord(
+                config: configuration, ranks: collective.size, hosts: job.hosts, shardRows: job.layout.shardSizes,
+                data: data, bytesRead: job.shard.bytesRead,
+                paramCount: configuration.model.parameterCount(features: job.shard.features),
+                stepsPerEpoch: job.layout.stepsPerEpoch, versions: job.versions, kernel: job.kernels.name.rawValue,
+                startTime: job.startTime))
         }
-        if let checkpoint {
-            try log?.append(ResumeRecord(
+        if let checkpoint, let resume {
+            try job.log?.append(ResumeRecord(
                 checkpoint: configuration.resumePath ?? "", step: checkpoint.state.step,
-                examples: checkpoint.state.examples, ranks: collective.size, hosts: hosts, startTime: startTime,
-                checkpointRanks: checkpoint.ranks, skippedSteps: skippedSteps > 0 ? skippedSteps : nil))
+                examples: checkpoint.state.examples, ranks: collective.size, hosts: job.hosts,
+                startTime: job.startTime, checkpointRanks: checkpoint.ranks,
+                skippedSteps: resume.skippedSteps > 0 ? resume.skippedSteps : nil))
         }
-        let saveCheckpoint: ((TrainingState) throws -> Void)? = isRoot ? configuration.checkpointPath.map { path in
-            { [configuration] state in
-                try Checkpoint(
-                    configuration: configuration, data: data, means: shard.means,
-                    standardDeviations: shard.standardDeviations, ranks: collective.size, state: state
-                ).write(to: path)
-            }
-        } : nil
-        if let log { monitor?.attach(log: log) }
+        return resume?.state
+    }
 
-        let progress = isRoot ? ProgressReporter(mode: configuration.progress, quiet: quiet) : nil
-        var hooks = TrainerHooks()
-        hooks.log = log
-        hooks.progress = progress
-        hooks.monitor = monitor
-        hooks.jobStart = jobStart
-        hooks.loadSeconds = loadSeconds
-        hooks.resume = resumeState
-        hooks.checkpointEvery = configuration.checkpointEvery
-        hooks.saveCheckpoint = saveCheckpoint
-        hooks.timeline = timeline
-        hooks.fault = fault
-        let trainer = Trainer(
-            configuration: configuration, shard: shard, layout: layout, collective: collective, kernels: kernels,
-            hooks: hooks)
-        defer { monitor?.finishTraining() }
-        let summary = try trainer.run()
-
-        if let timeline, let path = configuration.timelinePath {
-            try timeline.write(to: path, collective: collective, hosts: hosts)
-        }
-        if isRoot, let path = configuration.saveModelPath {
-            try ModelFile(
-                model: configuration.model, features: shard.features, parameters: summary.parameters,
-                means: shard.means, standardDeviations: shard.standardDeviations, trainingRows: rows,
-                data: shard.source
+    /// Rank 0's writer of `--checkpoint` (nil elsewhere, and without the option).
+    private static func checkpointWriter(
+        _ job: Job, collective: some Collective
+    ) -> ((TrainingState) throws -> Void)? {
+        guard collective.rank == 0, let path = job.configuration.checkpointPath else { return nil }
+        let data = job.data
+        let ranks = collective.size
+        return { state in
+            try Checkpoint(
+                configuration: job.configuration, data: data, means: job.shard.means,
+                standardDeviations: job.shard.standardDeviations, ranks: ranks, state: state
             ).write(to: path)
         }
-        try log?.append(SummaryRecord(
+    }
+
+    /// After training: the timeline, the model file, the summary record and rank 0's two summary lines.
+    private static func finish(
+        _ job: Job, summary: TrainingSummary, timeline: Timeline?, collective: some Collective
+    ) throws {
+        let configuration = job.configuration
+        if let timeline, let path = configuration.timelinePath {
+            try timeline.write(to: path, collective: collective, hosts: job.hosts)
+        }
+        guard collective.rank == 0 else { return }
+        if let path = configuration.saveModelPath {
+            try ModelFile(
+                model: configuration.model, features: job.shard.features, parameters: summary.parameters,
+                means: job.shard.means, standardDeviations: job.shard.standardDeviations,
+                trainingRows: job.shard.trainingRows, data: job.shard.source
+            ).write(to: path)
+        }
+        try job.log?.append(SummaryRecord(
             finalLoss: summary.finalLoss, secPerEpoch: summary.secondsPerEpoch,
             examplesPerSec: summary.examplesPerSecond, steps: summary.steps, examples: summary.examples,
             seconds: summary.seconds, params: configuration.model.kind == .linear ? summary.parameters : nil,
             paramCount: summary.parameters.count, paramsDigest: summary.parametersDigest,
-            modelFile: configuration.saveModelPath, valLoss: summary.validationLoss, replicasIdentical: summary.replicasIdentical))
-        if isRoot {
-            Console.out(String(format: "loss: %.3f, ", summary.finalLoss)
-                + "\(significant(summary.secondsPerEpoch)) sec/epoch")
-            let trainSeconds = summary.seconds.compute + summary.seconds.allreduce
-            let share = trainSeconds > 0 ? 100 * summary.seconds.allreduce / trainSeconds : 0
-            Console.out(String(
-                format: "%.0f examples/s, %d steps on \(collective.size) \(collective.size == 1 ? "rank" : "ranks"), "
-                    + "allreduce %.0f%% of training time",
-                summary.examplesPerSecond, summary.steps, share))
-        }
-        return summary
+            modelFile: configuration.saveModelPath, valLoss: summary.validationLoss,
+            replicasIdentical: summary.replicasIdentical))
+        Console.out(String(format: "loss: %.3f, ", summary.finalLoss) + "\(significant(summary.secondsPerEpoch)) sec/epoch")
+        let trainSeconds = summary.seconds.compute + summary.seconds.allreduce
+        let share = trainSeconds > 0 ? 100 * summary.seconds.allreduce / trainSeconds : 0
+        Console.out(String(
+            format: "%.0f examples/s, %d steps on \(collective.size) \(collective.size == 1 ? "rank" : "ranks"), "
+                + "allreduce %.0f%% of training time",
+            summary.examplesPerSecond, summary.steps, share))
     }
 
     /// The kernel set every rank can run, for `--reproducible`: the narrowest of the ranks' own choices (their

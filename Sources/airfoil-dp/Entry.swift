@@ -1,9 +1,10 @@
-import Common
 import ArgumentParser
-import Foundation
-import MPI
 import Commands
+import Common
+import Foundation
 import Kernels
+import MPI
+import Runtime
 
 /// Runs the command line, printing argument errors once per job rather than once per rank.
 ///
@@ -15,6 +16,7 @@ enum Entry {
         // First, before any other thread exists: every thread then inherits the blocked SIGINT and SIGTERM, which
         // only the signal thread receives (SignalThread).
         SignalThread.start()
+        AirfoilDP.spellSettingsAsFlags()
         do {
             if case .failure(let problem) = KernelSet.selected { throw JobFailure(.usage, problem.description) }
             var command = try AirfoilDP.parseAsRoot()

@@ -218,7 +218,7 @@ extension EndToEnd {
             let (folder, data, _) = try Self.folderWithDataAndModel()
             let checkpoint = folder.appendingPathComponent("state.ckpt").path
             let stale = checkpoint + ".tmp-999999"
-            FileManager.default.createFile(atPath: stale, contents: Data("half a checkpoint".utf8))
+            _ = FileManager.default.createFile(atPath: stale, contents: Data("half a checkpoint".utf8))
             for attempt in 0..<6 {
                 try? FileManager.default.removeItem(atPath: checkpoint)
                 let job = try Launcher.start(

@@ -1,6 +1,6 @@
 import Common
+import Formats
 import Foundation
-import Models
 import TestSupport
 import Testing
 

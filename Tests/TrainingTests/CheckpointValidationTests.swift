@@ -1,4 +1,5 @@
 import Common
+import Formats
 import Foundation
 import MPI
 import Optimization
@@ -67,25 +68,25 @@ struct CheckpointValidationTests {
     }
 
     @Test("an edited field is refused with exit code 65 and one line naming it", arguments: [
-        ("stepInEpoch", "1000000", "field 'state.stepInEpoch' is 1000000, outside 0..149"),
+        ("step_in_epoch", "1000000", "field 'state.step_in_epoch' is 1000000, outside 0..149"),
         ("epoch", "-1", "field 'state.epoch' is -1, outside 0..1"),
         ("step", "7", "field 'state.step' is 7, outside 148..148"),
-        ("optimizerUpdates", "1099511627776", "field 'state.optimizerUpdates' is 1099511627776, outside 148..148"),
+        ("optimizer_updates", "1099511627776", "field 'state.optimizer_updates' is 1099511627776, outside 148..148"),
         ("examples", "5", "field 'state.examples' is 5, outside 1480..1480"),
-        ("nextEval", "0", "field 'state.nextEval' is 0, outside 1481.."),
-        ("trainSeconds", "-3", "field 'state.trainSeconds' is -3.0, outside 0..1000000000.0 seconds"),
-        ("trainSeconds", "2e10", "field 'state.trainSeconds' is 20000000000.0, outside 0..1000000000.0 seconds"),
-        ("trainSeconds", "1e308", "field 'state.trainSeconds' is 1e+308, outside 0..1000000000.0 seconds"),
-        ("initialLoss", "-1", "field 'state.initialLoss' is -1.0, not a finite number >= 0"),
+        ("next_eval", "0", "field 'state.next_eval' is 0, outside 1481.."),
+        ("train_seconds", "-3", "field 'state.train_seconds' is -3.0, outside 0..1000000000.0 seconds"),
+        ("train_seconds", "2e10", "field 'state.train_seconds' is 20000000000.0, outside 0..1000000000.0 seconds"),
+        ("train_seconds", "1e308", "field 'state.train_seconds' is 1e+308, outside 0..1000000000.0 seconds"),
+        ("initial_loss", "-1", "field 'state.initial_loss' is -1.0, not a finite number >= 0"),
         ("parameters", "[0.5]", "field 'state.parameters' has 1 values; the model has 6 parameters"),
-        ("optimizerFirst", "[0,0,0,0,0,0,0]", "field 'state.optimizerFirst' has 7 values"),
-        ("optimizerSecond", "\"none\"", "field 'state.optimizerSecond' has the wrong type"),
-        ("lastLoss", "null", "field 'state.lastLoss' has the wrong type or is null"),
-        ("noiseScale", #"{"traceAverage":1,"squaredNormAverage":1,"weight":2}"#,
-         "field 'state.noiseScale' has weight 2.0, outside 0..1"),
-        ("noiseScale", #"{"traceAverage":-3.8e31,"squaredNormAverage":1,"weight":0.5}"#,
-         "field 'state.noiseScale' has a negative tr(Sigma) average, -3.8e+31"),
-        ("noiseScale", "null", "field 'state.noiseScale' is missing, but the run estimates the noise scale"),
+        ("optimizer_first", "[0,0,0,0,0,0,0]", "field 'state.optimizer_first' has 7 values"),
+        ("optimizer_second", "\"none\"", "field 'state.optimizer_second' has the wrong type"),
+        ("last_loss", "null", "field 'state.last_loss' has the wrong type or is null"),
+        ("noise_scale", #"{"trace_average":1,"squared_norm_average":1,"weight":2}"#,
+         "field 'state.noise_scale' has weight 2.0, outside 0..1"),
+        ("noise_scale", #"{"trace_average":-3.8e31,"squared_norm_average":1,"weight":0.5}"#,
+         "field 'state.noise_scale' has a negative tr(Sigma) average, -3.8e+31"),
+        ("noise_scale", "null", "field 'state.noise_scale' is missing, but the run estimates the noise scale"),
     ])
     func editedStateField(field: String, value: String, message: String) throws {
         let failure = try resume(editing: Self.setState(field, value))
@@ -99,13 +100,13 @@ struct CheckpointValidationTests {
         #expect(try resume(.adam) { _ in } == nil)
         let failure = try resume(.adam) { payload in
             var state = payload["state"] as! [String: Any]
-            var second = state["optimizerSecond"] as! [Double]
+            var second = state["optimizer_second"] as! [Double]
             second[3] = -0.25
-            state["optimizerSecond"] = second
+            state["optimizer_second"] = second
             payload["state"] = state
         }
         #expect(failure?.exitCode == 65)
-        #expect(failure?.message.contains("field 'state.optimizerSecond[3]' is -0.25; adam's running averages of "
+        #expect(failure?.message.contains("field 'state.optimizer_second[3]' is -0.25; adam's running averages of "
             + "squares are never negative") == true, "\(failure?.message ?? "accepted")")
     }
 
@@ -113,11 +114,11 @@ struct CheckpointValidationTests {
     func otherFields() throws {
         let missing = try resume { payload in
             var state = payload["state"] as! [String: Any]
-            state["lastLoss"] = nil
+            state["last_loss"] = nil
             payload["state"] = state
         }
         #expect(missing?.exitCode == 65)
-        #expect(missing?.message.contains("field 'state.lastLoss' is missing") == true, "\(missing?.message ?? "")")
+        #expect(missing?.message.contains("field 'state.last_loss' is missing") == true, "\(missing?.message ?? "")")
         let ranks = try resume { $0["ranks"] = 0 }
         #expect(ranks?.message.contains("field 'ranks' is 0, outside 1..") == true, "\(ranks?.message ?? "")")
         let epochs = try resume { payload in

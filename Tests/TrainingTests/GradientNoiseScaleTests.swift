@@ -1,6 +1,8 @@
 import Common
+import Formats
 import Foundation
 import MPI
+import Optimization
 import TestSupport
 import Testing
 import Training

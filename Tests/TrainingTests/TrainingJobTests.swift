@@ -1,9 +1,10 @@
-import Optimization
-import Models
-import Data
 import Common
+import Data
+import Formats
 import Foundation
 import MPI
+import Models
+import Optimization
 import TestSupport
 import Testing
 import Training
@@ -56,7 +57,7 @@ struct TrainingJobTests {
         #expect(first.first == "header" && first.last == "summary")
         let refusal = #expect(throws: JobFailure.self) { try run(configuration) }
         #expect(refusal?.exitCode == 73)
-        #expect(refusal?.message.contains("--overwrite") == true, "\(refusal?.message ?? "")")
+        #expect(refusal?.message.contains("overwrite_log") == true, "\(refusal?.message ?? "")")
         #expect(try records() == first, "the refused run left the log as it was")
         configuration.overwriteLog = true
         try run(configuration)
@@ -174,21 +175,22 @@ struct TrainingJobTests {
         }
     }
 
+    // Without the command line, messages name settings by their keys (`warmup_epochs`); the binary by flags.
     @Test("numbers that would trap once converted are refused with one line: warmup epochs, a minimum rate above the rate")
     func numbersBeyondTheirRange() {
         var warmup = TrainingConfiguration(dataPath: SharedData.path)
         warmup.warmupEpochs = 1e18
         let tooLong = failure(of: warmup)
         #expect(tooLong?.kind == .usage)
-        #expect(tooLong?.message.contains("--warmup-epochs 1e+18 is 1.5e+19 steps") == true, "\(tooLong?.message ?? "")")
+        #expect(tooLong?.message.contains("warmup_epochs 1e+18 is 1.5e+19 steps") == true, "\(tooLong?.message ?? "")")
         for kind in [LearningRateSchedule.Kind.cosine, .factor] {
-            var floor = TrainingConfiguration(
+            let floor = TrainingConfiguration(
                 dataPath: SharedData.path, schedule: LearningRateSchedule(kind: kind, factor: 0.99, minimum: 0.3),
                 scaleLR: .sqrt, baseBatch: 400)
             #expect(floor.learningRate == 0.4)
             let above = failure(of: floor)
             #expect(above?.kind == .usage)
-            #expect(above?.message.contains("--min-lr 0.3 is above the learning rate 0.2 (after --scale-lr)") == true,
+            #expect(above?.message.contains("min_lr 0.3 is above the learning rate 0.2 (after scale_lr)") == true,
                     "\(above?.message ?? "accepted")")
         }
     }
@@ -204,7 +206,7 @@ struct TrainingJobTests {
         wide.model = ModelSpec(kind: .mlp, hidden: [46341, 46341])
         let wideFailure = failure(of: wide, memoryLimit: 4 << 30)
         #expect(wideFailure?.kind == .usage)
-        #expect(wideFailure?.message.contains("more than --max-memory 4.0 GiB") == true, "\(wideFailure?.message ?? "")")
+        #expect(wideFailure?.message.contains("more than max_memory 4.0 GiB") == true, "\(wideFailure?.message ?? "")")
         // The airfoil run needs a few tens of MiB: refused under 1 MiB, accepted under the default.
         #expect(failure(of: TrainingConfiguration(dataPath: SharedData.path), memoryLimit: 1 << 20)?.kind == .usage)
         #expect(failure(of: TrainingConfiguration(dataPath: SharedData.path)) == nil)

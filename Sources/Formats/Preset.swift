@@ -1,7 +1,3 @@
-import Optimization
-import Models
-import Data
-import Common
 /// The chapter's four experiments (d2l 11.5), by name. Flags override any of their values.
 public enum Preset: String, CaseIterable, Codable, Sendable {
     /// Gradient descent: the whole training set per step, lr 1, 10 epochs.

@@ -1,13 +1,15 @@
 import Foundation
 
 extension DecodingError {
-    /// One line naming the field at fault, for messages about untrusted files: `field 'state.step' is missing`,
-    /// `field 'parameters[3]' has the wrong type or is null`, `the payload is not valid JSON`.
+    /// One line naming the field at fault as the file spells it (``JSONFormat``), for messages about untrusted
+    /// files: `field 'state.step_in_epoch' is missing`, `field 'parameters[3]' has the wrong type or is null`, `the
+    /// payload is not valid JSON`.
     public var fieldProblem: String {
         func name(_ path: [any CodingKey]) -> String {
             path.reduce("") { text, key in
                 if let index = key.intValue { return text + "[\(index)]" }
-                return text.isEmpty ? key.stringValue : text + "." + key.stringValue
+                let field = JSONFormat.snakeCase(key.stringValue)
+                return text.isEmpty ? field : text + "." + field
             }
         }
         switch self {

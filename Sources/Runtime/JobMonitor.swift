@@ -1,4 +1,5 @@
 import Common
+import Formats
 import Foundation
 import MPI
 import Synchronization
@@ -146,7 +147,7 @@ public final class JobMonitor: Sendable {
                 let name = (Operation(rawValue: operation.load(ordering: .relaxed)) ?? .none).name
                 Console.error(String(
                     format: "stalled: %@ at step %d has not completed in %.0f s (another rank is stuck or gone); "
-                        + "ending the job (--stall-timeout %g)",
+                        + "ending the job (\(Setting.stallTimeout) %g)",
                     name, step.load(ordering: .relaxed), open, stallTimeout),
                     rank: rank.load(ordering: .relaxed), size: max(size.load(ordering: .relaxed), 2))
                 AtomicFile.removeTemporariesAndExit(JobFailure.Kind.runtime.rawValue)

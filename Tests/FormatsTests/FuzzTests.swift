@@ -1,11 +1,11 @@
-import Optimization
-import Models
-import Data
 import Common
+import Data
+import Formats
 import Foundation
+import Models
+import Optimization
 import TestSupport
 import Testing
-import Training
 
 /// Hostile input, generated from a seed: every input either parses or is refused with one line; none crashes.
 ///

@@ -1,7 +1,8 @@
-import Optimization
-import Models
-import Data
 import Common
+import Data
+import Models
+import Optimization
+
 /// How rank 0 reports progress on standard error.
 public enum ProgressMode: String, CaseIterable, Codable, Sendable {
     /// A live, rewritten line when standard error is a terminal; otherwise a plain line every few seconds.
@@ -78,12 +79,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// (absent in logs and checkpoints of the default mode, as in those written before it existed).
     public var reproducible: Bool?
 
-    /// Floats in each step's allreduce for a model of `parameterCount` parameters: the gradient sum, the noise
-    /// scale's two sums when it is on, and the row count's digits (``RowCountDigits``).
-    public func allreducedFloats(parameterCount: Int) -> Int {
-        parameterCount + (noiseScaleDecay == nil ? 0 : 2) + RowCountDigits.slots
-    }
-
     /// Whether the run is in the `--reproducible` mode.
     public var isReproducible: Bool { reproducible == true }
 
@@ -121,39 +116,39 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Why the stall timeout cannot be used, if it cannot (the watchdog starts before the other checks).
     public var stallTimeoutProblem: String? {
         stallTimeout > 0 && stallTimeout.isFinite
-            ? nil : "--stall-timeout must be a positive number of seconds (got \(stallTimeout))"
+            ? nil : "\(Setting.stallTimeout) must be a positive number of seconds (got \(stallTimeout))"
     }
 
     /// The problems of the values that can be judged without data or ranks, one line each.
     public var problems: [String] {
         var found: [String] = []
         if !(learningRate.isFinite && learningRate > 0) {
-            found.append("--lr must be a positive finite number (got \(learningRate))")
+            found.append("\(Setting.learningRate) must be a positive finite number (got \(learningRate))")
         }
         found += optimizer.problems.filter { !$0.hasPrefix("the learning rate") }
         found += schedule.problems
         if let warmupEpochs, !(warmupEpochs >= 0 && warmupEpochs.isFinite) {
-            found.append("--warmup-epochs must be a non-negative number (got \(warmupEpochs))")
+            found.append("\(Setting.warmupEpochs) must be a non-negative number (got \(warmupEpochs))")
         }
         if checkpointPath != nil && checkpointEvery <= 0 {
-            found.append("--checkpoint needs --checkpoint-every N with N > 0 (steps)")
+            found.append("\(Setting.checkpointPath) needs \(Setting.checkpointEvery) N with N > 0 (steps)")
         }
-        if checkpointPath == nil && checkpointEvery != 0 { found.append("--checkpoint-every needs --checkpoint FILE") }
+        if checkpointPath == nil && checkpointEvery != 0 { found.append("\(Setting.checkpointEvery) needs \(Setting.checkpointPath) FILE") }
         if let stallTimeoutProblem { found.append(stallTimeoutProblem) }
         if let noiseScaleDecay, !(noiseScaleDecay > 0 && noiseScaleDecay < 1) {
-            found.append("--noise-scale-decay must be between 0 and 1, both excluded (got \(noiseScaleDecay))")
+            found.append("\(Setting.noiseScaleDecay) must be between 0 and 1, both excluded (got \(noiseScaleDecay))")
         }
-        if baseBatch <= 0 { found.append("--base-batch must be positive (got \(baseBatch))") }
-        if let maxLR, !(maxLR > 0 && maxLR.isFinite) { found.append("--max-lr must be a positive number (got \(maxLR))") }
-        if epochs <= 0 { found.append("--epochs must be positive (got \(epochs))") }
-        if evalEvery <= 0 { found.append("--eval-every must be positive (got \(evalEvery))") }
-        if let rows, rows <= 0 { found.append("--rows must be positive (got \(rows))") }
-        if validationRows < 0 { found.append("--val-rows must not be negative (got \(validationRows))") }
+        if baseBatch <= 0 { found.append("\(Setting.baseBatch) must be positive (got \(baseBatch))") }
+        if let maxLR, !(maxLR > 0 && maxLR.isFinite) { found.append("\(Setting.maximumRate) must be a positive number (got \(maxLR))") }
+        if epochs <= 0 { found.append("\(Setting.epochs) must be positive (got \(epochs))") }
+        if evalEvery <= 0 { found.append("\(Setting.evalEvery) must be positive (got \(evalEvery))") }
+        if let rows, rows <= 0 { found.append("\(Setting.rows) must be positive (got \(rows))") }
+        if validationRows < 0 { found.append("\(Setting.validationRows) must not be negative (got \(validationRows))") }
         if !(1...10_000_000).contains(timelineSteps) {
-            found.append("--timeline-steps must be between 1 and 10000000 (got \(timelineSteps))")
+            found.append("\(Setting.timelineSteps) must be between 1 and 10000000 (got \(timelineSteps))")
         }
         found += model.problems
-        if let globalBatch, globalBatch <= 0 { found.append("--global-batch must be positive (got \(globalBatch))") }
+        if let globalBatch, globalBatch <= 0 { found.append("\(Setting.globalBatch) must be positive (got \(globalBatch))") }
         return found
     }
 }
@@ -172,7 +167,7 @@ extension TrainingConfiguration {
         }
         if earlier.isReproducible != isReproducible {
             return earlier.isReproducible
-                ? "was written by a --reproducible run" : "was not written by a --reproducible run"
+                ? "was written by a \(Setting.reproducible) run" : "was not written by a \(Setting.reproducible) run"
         }
         if earlier.globalBatch != globalBatch {
             return "was written with global batch \(earlier.globalBatch ?? 0), not \(globalBatch ?? 0)"
@@ -197,13 +192,13 @@ extension TrainingConfiguration {
     /// - Throws: ``JobFailure`` of kind `.usage` or `.output`.
     public func checkFiles() throws {
         var inputs: [(flag: String, path: String)] = []
-        if (try? SyntheticData.parse(dataPath)) ?? nil == nil { inputs.append(("--data", dataPath)) }
-        if let resumePath { inputs.append(("--resume", resumePath)) }
+        if (try? SyntheticData.parse(dataPath)) ?? nil == nil { inputs.append(("\(Setting.dataPath)", dataPath)) }
+        if let resumePath { inputs.append(("\(Setting.resumePath)", resumePath)) }
         var outputs: [(flag: String, path: String, mode: OutputMode)] = []
-        if let logPath { outputs.append(("--log", logPath, .appended)) }
-        if let checkpointPath { outputs.append(("--checkpoint", checkpointPath, .replaced)) }
-        if let saveModelPath { outputs.append(("--save-model", saveModelPath, .replaced)) }
-        if let timelinePath { outputs.append(("--timeline", timelinePath, .replaced)) }
-        try OutputPaths.check(inputs: inputs, outputs: outputs, allowed: [["--resume", "--checkpoint"]])
+        if let logPath { outputs.append(("\(Setting.logPath)", logPath, .appended)) }
+        if let checkpointPath { outputs.append(("\(Setting.checkpointPath)", checkpointPath, .replaced)) }
+        if let saveModelPath { outputs.append(("\(Setting.saveModelPath)", saveModelPath, .replaced)) }
+        if let timelinePath { outputs.append(("\(Setting.timelinePath)", timelinePath, .replaced)) }
+        try OutputPaths.check(inputs: inputs, outputs: outputs, allowed: [["\(Setting.resumePath)", "\(Setting.checkpointPath)"]])
     }
 }

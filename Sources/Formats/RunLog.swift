@@ -1,8 +1,8 @@
-import Optimization
-import Models
-import Data
 import Common
+import Data
 import Foundation
+import Models
+import Optimization
 import Synchronization
 
 /// A JSON Lines file written by rank 0, one whole record per line.
@@ -47,8 +47,8 @@ public final class RunLog: Sendable {
         guard !continuing else { return }
         if status.st_size > 0 && !overwrite {
             close(descriptor)
-            throw JobFailure(.output, "the run log '\(path)' already holds a run: give --overwrite to replace it, "
-                + "or --resume CHECKPOINT to continue it")
+            throw JobFailure(.output, "the run log '\(path)' already holds a run: give \(Setting.overwriteLog) to replace it, "
+                + "or \(Setting.resumePath) CHECKPOINT to continue it")
         }
         guard ftruncate(descriptor, 0) == 0 else {
             let failure = SystemError()
@@ -69,12 +69,12 @@ public final class RunLog: Sendable {
         guard !wasEmpty else { return true }
         func refuse(_ problem: String) -> JobFailure {
             JobFailure(.output, "the run log '\(path)' \(problem): give the log of the run being resumed, or a new "
-                + "--log file")
+                + "\(Setting.logPath) file")
         }
         let size = try fileSize()
         let start = try InputFile.read(descriptor, from: 0, count: min(size, 1 << 20), path: path, what: "run log")
         guard let newline = start.firstIndex(of: UInt8(ascii: "\n")),
-              let header = try? RunLogSchema.decoder().decode(HeaderRecord.self, from: Data(start[..<newline])),
+              let header = try? JSONFormat.decoder().decode(HeaderRecord.self, from: Data(start[..<newline])),
               header.type == "header"
         else {
             throw refuse("does not start with a run log header")
@@ -112,7 +112,7 @@ public final class RunLog: Sendable {
     }
 
     private static func encode(_ record: some Encodable) throws -> [UInt8] {
-        var line = [UInt8](try RunLogSchema.encoder().encode(record))
+        var line = [UInt8](try JSONFormat.encoder().encode(record))
         line.append(UInt8(ascii: "\n"))
         return line
     }

@@ -1,3 +1,6 @@
+import Checksums
+import Common
+
 /// The layout of airfoil-dp's own state files (checkpoints, model files): one header line
 /// `airfoil-dp <kind> <format version> <SHA-1 of the payload>`, then the payload.
 ///

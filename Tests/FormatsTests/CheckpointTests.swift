@@ -1,11 +1,11 @@
-import Optimization
-import Models
-import Data
 import Common
+import Data
+import Formats
 import Foundation
+import Models
+import Optimization
 import TestSupport
 import Testing
-import Training
 
 @Suite("Checkpoint files")
 struct CheckpointTests {
@@ -76,7 +76,7 @@ struct CheckpointTests {
         reproducible.reproducible = true
         #expect(checkpoint.incompatibility(with: reproducible, data: data, means: checkpoint.means,
                                            standardDeviations: checkpoint.standardDeviations)
-            == "was not written by a --reproducible run")
+            == "was not written by a reproducible run")
     }
 
     @Test("at another rank count, a default checkpoint written mid-epoch skips to the next epoch; a reproducible one does not")

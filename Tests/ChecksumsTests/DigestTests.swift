@@ -1,6 +1,6 @@
-import Common
-import Testing
+import Checksums
 import TestSupport
+import Testing
 
 @Suite("Digests and fingerprints")
 struct DigestTests {

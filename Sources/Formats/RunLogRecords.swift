@@ -1,72 +1,17 @@
-import Optimization
-import Models
-import Data
+import Checksums
 import Common
+import Data
 import Foundation
-import MPI
+import Models
+import Optimization
 
-/// The records of a run log, one JSON object per line. Keys are written in snake_case.
+/// The records of a run log, one JSON object per line, keys as ``JSONFormat`` writes them.
 ///
 /// A log is a `header`, then `eval` records, then a `summary` (a complete run) or an `end` record (a run that
 /// stopped early). ``RunLogSchema/version`` changes whenever a key changes meaning.
 public enum RunLogSchema {
     /// The schema version written in every header.
     public static let version = 1
-
-    /// The encoder of every record: snake_case keys, sorted; non-finite numbers as strings.
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return encoder
-    }
-
-    /// The decoder that reads what ``encoder()`` writes; keys a record type does not know are ignored.
-    ///
-    /// Foundation's snake_case conversion does not round-trip a property with an acronym (`scaleLR` is written
-    /// `scale_lr` and read back as `scaleLr`), so keys are converted here, those of ``acronymKeys`` by name.
-    public static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .custom { path in
-            let key = path.last!.stringValue
-            let converted = acronymKeys[key] ?? camelCase(key)
-            return AnyCodingKey(stringValue: converted)
-        }
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return decoder
-    }
-}
-
-extension RunLogSchema {
-    /// The logged keys whose properties hold an acronym (a test encodes every record type with every field set and
-    /// decodes it back, so a new one cannot go unnoticed).
-    static let acronymKeys = ["scale_lr": "scaleLR", "max_lr": "maxLR"]
-
-    /// `snake_case` as `camelCase` (`noise_scale_decay` as `noiseScaleDecay`); leading underscores kept.
-    static func camelCase(_ key: String) -> String {
-        let words = key.split(separator: "_", omittingEmptySubsequences: false)
-        guard words.count > 1, let first = words.first(where: { !$0.isEmpty }) else { return key }
-        let leading = key.prefix { $0 == "_" }
-        let rest = words.drop { $0.isEmpty }.dropFirst()
-        return leading + first + rest.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-    }
-
-    /// A coding key made from a string.
-    struct AnyCodingKey: CodingKey {
-        let stringValue: String
-        let intValue: Int?
-        init(stringValue: String) {
-            self.stringValue = stringValue
-            intValue = nil
-        }
-        init?(intValue: Int) {
-            stringValue = "\(intValue)"
-            self.intValue = intValue
-        }
-    }
 }
 
 /// The distinct hosts of a job, with the ranks on each.
@@ -76,21 +21,9 @@ public struct HostRanks: Codable, Equatable, Sendable {
     /// The ranks running on it.
     public var ranks: [Int]
 
-    /// Every rank's host name (`gethostname`), gathered on every rank and grouped by host in order of first rank.
-    public static func gather(_ collective: some Collective) throws -> [HostRanks] {
-        var name = [CChar](repeating: 0, count: 256)
-        gethostname(&name, name.count - 1)
-        let local = name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
-        var hosts: [HostRanks] = []
-        for (rank, bytes) in try collective.allgather(local).enumerated() {
-            let host = String(decoding: bytes, as: UTF8.self)
-            if let index = hosts.firstIndex(where: { $0.name == host }) {
-                hosts[index].ranks.append(rank)
-            } else {
-                hosts.append(HostRanks(name: host, ranks: [rank]))
-            }
-        }
-        return hosts
+    public init(name: String, ranks: [Int]) {
+        self.name = name
+        self.ranks = ranks
     }
 }
 
@@ -151,6 +84,23 @@ public struct HeaderRecord: Codable, Sendable {
     /// The GEMM kernel set rank 0 runs (`avx512`, `avx2` or `portable`; `AIRFOIL_DP_KERNEL` forces one).
     public var kernel: String
     public var startTime: String
+
+    /// Creates a record.
+    public init(config: TrainingConfiguration, ranks: Int, hosts: [HostRanks], shardRows: [Int],
+        data: DataDescription, bytesRead: [Int], paramCount: Int, stepsPerEpoch: Int, versions: [String: String],
+        kernel: String, startTime: String) {
+        self.config = config
+        self.ranks = ranks
+        self.hosts = hosts
+        self.shardRows = shardRows
+        self.data = data
+        self.bytesRead = bytesRead
+        self.paramCount = paramCount
+        self.stepsPerEpoch = stepsPerEpoch
+        self.versions = versions
+        self.kernel = kernel
+        self.startTime = startTime
+    }
 }
 
 /// One evaluation of the loss over the whole training set.
@@ -178,6 +128,23 @@ public struct EvalRecord: Codable, Sendable {
     public var traceSigma: Double?
     public var gradSq: Double?
     public var noiseScale: Double?
+
+    /// Creates a record.
+    public init(step: Int, epoch: Double, examples: Int, trainSeconds: Double, wallSeconds: Double, loss: Double,
+        lr: Double, valLoss: Double? = nil, traceSigma: Double? = nil, gradSq: Double? = nil,
+        noiseScale: Double? = nil) {
+        self.step = step
+        self.epoch = epoch
+        self.examples = examples
+        self.trainSeconds = trainSeconds
+        self.wallSeconds = wallSeconds
+        self.loss = loss
+        self.lr = lr
+        self.valLoss = valLoss
+        self.traceSigma = traceSigma
+        self.gradSq = gradSq
+        self.noiseScale = noiseScale
+    }
 }
 
 /// Where the time of a run went, in seconds, on rank 0.
@@ -190,6 +157,14 @@ public struct TimeSplit: Codable, Equatable, Sendable {
     public var eval: Double
     /// Reading, validating and standardising the data.
     public var load: Double
+
+    /// Creates a record.
+    public init(compute: Double, allreduce: Double, eval: Double, load: Double) {
+        self.compute = compute
+        self.allreduce = allreduce
+        self.eval = eval
+        self.load = load
+    }
 }
 
 /// The last record of a complete run.
@@ -217,6 +192,24 @@ public struct SummaryRecord: Codable, Sendable {
     /// min and max of a checksum of their bits). A run where they differ ends with an `end` record whose
     /// `replicas_identical` is false instead, and exit code 70.
     public var replicasIdentical: Bool
+
+    /// Creates a record.
+    public init(finalLoss: Double, secPerEpoch: Double, examplesPerSec: Double, steps: Int, examples: Int,
+        seconds: TimeSplit, params: [Float]? = nil, paramCount: Int? = nil, paramsDigest: String? = nil,
+        modelFile: String? = nil, valLoss: Double? = nil, replicasIdentical: Bool) {
+        self.finalLoss = finalLoss
+        self.secPerEpoch = secPerEpoch
+        self.examplesPerSec = examplesPerSec
+        self.steps = steps
+        self.examples = examples
+        self.seconds = seconds
+        self.params = params
+        self.paramCount = paramCount
+        self.paramsDigest = paramsDigest
+        self.modelFile = modelFile
+        self.valLoss = valLoss
+        self.replicasIdentical = replicasIdentical
+    }
 }
 
 /// The last record of a run that stopped early.
@@ -235,6 +228,17 @@ public struct EndRecord: Codable, Sendable {
     public var signal: String?
     /// False when the run ended because the replicas differ; absent otherwise.
     public var replicasIdentical: Bool?
+
+    /// Creates a record.
+    public init(reason: String, step: Int, lastFiniteLoss: Double? = nil, message: String, signal: String? = nil,
+        replicasIdentical: Bool? = nil) {
+        self.reason = reason
+        self.step = step
+        self.lastFiniteLoss = lastFiniteLoss
+        self.message = message
+        self.signal = signal
+        self.replicasIdentical = replicasIdentical
+    }
 }
 
 /// Marks where a resumed run continues the log of the run it resumes.
@@ -254,4 +258,17 @@ public struct ResumeRecord: Codable, Sendable {
     /// Steps of the interrupted epoch skipped because the rank count changed mid-epoch (absent when none were):
     /// training continues at step `step + skipped_steps`.
     public var skippedSteps: Int?
+
+    /// Creates a record.
+    public init(checkpoint: String, step: Int, examples: Int, ranks: Int, hosts: [HostRanks], startTime: String,
+        checkpointRanks: Int, skippedSteps: Int? = nil) {
+        self.checkpoint = checkpoint
+        self.step = step
+        self.examples = examples
+        self.ranks = ranks
+        self.hosts = hosts
+        self.startTime = startTime
+        self.checkpointRanks = checkpointRanks
+        self.skippedSteps = skippedSteps
+    }
 }

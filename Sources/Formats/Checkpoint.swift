@@ -1,7 +1,7 @@
-import Models
-import Data
 import Common
+import Data
 import Foundation
+import Models
 import Optimization
 
 /// Everything a run needs to continue exactly where it stopped: parameters, optimizer state and the position in
@@ -59,9 +59,10 @@ public struct TrainingState: Codable, Equatable, Sendable {
 /// flipped bytes. Files are written to a temporary name, synced and renamed, so a crash never leaves half a file.
 public struct Checkpoint: Codable, Equatable, Sendable {
     /// The format version this build reads and writes.
-    /// Version 2 added the model's architecture to the configuration (`model`), the held-out rows and the model
-    /// file path; version 1 files are refused.
-    public static let formatVersion = 2
+    /// Version 3 (airfoil-dp 0.3) writes its keys as every file does (``JSONFormat``: snake_case, where version 2
+    /// wrote camelCase) and requires the noise scale's state when the run estimates it. Version 2 (0.2) added the
+    /// model's architecture, the held-out rows and the model file path. Other versions are refused with one line.
+    public static let formatVersion = 3
 
     /// The run's resolved configuration.
     public var configuration: TrainingConfiguration
@@ -88,9 +89,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
 
     /// The file's bytes.
     public func encoded() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Self.layout.encode([UInt8](try encoder.encode(self)))
+        Self.layout.encode([UInt8](try JSONFormat.encoder().encode(self)))
     }
 
     static let layout = DigestedFile(kind: "checkpoint", version: formatVersion)
@@ -100,7 +99,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     public static func decode(_ bytes: [UInt8], source: String) throws -> Checkpoint {
         let payload = try layout.payload(of: bytes, what: "checkpoint '\(source)'")
         do {
-            return try JSONDecoder().decode(Checkpoint.self, from: Data(payload))
+            return try JSONFormat.decoder().decode(Checkpoint.self, from: Data(payload))
         } catch let error as DecodingError {
             throw JobFailure(.invalidData, "checkpoint '\(source)' has a valid checksum, but \(error.fieldProblem)")
         } catch {
@@ -116,8 +115,10 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     /// - Parameter parameterCount: the run's model's parameter count.
     /// - Throws: ``JobFailure`` of kind `.invalidData` naming the first bad field, its value and what it must be.
     public func validate(parameterCount: Int, layout: ShardLayout, source: String) throws {
+        // Fields are named as the file spells them (JSONFormat's snake_case).
         func fail(_ field: String, _ problem: String) -> JobFailure {
-            JobFailure(.invalidData, "checkpoint '\(source)': field '\(field)' \(problem)")
+            let name = field.split(separator: ".").map { JSONFormat.snakeCase(String($0)) }.joined(separator: ".")
+            return JobFailure(.invalidData, "checkpoint '\(source)': field '\(name)' \(problem)")
         }
         func require(_ field: String, _ value: Int, in range: ClosedRange<Int>) throws {
             guard range.contains(value) else {

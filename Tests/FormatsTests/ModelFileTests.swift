@@ -1,4 +1,6 @@
+import Checksums
 import Common
+import Formats
 import Foundation
 import Models
 import Testing

@@ -1,8 +1,9 @@
-import Optimization
-import Models
-import Data
 import Common
+import Data
+import Formats
 import Foundation
+import Models
+import Optimization
 
 /// Rank 0's progress on standard error: a live line on a terminal, a plain line every few seconds elsewhere.
 ///

@@ -1,5 +1,7 @@
+import Checksums
 import Common
 import Foundation
+import Models
 
 /// A trained model as `--save-model` writes it and `airfoil-dp predict` reads it: the architecture, every
 /// parameter bit for bit, and the standardisation the model was trained with.
@@ -39,10 +41,7 @@ public struct ModelFile: Codable, Equatable, Sendable {
 
     /// The file's bytes.
     public func encoded() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return Self.layout.encode([UInt8](try encoder.encode(self)))
+        Self.layout.encode([UInt8](try JSONFormat.encoder().encode(self)))
     }
 
     static let layout = DigestedFile(kind: "model", version: formatVersion)
@@ -57,11 +56,9 @@ public struct ModelFile: Codable, Equatable, Sendable {
     public static func decode(_ bytes: [UInt8], source: String) throws -> ModelFile {
         let what = "model file '\(source)'"
         let payload = try layout.payload(of: bytes, what: what)
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         let file: ModelFile
         do {
-            file = try decoder.decode(ModelFile.self, from: Data(payload))
+            file = try JSONFormat.decoder().decode(ModelFile.self, from: Data(payload))
         } catch let error as DecodingError {
             throw JobFailure(.invalidData, "\(what) has a valid checksum, but \(error.fieldProblem)")
         } catch {

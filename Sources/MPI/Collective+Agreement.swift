@@ -1,4 +1,4 @@
-import MPI
+import Common
 
 extension Collective {
     /// Runs `body` on every rank and makes its failure a collective decision.

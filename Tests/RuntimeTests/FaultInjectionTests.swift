@@ -1,6 +1,6 @@
 import Common
+import Runtime
 import Testing
-import Training
 
 @Suite("Fault injection")
 struct FaultInjectionTests {
