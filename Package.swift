@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Formats", "TestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["airfoil-dp", "Common", "Formats", "Data", "Models", "MPI", "TestSupport"]),
+            dependencies: ["airfoil-dp", "Commands", "Common", "Formats", "Data", "Models", "MPI", "TestSupport"]),
     ]
 )
 

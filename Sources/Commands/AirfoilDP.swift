@@ -6,7 +6,7 @@ import ArgumentParser
 
 /// The `airfoil-dp` command: data-parallel minibatch SGD on the airfoil self-noise data, over MPI.
 public struct AirfoilDP: AsyncParsableCommand {
-    public static let version = "0.2.0"
+    public static let version = "0.3.0"
 
     public static let configuration = CommandConfiguration(
         commandName: "airfoil-dp",

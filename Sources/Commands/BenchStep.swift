@@ -17,8 +17,8 @@ struct BenchStep: ParsableCommand {
         discussion: """
             Runs the real trainer (evaluation only before and after) at global batch = ranks, 10 x ranks and \
             min(100 x ranks, rows) (or the --global-batch values), with the model and optimizer given, then \
-            allreduces a buffer of the same size (parameters + 3: 9 floats for the linear model, 4,612 for the \
-            5-64-64-1 MLP) as many times, in the same job; then times the trainer again with --reproducible (its \
+            allreduces a buffer of the same size (the parameters, the noise scale's two sums and the row count's \
+            \(RowCountDigits.slots) digits) as many times, in the same job; then times the trainer again with --reproducible (its \
             median step over the default's) and with the gradient noise scale's estimate off (--noise-scale off: \
             what the estimate adds to the median step). \
             Heap allocations per step: scripts/bench-allocations.sh.

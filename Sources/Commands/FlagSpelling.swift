@@ -2,8 +2,8 @@ import Common
 
 extension Setting {
     /// The flag of each setting: the one place where a library's setting meets its command-line spelling (the
-    /// flags themselves are declared by the commands' options; `scripts/test.sh` checks each appears in the help).
-    var flag: String {
+    /// flags themselves are declared by the commands' options; a test checks that each appears in their help).
+    public var flag: String {
         switch self {
         case .dataPath: "--data"
         case .rows: "--rows"

@@ -15,9 +15,8 @@ struct Predict: ParsableCommand {
             (standardised with the model file's own means and deviations, so it equals the training run's \
             final_loss on the same rows), X in shortest round-trip form. --output writes one prediction per row in \
             the target's original units (a file, replaced atomically, or a device or pipe such as /dev/stdout, \
-            written directly). Runs in one process (no mpirun). Exit codes: 0 done, 64 usage (an output that is \
-            an input), 65 invalid model file or data (a loss or prediction that is not finite included), 66 \
-            missing file, 73 output not writable.
+            written directly). Runs in one process (no mpirun). Exit codes: \
+            \(JobFailure.exitCodeHelp([.usage, .invalidData, .missingData, .output])).
             """)
 
     @Argument(help: "The model file.")

@@ -25,12 +25,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the linear model or an MLP (the default subcommand).",
         discussion: """
-            Presets (flags override their values): \
-            gd (lr 1, all rows per step, 10 epochs), sgd (lr 0.005, batch 1, 2 epochs), \
-            minibatch100 (lr 0.4, batch 100, 2 epochs; the default), minibatch10 (lr 0.05, batch 10, 2 epochs).
-            Exit codes: 0 done, 3 diverged, 64 usage, 65 invalid data, 66 missing data, 70 runtime failure, \
-            73 output not writable (or a run log that already holds a run), 130 interrupted (SIGINT), \
-            143 terminated (SIGTERM).
+            Presets (flags override their values): \(Preset.allCases.map(\.summary).joined(separator: ", ")).
+            Exit codes: \(JobFailure.exitCodeHelp(
+                JobFailure.Kind.allCases, extra: ["130 interrupted (SIGINT)", "143 terminated (SIGTERM)"])).
             """)
 
     @Option(help: "The data file (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")

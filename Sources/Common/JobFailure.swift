@@ -4,7 +4,7 @@
 /// into a decision all ranks take together, so that no rank is left waiting in a collective.
 public struct JobFailure: Error, Equatable, Sendable, CustomStringConvertible {
     /// What kind of failure this is; each kind has its own exit code.
-    public enum Kind: Int32, Sendable {
+    public enum Kind: Int32, CaseIterable, Sendable {
         /// A bad option, or options that do not fit the data or the rank count.
         case usage = 64
         /// The data file is there but is not a valid table.
@@ -17,6 +17,25 @@ public struct JobFailure: Error, Equatable, Sendable, CustomStringConvertible {
         case output = 73
         /// Training diverged: the loss or the gradient stopped being finite, or the loss grew past its start.
         case diverged = 3
+
+        /// A few words for help texts and documentation.
+        public var summary: String {
+            switch self {
+            case .usage: "usage (a bad option, or options that do not fit the data, the ranks or each other)"
+            case .invalidData: "invalid data, checkpoint, model file or result"
+            case .missingData: "an input missing, unreadable or not a regular file"
+            case .runtime: "runtime failure (MPI, a stalled collective, ranks that disagree)"
+            case .output: "output not writable (or a run log that holds another run)"
+            case .diverged: "training diverged"
+            }
+        }
+    }
+
+    /// The exit codes of `kinds` for a command's help, in order of code: "0 done, 3 diverged, 64 usage, ...",
+    /// then `extra` (exit codes that are no failure kind, such as those of signals).
+    public static func exitCodeHelp(_ kinds: [Kind], extra: [String] = []) -> String {
+        let listed = kinds.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue) \($0.summary)" }
+        return (["0 done"] + listed + extra).joined(separator: ", ")
     }
 
     /// The kind, which decides the exit code.

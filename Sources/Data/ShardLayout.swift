@@ -52,7 +52,7 @@ public struct ShardLayout: Equatable, Sendable {
 
     /// How many of the slots `0 ..< slot` belong to `rank`.
     public func slotsOwned(before slot: Int, by rank: Int) -> Int {
-        // One rank owns every slot: no division (two 64-bit divisions per step, about 5% of the one-rank sgd step).
+        // One rank owns every slot: no division (two 64-bit divisions were a visible share of the one-rank sgd step).
         if ranks == 1 { return slot }
         return slot > rank ? (slot - rank - 1) / ranks + 1 : 0
     }

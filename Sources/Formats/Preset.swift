@@ -34,3 +34,12 @@ public enum Preset: String, CaseIterable, Codable, Sendable {
         self == .gd ? 10 : 2
     }
 }
+
+extension Preset {
+    /// One preset's values for help texts: `gd (lr 1, all rows per step, 10 epochs)`.
+    public var summary: String {
+        let batch = globalBatch.map { "batch \($0)" } ?? "all rows per step"
+        let rate = String(format: "%g", learningRate)
+        return "\(rawValue) (lr \(rate), \(batch), \(epochs) epochs\(self == .minibatch100 ? "; the default" : ""))"
+    }
+}

@@ -235,8 +235,8 @@ func directRows6x16<Arithmetic: VectorArithmetic>(
 
 /// One row (a one-example batch, or the row left over from the six-row tiles). Alone, each output's sum over the depth
 /// is one chain of dependent multiply-adds, so the depth is split: even and odd steps into separate sums with four
-/// vectors, four interleaved sums with one, added at the end (1 x 64 x 64 with AVX-512 on a Zen 5: 96 -> 83 ns with
-/// `B`'s rows on cache lines; rows straddling lines are bound by their split loads either way). The order differs
+/// vectors, four interleaved sums with one, added at the end (faster when `B`'s rows are on cache lines; rows
+/// straddling lines are bound by their split loads either way). The order differs
 /// from the tiles', so a row's last bits can depend on whether it came alone (see `MultilayerPerceptron`).
 @inlinable @inline(never)
 func directRow<Arithmetic: VectorArithmetic>(
@@ -411,8 +411,7 @@ func directTile6x16<Arithmetic: VectorArithmetic, Rows: DirectTileRows>(
         c4 = Arithmetic.multiplyAdd(Vector(repeating: a4[offset]), b0, c4)
         c5 = Arithmetic.multiplyAdd(Vector(repeating: a5[offset]), b0, c5)
     }
-    // Straight from the registers (through a buffer it cost 20 ns a tile, most of a short product), the rows that
-    // exist.
+    // Straight from the registers (a staging buffer cost most of a short product), the rows that exist.
     storeVector(c0, to: c, alpha: alpha, beta: beta, columns: columns)
     guard rows > 1 else { return }
     storeVector(c1, to: c + 1 * ldc, alpha: alpha, beta: beta, columns: columns)
@@ -462,10 +461,10 @@ func storeRow(
 /// into one vector of sixteen results by ``foldSums(_:)``; the depth past the last whole 16 is added one by one.
 /// The MLP's backward `dZ W^T` at a local batch of one to a few rows, where transposing `W` costs more than the
 /// product. Rows or columns past the edge repeat the last one and are not stored. Two rows by eight columns per
-/// block when `wide` (32 vector registers), an odd last row by sixteen (1 x 64 x 64: 118 -> 78 ns on a Zen 5);
-/// otherwise one row by eight columns in 8-lane vectors: sixteen 16-lane sums spill AVX2's sixteen registers (2.4 us
-/// at 6 x 64 x 64, against 0.6 us for the forward product of that size), and with fewer columns per block the fold
-/// costs as much as the products.
+/// block when `wide` (32 vector registers), an odd last row by sixteen (rather than paired with itself);
+/// otherwise one row by eight columns in 8-lane vectors: sixteen 16-lane sums spill AVX2's sixteen registers (four
+/// times the forward product of the same size), and with fewer columns per block the fold costs as much as the
+/// products.
 @inlinable @inline(__always)
 public func transposedProduct<Arithmetic: VectorArithmetic>(
     wide: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,

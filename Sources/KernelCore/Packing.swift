@@ -65,7 +65,7 @@ public enum Packing {
         let wholeSlivers = columns / nr
         if !transposed && wholeSlivers > 0 {
             // Whole slivers row by row of `B`: each row is read once from start to end (sliver by sliver, the reads
-            // went `ldb` apart down the panel, a page each, and packing B took 3% of a 1024 x 1024 product).
+            // went `ldb` apart down the panel, a page each).
             for p in 0..<depth {
                 let source = b + (depthOffset + p) * ldb + columnOffset
                 for sliver in 0..<wholeSlivers {
@@ -107,9 +107,8 @@ public enum Packing {
     /// One whole sliver of `mr` rows of `A` as stored (each row contiguous along the depth), four rows by four depth
     /// steps at a time: four vector loads, a 4 x 4 transposition in registers and four stores of four, where element
     /// by element each value took a load and a store `mr` floats from the last. Rows past a multiple of four and
-    /// the depth past a multiple of four go one by one. Share of a 1024 x 1024 x 1024 product in `perf` samples on
-    /// a Zen 5: 6.7% element by element, 6.6% by quads, 5.3-5.7% element by element with the next sliver
-    /// prefetched, 3.7-4.0% by quads with it.
+    /// the depth past a multiple of four go one by one. The quads alone gained nothing in `perf`'s samples of a large
+    /// product, the prefetch of the next sliver alone half of it; together they roughly halved packing's share.
     @inlinable @inline(__always)
     static func packRowsByQuads(
         _ source: UnsafePointer<Float>, lda: Int, depth: Int, alpha: Float, sliverRows mr: Int,

@@ -56,8 +56,8 @@ public func scaledAdd<Arithmetic: VectorArithmetic>(
 
 /// Twelve independent multiply-add chains of `Vector` for `iterations` steps, returning a value to keep alive. With
 /// vectors as wide as the CPU's FMA, twelve registers cover the latency of two FMA pipes and the loop runs at their
-/// throughput. Each set passes its own width: 16-lane chains on AVX2 need 24 of its 16 registers and spill (the
-/// peak then read 81-85 GFLOP/s on a Zen 3 where OpenBLAS's GEMM ran at 89).
+/// throughput. Each set passes its own width: 16-lane chains on AVX2 need 24 of its 16 registers and spill, and the
+/// "peak" then read below what OpenBLAS's GEMM reached.
 @inlinable @inline(__always)
 public func multiplyAddChains<Vector: SIMD>(
     _ iterations: Int, _ multiplyAdd: (Vector, Vector, Vector) -> Vector

@@ -4,8 +4,8 @@
 /// (AVX-512, AVX2 or portable). A `kc x nc` panel of `op(B)` is packed into slivers of the tile's columns (sized
 /// for L3), an `mc x kc` block of `op(A)` into slivers of the tile's rows (sized for L2), and the micro-kernel walks
 /// both packed buffers with unit stride. The innermost loop runs along a row of tiles, one sliver of `A` (the
-/// smaller) staying in L1 while the slivers of `B` stream past: the other order, BLIS's, was 9-12% slower at
-/// n = 2048 on a Zen 5 (three series of alternating runs) and no faster elsewhere. Packing makes the inner loop
+/// smaller) staying in L1 while the slivers of `B` stream past: the other order, BLIS's, was slower at the largest
+/// sizes in alternating runs and no faster elsewhere. Packing makes the inner loop
 /// independent of transposition and leading dimensions and zero-pads the edges, so edge tiles run the same vector
 /// code as interior ones. Block sizes belong to each kernel set.
 ///
@@ -74,13 +74,13 @@ public final class GEMM {
     /// one with `A` transposed takes the packing-free path: past it, one row goes to the matrix-vector loops (one
     /// chain per output would wait on the FMA's latency), and a transposed `A` is packed (the tiles would read a
     /// column of it per depth step, one cache line for six values). The trainer's products are all below it. With
-    /// `A` as stored the limit is the kernel set's (``KernelSet/directLimit``): on a Zen 5, n = 128 to 512 ran 10-34%
-    /// faster without packing with AVX-512, and n = 256 5% faster with AVX2, while n = 1024 and (AVX2) 512 ran slower.
+    /// `A` as stored the limit is the kernel set's (``KernelSet/directLimit``), measured per set: up to it, streaming
+    /// `B` from L2 cost less than packing both operands; past it, packing wins.
     static let l1DirectLimit = 8192
 
     /// The most rows of `A` for which `A B^T` is computed as dot products rather than by transposing `B` first: at
-    /// the MLP's width (64 x 64) the transposition costs about as much as eight rows' dot products (measured: 6
-    /// rows 0.62 us by dot products, 1.2 us through the transposition; 25 rows 2.2 us through it).
+    /// the MLP's width (64 x 64) the transposition costs about as much as eight rows' dot products (six rows took
+    /// half as long by dot products as through the transposition).
     static let dotProductRows = 8
 
     /// Small products without packing (`KernelCore.directProduct`). `A B^T` of a few rows is a set of dot products

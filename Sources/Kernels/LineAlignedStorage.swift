@@ -1,8 +1,8 @@
 extension UnsafeMutableBufferPointer where Element == Float {
     /// Uninitialised storage for `count` floats that starts on a 64-byte cache line. The kernels load and store
     /// rows of `B` and `C` as 64-byte vectors; a row that straddles two lines costs two loads (the one-row forward
-    /// product of a 64-wide layer, 1 x 64 x 64, took 120 ns with its weights 16 bytes off a line against 97 ns on
-    /// one, on a Zen 5), and the default allocation aligns to 16 bytes only. A model's and the trainer's buffers
+    /// product of a 64-wide layer ran a fifth slower with its weights 16 bytes off a line), and the default
+    /// allocation aligns to 16 bytes only. A model's and the trainer's buffers
     /// come from here, so weight matrices whose rows are a multiple of 16 floats wide have every row on a line.
     /// Release with ``deallocateLineAligned()``.
     public static func allocateLineAligned(count: Int) -> UnsafeMutableBufferPointer<Float> {

@@ -1,8 +1,8 @@
 /// Copies the `rows x columns` matrix at `source` (row stride `sourceStride`) into `target` transposed
 /// (`columns x rows`, row stride `rows`): four by four blocks through registers, four loads, eight shuffles and
 /// four stores each, which the baseline's 128-bit vectors have on every CPU. The direct product's `A B^T` for more
-/// than a few rows transposes the MLP's 64 x 64 weights with it every step (element by element it took 1.3 us,
-/// a third of the 25-row product).
+/// than a few rows transposes the MLP's 64 x 64 weights with it every step (element by element it took a third of
+/// the 25-row product).
 func transposedCopy(
     _ source: UnsafePointer<Float>, rows: Int, columns: Int, sourceStride: Int, into target: UnsafeMutablePointer<Float>
 ) {

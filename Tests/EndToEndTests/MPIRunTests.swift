@@ -1,3 +1,5 @@
+import Commands
+import Common
 import Foundation
 import TestSupport
 import Testing
@@ -103,6 +105,17 @@ extension EndToEnd {
             #expect(result.seconds < 15)
             let errorLines = result.standardError.split(separator: "\n").filter { $0.hasPrefix("airfoil-dp:") }
             #expect(errorLines.count == 1, "\(result.standardError)")
+        }
+
+        @Test("every setting a message names is spelled as a flag that the commands' help lists")
+        func settingsAreSpelledAsFlags() throws {
+            let help = try ["train", "predict"].map { try Launcher.run([$0, "--help"]).standardOutput }.joined()
+            for setting in Setting.allCases where setting.flag.hasPrefix("--") {
+                #expect(help.contains(setting.flag + " ") || help.contains(setting.flag + "\n"),
+                        "\(setting) is spelled \(setting.flag), which no help lists")
+            }
+            let refused = try Launcher.run(["--data", data, "--global-batch", "0"])
+            #expect(refused.standardError.contains("--global-batch must be positive"), "\(refused.standardError)")
         }
 
         @Test("a malformed file fails fast at 4 ranks, naming the line")

@@ -229,6 +229,21 @@ extension EndToEnd {
             }
         }
 
+        @Test("every script is committed with its run bit (the sourced library aside)")
+        func runBits() throws {
+            let listed = try Launcher.runCommand(
+                ["git", "ls-files", "-s", "scripts", ".ci"], directory: Self.repository.path)
+            try #require(listed.status == 0, "\(listed.standardError)")
+            // "<mode> <object> <stage>\t<path>" per file.
+            let entries = listed.standardOutput.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace) }
+            let scripts = entries.compactMap { fields -> (mode: String, path: String)? in
+                guard fields.count == 4, !fields[3].hasPrefix("scripts/lib/") else { return nil }
+                return (String(fields[0]), String(fields[3]))
+            }
+            #expect(scripts.count >= 19, "\(scripts.map(\.path))")
+            for script in scripts { #expect(script.mode == "100755", "\(script.path) lacks its run bit") }
+        }
+
         @Test("compare skips damaged logs on stderr, keeps stdout for the table, and fails only with no valid log")
         func compareOutputContract() throws {
             let folder = try SharedData.temporaryDirectory()
