@@ -42,7 +42,7 @@ for epoch in range(2):
 print(seconds / 2 * 1000)
 PY
 )")
-    line="$("$binary" --data "$data" --preset sgd --quiet | head -1)"
+    line="$("$binary" --data "$data" --preset sgd --quiet | sed -n "/^loss:/p")"
     ours_ms+=("$(sed -E 's/.*, ([0-9.]+) sec\/epoch/\1/' <<<"$line" | awk '{print $1 * 1000}')")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
