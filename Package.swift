@@ -7,7 +7,7 @@ import PackageDescription
 /// (`KernelSet`). A module is compiled for an x86-64 microarchitecture level (`x86-64-v4`: AVX-512 F/BW/CD/DQ/VL
 /// and all of v3; `x86-64-v3`: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE) plus the `extra` features named, exactly
 /// what the start-up check asks the CPU for (`CKernelSupport.h`, tied by a test), and scheduled for a CPU of that
-/// class (`tune`). Bounds checks are off (`-Ounchecked`) in these measured hot loops only; README, "Build settings".
+/// class (`tune`). Bounds checks are off (`-Ounchecked`) in these measured hot loops only; docs/architecture.md, "Build settings".
 func kernelSettings(level: String?, extra: [String] = [], tune: String?) -> [SwiftSetting] {
     var flags = ["-Ounchecked"]
     #if arch(x86_64)
@@ -97,6 +97,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Formats", "TestSupport"]),
+        .testTarget(name: "DocsTests", dependencies: ["Common", "Formats"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["airfoil-dp", "Commands", "Common", "Formats", "Data", "Models", "MPI", "TestSupport"]),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a Swift-free airfoil-dp for clusters: the Swift runtime and Foundation linked statically, packed with the
-# scripts a cluster user runs, the hostfiles and a short README into DIR/airfoil-dp-<version>-linux-<arch>.tar.gz.
+# scripts a cluster user runs, the hostfiles, the user docs and a short README into DIR/airfoil-dp-<version>-linux-<arch>.tar.gz.
 # The binary then needs only the C and C++ runtime, OpenMPI 4.x (libmpi.so.40) with what it needs, and OpenSSL's
 # libcrypto.so.3: no Swift toolchain on the nodes.
 #
@@ -14,7 +14,7 @@ usage() {
     cat <<'HELP'
 Usage: scripts/bundle.sh [--out DIR] [--help]
 Builds a Swift-free airfoil-dp (Swift runtime and Foundation linked statically) and packs it with the run, sweep,
-Slurm and plot scripts, the hostfiles and a short README into DIR/airfoil-dp-<version>-linux-<arch>.tar.gz.
+Slurm and plot scripts, the hostfiles, the user docs and a short README into DIR/airfoil-dp-<version>-linux-<arch>.tar.gz.
   --out DIR   where the archive goes (default: dist)
 HELP
 }
@@ -43,6 +43,10 @@ cp scripts/run.sh scripts/sweep.sh scripts/plot-runs "$stage/$name/scripts/"
 cp scripts/lib/common.sh "$stage/$name/scripts/lib/"
 cp scripts/slurm/*.sbatch "$stage/$name/scripts/slurm/"
 cp -r hostfiles "$stage/$name/"
+# The user's pages (their links between each other and to the CHANGELOG hold inside the bundle).
+mkdir -p "$stage/$name/docs"
+cp docs/*.md docs/*.png "$stage/$name/docs/"
+cp CHANGELOG.md "$stage/$name/"
 source "$repo/scripts/lib/common.sh"
 airfoil_dp_install_docs "$stage/$name/bin/airfoil-dp" "$(airfoil_dp_manual "$repo" "$repo/.build-manual")" \
     "$stage/$name/share"
@@ -69,7 +73,8 @@ libraries it loads itself) and OpenSSL 3's \`libcrypto.so.3\`. Check with \`ldd 
 Every node needs the binary and the data at the same paths. The bundle was built against OpenMPI 4.1; OpenMPI 5
 keeps the library name \`libmpi.so.40\` but replaced its runtime (PRRTE) and was not tested: on a 5.x cluster,
 build from source against the cluster's own OpenMPI.
-The full documentation is the project's README.
+The documentation: docs/guide.md (every option), docs/scaling-studies.md (sweeps, Slurm, compare, plots),
+docs/batch-size.md, docs/failures.md, and the project's README.
 README
 mkdir -p "$out"
 archive="$out/$name.tar.gz"

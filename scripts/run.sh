@@ -14,7 +14,7 @@
 # --mca mpi_yield_when_idle 1, because a hostfile that declares more slots than cores hides oversubscription
 # from OpenMPI and its ranks would busy-poll (about 1000x slower allreduces on 2 cores).
 # Oversubscribed on one host (more than twice as many ranks as cores, no hostfile), it also picks OpenMPI's Rabenseifner allreduce,
-# which halved the gradient allreduce's latency at 8 and 16 ranks on 2 cores (README, Performance).
+# which halved the gradient allreduce's latency at 8 and 16 ranks on 2 cores (docs/scaling-studies.md).
 # The data file is found as airfoil-dp finds it (--data, $AIRFOIL_DP_DATA, data/); failing those, a checkout's
 # sibling ../shared/data is used, and otherwise `airfoil-dp fetch-data` downloads it. The binary is this
 # checkout's release build when there is one, else airfoil-dp on the PATH (scripts/lib/common.sh).

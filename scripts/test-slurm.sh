@@ -4,7 +4,7 @@
 # already on the host is left alone), starts munged (unless one answers already), slurmctld and slurmd, submits:
 #   - train.sbatch from the checkout, through srun (the launcher it picks is checked)
 #   - sweep-array.sbatch twice, at 1 rank and at 2 (four array tasks each, one global batch each) into one runs
-#     folder: the README's rank-count scaling study, then compared (strong scaling groups) and plotted
+#     folder: the rank-count scaling study of docs/scaling-studies.md, then compared (strong scaling groups) and plotted
 #   - train.sbatch from another folder by its absolute path, with AIRFOIL_DP_LAUNCHER=mpirun and --overcommit
 #   - a job asking for more CPUs than the cluster has, which sbatch must refuse at once (EnforcePartLimits=ALL)
 # waits for them (at most --timeout seconds), checks every job's state and exit code (scontrol), its log (a summary
@@ -134,7 +134,7 @@ ranks=$((cpus < 2 ? cpus : 2))
 train=$(cd "$repo" && AIRFOIL_DP_LOG="$scratch/runs/train.jsonl" sbatch --parsable --ntasks="$ranks" \
     --output="$scratch/train-%j.out" --error="$scratch/train-%j.err" scripts/slurm/train.sbatch --epochs 4) \
     || fail "sbatch train.sbatch was refused"
-# A rank-count scaling study as the README shows it: one array per rank count into one runs folder.
+# A rank-count scaling study as docs/scaling-studies.md shows it: one array per rank count into one runs folder.
 sweeps=()
 for count in 1 "$ranks"; do
     sweeps+=("$(cd "$repo" && AIRFOIL_DP_RUNS="$scratch/runs/study" sbatch --parsable --ntasks="$count" \

@@ -2,8 +2,8 @@ import Common
 import Foundation
 
 /// A fault one rank injects on purpose, so that tests and `scripts/chaos.sh` can see the failure paths work:
-/// `AIRFOIL_DP_FAULT=<point>@<rank>` in the environment of every rank (a debug variable; the README's failure
-/// section lists it). Unset, nothing is injected and the trainer pays one nil test per hook, never per step.
+/// `AIRFOIL_DP_FAULT=<point>@<rank>` in the environment of every rank (a debug variable; docs/failures.md
+/// lists it). Unset, nothing is injected and the trainer pays one nil test per hook, never per step.
 public struct FaultInjection: Equatable, Sendable {
     /// Where the fault strikes.
     public enum Point: String, CaseIterable, Sendable {

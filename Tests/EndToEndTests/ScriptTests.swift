@@ -282,7 +282,7 @@ extension EndToEnd {
             try #require(untar.status == 0, "\(untar.standardError)")
             let root = try #require(try FileManager.default.contentsOfDirectory(atPath: unpacked).first)
             let binary = "\(unpacked)/\(root)/bin/airfoil-dp"
-            for file in ["README.md", "scripts/run.sh", "scripts/sweep.sh", "scripts/plot-runs", "scripts/lib/common.sh",
+            for file in ["README.md", "CHANGELOG.md", "docs/guide.md", "docs/scaling-studies.md", "scripts/run.sh", "scripts/sweep.sh", "scripts/plot-runs", "scripts/lib/common.sh",
                          "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch", "hostfiles/localhost",
                          "share/man/man1/airfoil-dp.1", "share/bash-completion/completions/airfoil-dp",
                          "share/zsh/site-functions/_airfoil-dp", "share/fish/vendor_completions.d/airfoil-dp.fish"] {

@@ -69,7 +69,7 @@ airfoil_dp_preset_for_batch() {
 # airfoil_dp_mpirun_flags RANKS [HOSTFILE]: the mpirun flags this project launches with, one per line: more
 # ranks than cores (--oversubscribe), root allowed, shared memory and loopback only on one host, ranks that yield
 # with a hostfile (which hides oversubscription from OpenMPI), and the Rabenseifner allreduce when one host runs
-# more than twice as many ranks as it has cores (README, Performance).
+# more than twice as many ranks as it has cores (docs/scaling-studies.md).
 airfoil_dp_mpirun_flags() {
     local ranks="$1" hostfile="${2:-}"
     local flags=(--oversubscribe)
