@@ -21,12 +21,14 @@
 # training rows the batches are checked against (default 1500). Combinations that cannot run (global batch <
 # ranks, or > the training rows) are skipped with a note. Logs are named B<global batch>-P<ranks>.jsonl (with
 # --lrs, -lr<rate> added).
-# Rerunning with the same --out skips each run whose complete log was written by the same configuration (the
-# log's header, checked by airfoil-dp --same-run-as), reruns incomplete ones, and refuses, naming the difference,
-# when a complete log there was made by other options. A failed run does not stop the sweep; Ctrl-C or SIGTERM
-# stops it within seconds: the current run is recorded as interrupted and no further run starts. Every run is a
-# line of manifest.tsv (status ok, failed or interrupted); the exit code is 0, 1 after failures, 130/143 when
-# interrupted.
+# A run that diverges (airfoil-dp's exit code 3, at a learning rate too large for its batch) is a result, not a
+# failure: its log ends with the step and the last finite loss, compare lists it as diverged, and it is not rerun.
+# Rerunning with the same --out skips each run whose complete (finished or diverged) log was written by the same
+# configuration (the log's header, checked by airfoil-dp --same-run-as), reruns incomplete ones, and refuses,
+# naming the difference, when a complete log there was made by other options. A failed run does not stop the
+# sweep; Ctrl-C or SIGTERM stops it within seconds: the current run is recorded as interrupted and no further run
+# starts. Every run is a line of manifest.tsv (status ok, diverged, failed or interrupted); the exit code is 0 when
+# every run finished or diverged, 1 after failures, 130/143 when interrupted.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -131,13 +133,22 @@ run_options() {
     options=(--global-batch "$2" --lr "$run_lr" --epochs "$run_epochs" --quiet "${extra[@]+"${extra[@]}"}")
 }
 
+# log_is_complete LOG: true when LOG holds a result: its run finished (a summary record last) or diverged (an end
+# record of reason diverged last: at a large learning rate that is the sweep's finding, so it is not rerun).
+log_is_complete() {
+    [[ -f "$1" ]] || return 1
+    local last
+    last="$(tail -n 1 "$1")"
+    [[ "$last" == *'"type":"summary"'* || ("$last" == *'"type":"end"'* && "$last" == *'"reason":"diverged"'*) ]]
+}
+
 # Before anything runs: a complete log in the folder must come from the run this sweep would make.
 if [[ -d "$out" ]]; then
     for entry in "${plan[@]}"; do
         IFS=: read -r batch global ranks rate <<<"$entry"
         run_options "$batch" "$global" "$ranks" "$rate"
         log="$out/$name.jsonl"
-        [[ -f "$log" ]] && tail -n 1 "$log" | grep -q '"type":"summary"' || continue
+        log_is_complete "$log" || continue
         if ! verdict="$("$binary" "${options[@]}" --same-run-as "$log" 2>&1)"; then
             echo "sweep.sh: $log was made by another configuration (${verdict#differs: }): give another --out" >&2
             exit 65
@@ -158,6 +169,7 @@ trap 'interrupted=143' TERM
 started=$(date +%s)
 done_runs=0
 failed=()
+diverged=0
 index=0
 for entry in "${plan[@]}"; do
     index=$((index + 1))
@@ -172,7 +184,7 @@ for entry in "${plan[@]}"; do
         echo "[$index/$total] ${command[*]}"
         continue
     fi
-    if [[ -f "$log" ]] && tail -n 1 "$log" | grep -q '"type":"summary"'; then
+    if log_is_complete "$log"; then
         echo "[$index/$total] B=$global P=$ranks${rate:+ lr=$rate}: complete log of the same run found, skipped" >&2
         continue
     fi
@@ -199,6 +211,10 @@ for entry in "${plan[@]}"; do
     done
     if ((interrupted)); then
         status=interrupted
+    elif ((code == 3)) && log_is_complete "$log"; then
+        # airfoil-dp's exit code for a diverged run, whose log ends with the step and the last finite loss.
+        status=diverged
+        diverged=$((diverged + 1))
     elif ((code != 0)); then
         status=failed
         failed+=("B=$global P=$ranks${rate:+ lr=$rate} (exit $code)")
@@ -222,6 +238,9 @@ else
     echo "sweep.sh: no plots: /usr/bin/python3 cannot import matplotlib (apt-get install python3-matplotlib)" >&2
 fi
 echo "sweep.sh: logs, manifest.tsv, compare.txt/csv and plots/ are in $out" >&2
+if ((diverged)); then
+    echo "sweep.sh: $diverged run(s) diverged: kept as results (status diverged in compare and the manifest)" >&2
+fi
 if ((${#failed[@]})); then
     echo "sweep.sh: ${#failed[@]} run(s) failed: ${failed[*]} (their output: $out/B*-P*.out)" >&2
     exit 1

@@ -2,7 +2,8 @@ import Comparison
 import Foundation
 
 /// libFuzzer target: any bytes as a run log given to `airfoil-dp compare`, read, grouped with a second copy of
-/// itself in one of the scaling modes, fitted against batch (`compare --fit`) and rendered in every format.
+/// itself in one of the scaling modes, fitted against batch (`compare --fit`), planned (`--plan`), its rate range
+/// taken (`--lr-range`) and rendered in every format.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRunLog(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Data(bytes: data, count: size)
@@ -16,6 +17,8 @@ public func fuzzRunLog(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             do {
                 _ = try format.render(rows, target: 0.25)
                 _ = try format.render(fits: fits, target: 0.25)
+                _ = try format.render(plan: BatchSizePlan.rows(fits: fits, rows: rows), target: 0.25)
+                _ = try format.render(rateRanges: LearningRateRange.rows(rows), target: 0.25)
             } catch {
                 preconditionFailure("\(format) could not render: \(error)")
             }

@@ -17,8 +17,10 @@ struct Compare: ParsableCommand {
         abstract: "Compare run logs: loss, time, throughput, time to a target loss, speedup and efficiency.",
         discussion: """
             Takes log files or folders (searched for *.jsonl). The table goes to stdout alone; logs that are \
-            incomplete, of another schema or not logs are named on stderr and skipped. Exit code 0 when at least \
-            one log was read, 65 otherwise. Runs of one folder whose settings agree except ranks and batch form \
+            unfinished (no summary and no end record), of another schema or not logs are named on stderr and \
+            skipped. Exit code 0 when at least one log was read, 65 otherwise. Every run is listed with its \
+            status: finished, or the reason its end record gives (diverged, interrupted, ...) and the step it \
+            stopped at; only finished runs join scaling groups, fits and plans. Runs of one folder whose settings agree except ranks and batch form \
             scaling groups: strong (same global batch: speedup and efficiency against the smallest rank count) or \
             weak (same per-rank batch: weak_efficiency, throughput per rank against the smallest rank count). \
             A run resumed at another rank count is marked mixed (rank_segments) and joins no group. The label \
@@ -26,7 +28,9 @@ struct Compare: ParsableCommand {
             is empty (null in JSON); allreduce_share is a fraction. --fit prints instead, per batch-size sweep, \
             the fit S(B) = S_min (1 + B_noise / B) of steps to --target against global batch, beside the noise \
             scale the runs measured; --plan, per sweep and rank count, the batch that fit and the measured seconds \
-            per step predict to reach --target soonest, beside the fastest measured runs.
+            per step predict to reach --target soonest, beside the fastest measured runs; --lr-range, per sweep, \
+            rank count and batch, the largest learning rate that finished, the smallest that diverged and the \
+            fastest to --target.
             """)
 
     @Argument(help: "Run logs, or folders holding them.")
@@ -47,9 +51,14 @@ struct Compare: ParsableCommand {
     @Flag(help: "Print, instead of the runs, the batch predicted to reach --target soonest at each rank count, from the fit and the measured step times.")
     var plan = false
 
+    @Flag(name: .customLong("lr-range"), help: "Print, instead of the runs, per sweep, rank count and batch: the largest learning rate that finished, the smallest that diverged, and the fastest to --target.")
+    var learningRateRange = false
+
     func validate() throws {
         guard target.isFinite, target > 0 else { throw ValidationError("--target must be a positive number") }
-        guard !(fit && plan) else { throw ValidationError("--fit and --plan print different tables: pass one") }
+        guard [fit, plan, learningRateRange].filter({ $0 }).count <= 1 else {
+            throw ValidationError("--fit, --plan and --lr-range print different tables: pass one")
+        }
     }
 
     func run() throws {
@@ -61,9 +70,13 @@ struct Compare: ParsableCommand {
             }
         }
         guard !runs.isEmpty else {
-            throw JobFailure(.invalidData, "compare: no complete run log among \(paths.joined(separator: " "))")
+            throw JobFailure(.invalidData, "compare: no readable run log among \(paths.joined(separator: " "))")
         }
         let rows = ScalingAnalysis.rows(runs, mode: scaling)
+        if learningRateRange {
+            Console.out(try format.render(rateRanges: LearningRateRange.rows(rows), target: target))
+            return
+        }
         guard fit || plan else {
             Console.out(try format.render(rows, target: target))
             return

@@ -76,7 +76,8 @@ public struct BatchSizeFit: Equatable, Sendable {
 }
 
 /// The fits of a folder's runs: one per batch-size sweep, that is per folder, rank count and settings other
-/// than the learning rate and epochs (which a sweep sets per batch). Per batch it takes the run that reached the
+/// than the learning rate and epochs (which a sweep sets per batch). Only finished runs count: a run that diverged
+/// after touching the target did not train to it. Per batch it takes the run that reached the
 /// target in the fewest steps, whatever its learning rate (Shallue et al. 2018 measure steps-to-target so).
 public enum BatchSizeSweeps {
     /// One line per sweep with two or more batch sizes that reached the target.
@@ -93,7 +94,7 @@ public enum BatchSizeSweeps {
     }
 
     public static func fits(_ rows: [ScalingRow]) -> [Row] {
-        let reached = rows.filter { $0.run.stepsToTarget != nil && !$0.run.mixesRankCounts }
+        let reached = rows.filter { $0.run.stepsToTarget != nil && !$0.run.mixesRankCounts && $0.run.finished }
         let sweeps = Dictionary(grouping: reached.indices) { index in
             let run = reached[index].run
             let settings = run.settings.filter { !Self.perBatch.contains($0.key) }.map { "\($0.key)=\($0.value)" }
@@ -103,7 +104,7 @@ public enum BatchSizeSweeps {
             let fewest = Dictionary(grouping: members) { reached[$0].run.globalBatch }.mapValues { indices in
                 indices.map { reached[$0].run }.min { ($0.stepsToTarget!, $0.source) < ($1.stepsToTarget!, $1.source) }!
             }.sorted { $0.key < $1.key }.map(\.value)
-            let points = fewest.map { (batch: Double($0.globalBatch), steps: Double($0.stepsToTarget!)) }
+            let points = fewest.map { (batch: Double($0.globalBatch), steps: $0.stepsToTarget!) }
             guard let fit = BatchSizeFit.fit(points) else { return nil }
             let first = reached[members[0]]
             return Row(folder: first.run.folder, series: first.series, ranks: first.run.ranks, fit: fit,

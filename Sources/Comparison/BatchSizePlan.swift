@@ -36,11 +36,11 @@ public struct BatchSizePlan: Sendable {
             // step times also come from those that did not).
             let sweep = rows.filter {
                 $0.run.folder == fit.folder && $0.series == fit.series && $0.run.ranks == fit.ranks
-                    && !$0.run.mixesRankCounts && $0.run.secondsPerStep > 0
+                    && !$0.run.mixesRankCounts && ($0.run.secondsPerStep ?? 0) > 0
             }.map(\.run)
             let batches = Set(sweep.map(\.globalBatch))
             let candidates = batches.map { batch -> (batch: Int, steps: Double, secondsPerStep: Double) in
-                let times = sweep.filter { $0.globalBatch == batch }.map(\.secondsPerStep)
+                let times = sweep.filter { $0.globalBatch == batch }.compactMap(\.secondsPerStep)
                 return (batch, fit.fit.steps(batch: Double(batch)), BatchSizeSweeps.median(times)!)
             }
             guard let chosen = candidates.min(by: {

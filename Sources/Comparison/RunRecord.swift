@@ -2,10 +2,14 @@ import Common
 import Formats
 import Foundation
 
-/// What `compare` needs from one complete run log.
+/// What `compare` needs from one run log: a run that finished, or one that stopped early and said why (a diverged
+/// run is a result of a learning-rate sweep, not a failure).
 public struct RunRecord: Equatable, Sendable {
     /// The log file.
     public var source: String
+    /// How the run ended: `finished` (the log ends in a summary), else the reason of its `end` record
+    /// (`diverged`, `interrupted`, `replicas_differ`, `batch_mismatch`).
+    public var status: String
     public var ranks: Int
     public var hosts: Int
     public var globalBatch: Int
@@ -15,21 +19,27 @@ public struct RunRecord: Equatable, Sendable {
     public var optimizer: String
     /// The learning rate the run started with (after batch scaling).
     public var learningRate: Double
+    /// The summary's final loss; for a run that stopped early, the last finite loss it evaluated.
     public var finalLoss: Double
-    public var secondsPerEpoch: Double
-    public var examplesPerSecond: Double
-    /// Training seconds until the loss first reached the target, if it did.
+    /// The step a run that stopped early stopped at (its `end` record's); nil for a finished run.
+    public var stoppedAtStep: Int?
+    /// The summary's figures: nil for a run that stopped early, whose time covers only part of its epochs.
+    public var secondsPerEpoch: Double?
+    public var examplesPerSecond: Double?
+    /// Training seconds, steps and examples until the loss first reached the target, if it did, interpolated
+    /// between the evaluations around the crossing (``TargetCrossing``).
     public var secondsToTarget: Double?
-    /// Steps and examples until the loss first reached the target (at the first evaluation that saw it).
-    public var stepsToTarget: Int?
-    public var examplesToTarget: Int?
+    public var stepsToTarget: Double?
+    public var examplesToTarget: Double?
+    /// Steps between the evaluations around the crossing: the resolution of the three figures above.
+    public var targetResolution: Int?
     /// The gradient noise scale B_simple the run logged at the evaluation that first reached the target, or at its
     /// last evaluation if none did (nil when the run did not estimate it).
     public var noiseScale: Double?
-    /// Training seconds per step over the whole run.
-    public var secondsPerStep: Double
-    /// Allreduce seconds over training seconds.
-    public var allreduceShare: Double
+    /// Training seconds per step over the whole run (nil for a run that stopped early).
+    public var secondsPerStep: Double?
+    /// Allreduce seconds over training seconds (nil for a run that stopped early).
+    public var allreduceShare: Double?
     /// Every setting of the configuration that is not about ranks, batch or where outputs go, flattened to
     /// "optimizer.kind" = "sgd" and so on: runs are comparable when these agree.
     public var settings: [String: String]
@@ -45,6 +55,11 @@ public struct RunRecord: Equatable, Sendable {
     public var settingsKey: String { settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: ";") }
     /// True when the run was resumed at another rank count.
     public var mixesRankCounts: Bool { Set(rankSegments).count > 1 }
+    /// True when the log ends in a summary: only such runs enter scaling groups, fits and plans.
+    public var finished: Bool { status == Self.finishedStatus }
+
+    /// The status of a run whose log ends in a summary.
+    public static let finishedStatus = "finished"
 }
 
 /// Why a file was skipped.
@@ -59,7 +74,8 @@ public enum RunLogParser {
     /// The schema this reader understands.
     public static let schema = 1
 
-    /// Reads one log; a damaged, incomplete or foreign file is a ``LogProblem``, never a crash.
+    /// Reads one log; a damaged, unfinished (no summary and no `end` record) or foreign file is a ``LogProblem``,
+    /// never a crash.
     public static func read(path: String, target: Double) -> Result<RunRecord, LogProblem> {
         switch InputFile.openOrRefuse(path) {
         case .failure(let refusal):
@@ -95,31 +111,41 @@ public enum RunLogParser {
         guard let schema = header["schema"] as? Int, schema == Self.schema else {
             return problem("schema \(header["schema"].map { "\($0)" } ?? "missing"), this airfoil-dp reads \(Self.schema)")
         }
-        guard let summary = records.last, summary["type"] as? String == "summary" else {
-            let end = records.last { $0["type"] as? String == "end" }
-            let why = (end?["reason"] as? String).map { "it ended early (\($0))" } ?? "the run died or is still running"
-            return problem("incomplete: no summary record; \(why)")
+        let last = records.last?["type"] as? String
+        guard last == "summary" || last == "end" else {
+            return problem("incomplete: no summary or end record; the run died or is still running")
         }
         let decoder = JSONFormat.decoder()
         guard let config = header["config"] as? [String: Any],
               let ranks = header["ranks"] as? Int, ranks > 0,
               let batch = config["global_batch"] as? Int, batch > 0,
               let rows = config["rows"] as? Int,
-              let epochs = config["epochs"] as? Int,
-              let result = try? decoder.decode(SummaryRecord.self, from: lines[lines.count - 1])
+              let epochs = config["epochs"] as? Int
         else {
-            return problem("a header or summary key is missing or has the wrong type")
+            return problem("a header key is missing or has the wrong type")
         }
         let evals = zip(records, lines).compactMap { record, line in
             record["type"] as? String == "eval" ? try? decoder.decode(EvalRecord.self, from: line) : nil
         }
+        var ending = Ending(status: RunRecord.finishedStatus, finalLoss: 0)
+        if last == "summary" {
+            guard let result = try? decoder.decode(SummaryRecord.self, from: lines[lines.count - 1]) else {
+                return problem("a summary key is missing or has the wrong type")
+            }
+            ending = Ending(summary: result, epochs: epochs)
+        } else {
+            guard let end = try? decoder.decode(EndRecord.self, from: lines[lines.count - 1]), end.step >= 0,
+                  let finalLoss = end.lastFiniteLoss ?? evals.last(where: { $0.loss.isFinite })?.loss
+            else {
+                return problem("an end record key is missing or has the wrong type, or no loss was evaluated")
+            }
+            ending = Ending(status: end.reason, finalLoss: finalLoss, stoppedAtStep: end.step)
+        }
         let optimizer = (config["optimizer"] as? [String: Any]) ?? [:]
         let learningRate = config["effective_learning_rate"] as? Double
             ?? optimizer["learning_rate"] as? Double ?? 0
-        let compute = result.seconds.compute
-        let allreduce = result.seconds.allreduce
         let reached = evals.first { $0.loss <= target }
-        let trainSeconds = result.secPerEpoch * Double(epochs)
+        let crossing = TargetCrossing.find(in: evals, target: target)
         var settings = config
         for key in ["global_batch", "log_path", "overwrite_log", "progress", "checkpoint_path", "checkpoint_every",
                     "resume_path", "stall_timeout", "data_path", "effective_learning_rate", "timeline_path",
@@ -128,15 +154,41 @@ public enum RunLogParser {
         }
         let segments = [ranks] + records.filter { $0["type"] as? String == "resume" }.compactMap { $0["ranks"] as? Int }
         return .success(RunRecord(
-            source: source, ranks: ranks, hosts: (header["hosts"] as? [Any])?.count ?? 1, globalBatch: batch,
-            rows: rows, epochs: epochs, preset: config["preset"] as? String ?? "?",
-            optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: result.finalLoss,
-            secondsPerEpoch: result.secPerEpoch, examplesPerSecond: result.examplesPerSec,
-            secondsToTarget: reached?.trainSeconds, stepsToTarget: reached?.step, examplesToTarget: reached?.examples,
-            noiseScale: (reached ?? evals.last)?.noiseScale,
-            secondsPerStep: result.steps > 0 ? trainSeconds / Double(result.steps) : 0,
-            allreduceShare: compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0,
-            settings: flatten(settings, prefix: ""), rankSegments: segments))
+            source: source, status: ending.status, ranks: ranks, hosts: (header["hosts"] as? [Any])?.count ?? 1,
+            globalBatch: batch, rows: rows, epochs: epochs, preset: config["preset"] as? String ?? "?",
+            optimizer: optimizer["kind"] as? String ?? "sgd", learningRate: learningRate, finalLoss: ending.finalLoss,
+            stoppedAtStep: ending.stoppedAtStep, secondsPerEpoch: ending.secondsPerEpoch,
+            examplesPerSecond: ending.examplesPerSecond,
+            secondsToTarget: crossing?.seconds, stepsToTarget: crossing?.step, examplesToTarget: crossing?.examples,
+            targetResolution: crossing?.resolution, noiseScale: (reached ?? evals.last)?.noiseScale,
+            secondsPerStep: ending.secondsPerStep, allreduceShare: ending.allreduceShare, settings: flatten(settings, prefix: ""), rankSegments: segments))
+    }
+
+    /// How a log ends: its summary's figures, or an `end` record's reason and step.
+    private struct Ending {
+        var status: String
+        var finalLoss: Double
+        var stoppedAtStep: Int?
+        var secondsPerEpoch: Double?
+        var examplesPerSecond: Double?
+        var secondsPerStep: Double?
+        var allreduceShare: Double?
+
+        init(status: String, finalLoss: Double, stoppedAtStep: Int? = nil) {
+            self.status = status
+            self.finalLoss = finalLoss
+            self.stoppedAtStep = stoppedAtStep
+        }
+
+        init(summary: SummaryRecord, epochs: Int) {
+            self.init(status: RunRecord.finishedStatus, finalLoss: summary.finalLoss)
+            let trainSeconds = summary.secPerEpoch * Double(epochs)
+            let compute = summary.seconds.compute, allreduce = summary.seconds.allreduce
+            secondsPerEpoch = summary.secPerEpoch
+            examplesPerSecond = summary.examplesPerSec
+            secondsPerStep = summary.steps > 0 ? trainSeconds / Double(summary.steps) : 0
+            allreduceShare = compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0
+        }
     }
 
     /// Nested settings as "outer.inner" keys with their JSON text as values.

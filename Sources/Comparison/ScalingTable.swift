@@ -31,14 +31,15 @@ public struct ScalingRow: Sendable {
     public var efficiency: Double?
     /// Weak scaling: throughput per rank over that of the group's smallest rank count.
     public var weakEfficiency: Double?
-    /// Examples per second per rank.
-    public var throughputPerRank: Double { run.examplesPerSecond / Double(run.ranks) }
+    /// Examples per second per rank (nil for a run that stopped early).
+    public var throughputPerRank: Double? { run.examplesPerSecond.map { $0 / Double(run.ranks) } }
 }
 
 /// Groups runs that differ only in rank count and computes speedup and parallel efficiency.
 ///
 /// One rule, also used by `scripts/plot-runs` (through `compare --format json`): runs are comparable when every
-/// setting agrees except ranks and batch, and they come from the same folder. Strong groups share the global
+/// setting agrees except ranks and batch, they come from the same folder, and they finished (a run that stopped
+/// early has no whole-run time to scale). Strong groups share the global
 /// batch; weak groups share the per-rank batch. A folder is one kind of study, so one kind of group is formed
 /// (``ScalingMode``); each group is measured against its smallest rank count.
 public enum ScalingAnalysis {
@@ -51,7 +52,7 @@ public enum ScalingAnalysis {
             rows[index].series = series[index]
             if rows[index].run.mixesRankCounts { rows[index].scaling = "mixed" }
         }
-        let candidates = rows.indices.filter { !rows[$0].run.mixesRankCounts }
+        let candidates = rows.indices.filter { !rows[$0].run.mixesRankCounts && rows[$0].run.finished }
         func groups(_ batch: (RunRecord) -> String) -> [[Int]] {
             Dictionary(grouping: candidates) { "\(rows[$0].run.folder)|\(rows[$0].run.settingsKey)|\(batch(rows[$0].run))" }
                 .values.filter { members in Set(members.map { rows[$0].run.ranks }).count > 1 }
@@ -64,9 +65,9 @@ public enum ScalingAnalysis {
             for index in members {
                 rows[index].scaling = useWeak ? "weak" : "strong"
                 if useWeak {
-                    rows[index].weakEfficiency = rows[index].throughputPerRank / rows[base].throughputPerRank
+                    rows[index].weakEfficiency = rows[index].throughputPerRank! / rows[base].throughputPerRank!
                 } else {
-                    let speedup = rows[base].run.secondsPerEpoch / rows[index].run.secondsPerEpoch
+                    let speedup = rows[base].run.secondsPerEpoch! / rows[index].run.secondsPerEpoch!
                     rows[index].speedup = speedup
                     rows[index].efficiency = speedup * Double(rows[base].run.ranks) / Double(rows[index].run.ranks)
                 }
@@ -146,13 +147,16 @@ public enum TableFormat: String, CaseIterable, Sendable {
             ("optimizer", { .text($0.run.optimizer) }),
             ("lr", { .number($0.run.learningRate, "%.4g") }),
             ("epochs", { count($0.run.epochs) }),
+            ("status", { .text($0.run.status) }),
+            ("stopped_at_step", { count($0.run.stoppedAtStep) }),
             ("final_loss", { .number($0.run.finalLoss, "%.4f") }),
             ("sec_per_epoch", { .number($0.run.secondsPerEpoch, "%.3g") }),
             ("examples_per_sec", { .number($0.run.examplesPerSecond, "%.0f") }),
             ("target", { _ in .number(target, "%g") }),
             ("time_to_target", { .number($0.run.secondsToTarget, "%.3g") }),
-            ("steps_to_target", { count($0.run.stepsToTarget) }),
-            ("examples_to_target", { count($0.run.examplesToTarget) }),
+            ("steps_to_target", { .number($0.run.stepsToTarget, "%.1f") }),
+            ("examples_to_target", { .number($0.run.examplesToTarget, "%.0f") }),
+            ("target_resolution", { count($0.run.targetResolution) }),
             ("noise_scale", { .number($0.run.noiseScale, "%.4g") }),
             ("sec_per_step", { .number($0.run.secondsPerStep, "%.3g") }),
             ("allreduce_share", { .number($0.run.allreduceShare, "%.3f") }),
@@ -176,9 +180,11 @@ public enum TableFormat: String, CaseIterable, Sendable {
         let columns = Self.columns(target: target)
         return try layout(headers: columns.map(\.0), cells: rows.map { row in columns.map { $0.1(row) } },
                       footnote: "(time_to_target, steps_to_target, examples_to_target: training seconds, steps and "
-                          + "examples until the loss first reached \(target), at the evaluation that saw it; "
+                          + "examples until the loss first reached \(target), interpolated between the evaluations "
+                          + "around the crossing (log-loss linear in steps), which were target_resolution steps apart; "
                           + "noise_scale: the gradient noise scale B_simple logged there, or at the end; "
-                          + "allreduce_share: a fraction of training time)")
+                          + "allreduce_share: a fraction of training time; status: finished, or why the run stopped "
+                          + "at stopped_at_step (final_loss is then its last finite loss, and its times are empty))")
     }
 
     /// Renders the fits of steps-to-target against batch, one per batch-size sweep.
@@ -216,6 +222,23 @@ public enum TableFormat: String, CaseIterable, Sendable {
                           + "\(target) times its measured sec_per_step is least; measured_seconds: the fastest run to "
                           + "\(target) at that batch, error = predicted / measured - 1; best_*: the fastest run at "
                           + "this rank count)")
+    }
+
+    /// Renders the learning-rate ranges: per sweep, rank count and batch, the usable rates and the fastest.
+    public func render(rateRanges: [LearningRateRange.Row], target: Double) throws -> String {
+        let headers = ["series", "ranks", "global_batch", "target", "runs", "diverged", "largest_stable_lr",
+                       "smallest_diverged_lr", "fastest_lr", "fastest_seconds", "fastest_steps", "folder"]
+        let cells = rateRanges.map { row -> [Cell] in
+            [.text(row.series), .number(Double(row.ranks), "%.0f"), .number(Double(row.globalBatch), "%.0f"),
+             .number(target, "%g"), .number(Double(row.runs), "%.0f"), .number(Double(row.diverged), "%.0f"),
+             .number(row.largestStableRate, "%.4g"), .number(row.smallestDivergedRate, "%.4g"),
+             .number(row.fastest?.learningRate, "%.4g"), .number(row.fastest?.secondsToTarget, "%.3g"),
+             .number(row.fastest?.stepsToTarget, "%.1f"), .text(row.folder)]
+        }
+        return try layout(headers: headers, cells: cells,
+                      footnote: "(runs: the learning rates run at this rank count and batch, diverged: how many of "
+                          + "them diverged; largest_stable_lr: the largest that finished; smallest_diverged_lr: the "
+                          + "smallest that diverged; fastest_*: the finished run that reached \(target) soonest)")
     }
 
     private func layout(headers: [String], cells: [[Cell]], footnote: String) throws -> String {

@@ -1,11 +1,12 @@
 import Comparison
+import Formats
 import Foundation
 import Testing
 
 /// Synthetic logs in the trainer's schema, so the expected figures are known exactly.
-func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] = [0.48, 0.3, 0.249, 0.245],
-                  lr: Double = 0.4, summary: Bool = true, resumedOn: Int? = nil, noiseScales: [Double]? = nil)
-    -> String {
+func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] = [0.48, 0.3, 0.25, 0.245],
+                  lr: Double = 0.4, summary: Bool = true, resumedOn: Int? = nil, noiseScales: [Double]? = nil,
+                  endReason: String? = nil) -> String {
     let resume = resumedOn.map {
         [#"{"checkpoint":"c","checkpoint_ranks":\#(ranks),"examples":200,"hosts":[],"ranks":\#($0),"start_time":"t","step":1,"type":"resume"}"#]
     } ?? []
@@ -15,7 +16,13 @@ func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] 
         return #"{"epoch":\#(Double(index) * 0.1),"examples":\#(index * 200),"loss":\#(loss),"lr":\#(lr),\#(noise)"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval","wall_seconds":\#(Double(index))}"#
     }
     let end = #"{"examples":3000,"examples_per_sec":\#(3000 / (2 * secPerEpoch)),"final_loss":\#(losses.last!),"params":[0],"sec_per_epoch":\#(secPerEpoch),"seconds":{"allreduce":\#(secPerEpoch / 2),"compute":\#(secPerEpoch * 1.5),"eval":0,"load":0},"replicas_identical":true,"steps":30,"type":"summary"}"#
-    return ([header] + evals.prefix(2) + resume + evals.dropFirst(2) + (summary ? [end] : [])).joined(separator: "\n") + "\n"
+    // A run that stopped early ends with the trainer's end record instead of the summary.
+    let stop = endReason.map { reason in
+        let lastFinite = reason == "diverged" ? #""last_finite_loss":\#(losses.last!),"# : ""
+        return #"{\#(lastFinite)"message":"stopped","reason":"\#(reason)","step":\#(losses.count + 1),"type":"end"}"#
+    }
+    let ending = stop.map { [$0] } ?? (summary ? [end] : [])
+    return ([header] + evals.prefix(2) + resume + evals.dropFirst(2) + ending).joined(separator: "\n") + "\n"
 }
 
 @Suite("Reading run logs for compare")
@@ -31,6 +38,30 @@ struct RunLogParserTests {
         let unreached = try RunLogParser.parse(Data(syntheticLog(ranks: 2, batch: 100, secPerEpoch: 2).utf8),
                                                source: "a", target: 0.1).get()
         #expect(unreached.secondsToTarget == nil)
+    }
+
+    @Test("a run that diverged or was interrupted is a result: its status, the step it stopped at, its last finite loss, no times")
+    func stoppedRuns() throws {
+        let log = syntheticLog(ranks: 2, batch: 100, secPerEpoch: 2, losses: [0.48, 0.3, 0.25, 0.7], endReason: "diverged")
+        let run = try RunLogParser.parse(Data(log.utf8), source: "d", target: 0.25).get()
+        #expect(run.status == "diverged" && !run.finished && run.stoppedAtStep == 5 && run.finalLoss == 0.7)
+        #expect(run.secondsPerEpoch == nil && run.examplesPerSecond == nil && run.secondsPerStep == nil)
+        #expect(run.stepsToTarget == 2, "it touched the target before diverging")
+        let interrupted = try RunLogParser.parse(
+            Data(syntheticLog(ranks: 1, batch: 10, secPerEpoch: 1, losses: [0.48, 0.3, 0.27], endReason: "interrupted").utf8),
+            source: "i", target: 0.25).get()
+        #expect(interrupted.status == "interrupted" && interrupted.finalLoss == 0.27 && interrupted.stepsToTarget == nil)
+        let finished = try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: 10, secPerEpoch: 1).utf8), source: "f",
+                                              target: 0.25).get()
+        #expect(finished.status == "finished" && finished.stoppedAtStep == nil)
+        for format in TableFormat.allCases {
+            let table = try format.render(ScalingAnalysis.rows([run, interrupted, finished]), target: 0.25)
+            #expect(table.contains("diverged") && table.contains("interrupted") && table.contains("finished"), "\(format)")
+        }
+        let json = try TableFormat.json.render(ScalingAnalysis.rows([run]), target: 0.25)
+        let object = try #require((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])?.first)
+        #expect(object["status"] as? String == "diverged" && object["stopped_at_step"] as? Int == 5)
+        #expect(object["sec_per_epoch"] is NSNull && object["time_to_target"] as? Double == 1.0)
     }
 
     @Test("incomplete, foreign, other-schema, damaged and empty logs are refused with a reason",
@@ -68,10 +99,39 @@ struct RunLogParserTests {
     }
 }
 
+@Suite("Where the loss crossed the target")
+struct TargetCrossingTests {
+    private func eval(_ step: Int, _ loss: Double) -> EvalRecord {
+        EvalRecord(step: step, epoch: 0, examples: step * 100, trainSeconds: Double(step) * 0.01, wallSeconds: 0,
+                   loss: loss, lr: 0.1)
+    }
+
+    @Test("between two evaluations the crossing is where the log-loss line meets the target")
+    func interpolated() throws {
+        // ln 0.4 to ln 0.1 in 10 steps: ln 0.2 is half-way.
+        let crossing = try #require(TargetCrossing.find(in: [eval(0, 0.8), eval(10, 0.4), eval(20, 0.1)], target: 0.2))
+        #expect(abs(crossing.step - 15) < 1e-12 && abs(crossing.seconds - 0.15) < 1e-12)
+        #expect(abs(crossing.examples - 1500) < 1e-9 && crossing.resolution == 10)
+        // A quarter of the way in log-loss: 0.4 * (0.1 / 0.4)^0.25.
+        let quarter = try #require(TargetCrossing.find(in: [eval(4, 0.4), eval(8, 0.1)], target: 0.4 * pow(0.25, 0.25)))
+        #expect(abs(quarter.step - 5) < 1e-12 && quarter.resolution == 4)
+    }
+
+    @Test("an evaluation exactly at the target, the first evaluation, a zero loss and no crossing")
+    func edges() throws {
+        #expect(TargetCrossing.find(in: [eval(0, 0.5), eval(5, 0.25)], target: 0.25)?.step == 5)
+        let first = try #require(TargetCrossing.find(in: [eval(0, 0.2), eval(5, 0.1)], target: 0.25))
+        #expect(first.step == 0 && first.seconds == 0 && first.examples == 0 && first.resolution == 0)
+        #expect(TargetCrossing.find(in: [eval(0, 0.5), eval(10, 0)], target: 0.25)?.step == 5, "linear in the loss")
+        #expect(TargetCrossing.find(in: [eval(0, 0.5), eval(10, 0.3)], target: 0.25) == nil)
+        #expect(TargetCrossing.find(in: [], target: 0.25) == nil)
+    }
+}
+
 @Suite("Scaling figures")
 struct ScalingAnalysisTests {
     private func run(_ ranks: Int, _ batch: Int, _ secPerEpoch: Double, folder: String = "f", lr: Double = 0.4,
-                     resumedOn: Int? = nil, losses: [Double] = [0.48, 0.3, 0.249, 0.245]) throws -> RunRecord {
+                     resumedOn: Int? = nil, losses: [Double] = [0.48, 0.3, 0.25, 0.245]) throws -> RunRecord {
         try RunLogParser.parse(Data(syntheticLog(ranks: ranks, batch: batch, secPerEpoch: secPerEpoch, losses: losses,
                                                  lr: lr, resumedOn: resumedOn).utf8),
                                source: "\(folder)/B\(batch)-P\(ranks).jsonl", target: 0.25).get()
@@ -216,12 +276,12 @@ struct BatchSizeFitTests {
             try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: batch, secPerEpoch: 1, losses: losses, lr: lr).utf8),
                                    source: "f/B\(batch)-lr\(lr).jsonl", target: 0.25).get()
         }
-        let reached = try run(100, lr: 0.4, losses: [0.48, 0.3, 0.249, 0.245])
+        let reached = try run(100, lr: 0.4, losses: [0.48, 0.3, 0.25, 0.245])
         #expect(reached.stepsToTarget == 2 && reached.examplesToTarget == 400)
         let rows = ScalingAnalysis.rows([
-            reached, try run(100, lr: 0.1, losses: [0.48, 0.3, 0.29, 0.249]),
-            try run(10, lr: 0.05, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.249]),
-            try run(1000, lr: 1, losses: [0.48, 0.3, 0.249]),
+            reached, try run(100, lr: 0.1, losses: [0.48, 0.3, 0.29, 0.25]),
+            try run(10, lr: 0.05, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.25]),
+            try run(1000, lr: 1, losses: [0.48, 0.3, 0.25]),
         ])
         let csv = try TableFormat.csv.render(rows, target: 0.25)
         #expect(csv.split(separator: "\n")[0].contains("steps_to_target,examples_to_target"))
@@ -251,6 +311,52 @@ struct BatchSizeFitTests {
         #expect(text.split(separator: "\n")[0].contains("b_simple"))
     }
 
+    @Test("runs that stopped early join no scaling group, fit or plan, even when they touched the target first")
+    func stoppedRunsLeftOut() throws {
+        func run(_ batch: Int, ranks: Int = 1, lr: Double, losses: [Double], end: String? = nil) throws -> RunRecord {
+            try RunLogParser.parse(Data(syntheticLog(ranks: ranks, batch: batch, secPerEpoch: 1, losses: losses, lr: lr,
+                                                     endReason: end).utf8),
+                                   source: "f/B\(batch)-P\(ranks)-lr\(lr).jsonl", target: 0.25).get()
+        }
+        let slow = [0.48, 0.4, 0.3, 0.29, 0.27, 0.25]
+        let runs = [
+            try run(10, lr: 0.05, losses: slow), try run(100, lr: 0.4, losses: [0.48, 0.3, 0.29, 0.25]),
+            try run(100, lr: 1.6, losses: [0.48, 0.25, 0.9], end: "diverged"),
+            try run(1000, lr: 1, losses: [0.48, 0.3, 0.25]), try run(100, ranks: 2, lr: 0.4, losses: slow, end: "diverged"),
+        ]
+        let rows = ScalingAnalysis.rows(runs)
+        #expect(rows.filter { $0.run.status == "diverged" }.allSatisfy { $0.group == nil && $0.scaling == nil })
+        let fits = BatchSizeSweeps.fits(rows)
+        let fitted = try #require(fits.first { $0.ranks == 1 })
+        #expect(fitted.runs.allSatisfy(\.finished) && fitted.runs.first { $0.globalBatch == 100 }?.stepsToTarget == 3,
+                "the diverged run's 1 step to the target is not the batch's fewest")
+        #expect(!fits.contains { $0.ranks == 2 })
+        #expect(BatchSizePlan.rows(fits: fits, rows: rows).allSatisfy { $0.best?.finished != false })
+    }
+
+    @Test("--lr-range: per batch and rank count, the largest rate that finished, the smallest that diverged, the fastest")
+    func learningRateRange() throws {
+        func run(_ batch: Int, lr: Double, losses: [Double], end: String? = nil) throws -> RunRecord {
+            try RunLogParser.parse(Data(syntheticLog(ranks: 2, batch: batch, secPerEpoch: 1, losses: losses, lr: lr,
+                                                     endReason: end).utf8),
+                                   source: "f/B\(batch)-lr\(lr).jsonl", target: 0.25).get()
+        }
+        let rows = ScalingAnalysis.rows([
+            try run(100, lr: 0.1, losses: [0.48, 0.4, 0.3, 0.26, 0.25]), try run(100, lr: 0.4, losses: [0.48, 0.3, 0.25]),
+            try run(100, lr: 0.8, losses: [0.48, 0.6], end: "diverged"), try run(100, lr: 1.6, losses: [0.48, 2], end: "diverged"),
+            try run(10, lr: 0.05, losses: [0.48, 0.3, 0.27]),
+        ])
+        let ranges = LearningRateRange.rows(rows)
+        #expect(ranges.map(\.globalBatch) == [10, 100])
+        let wide = try #require(ranges.last)
+        #expect(wide.runs == 4 && wide.diverged == 2 && wide.largestStableRate == 0.4 && wide.smallestDivergedRate == 0.8)
+        #expect(wide.fastest?.learningRate == 0.4 && wide.fastest?.stepsToTarget == 2)
+        #expect(ranges[0].fastest == nil && ranges[0].smallestDivergedRate == nil && ranges[0].largestStableRate == 0.05)
+        let csv = try TableFormat.csv.render(rateRanges: ranges, target: 0.25)
+        #expect(csv.split(separator: "\n")[0] == "series,ranks,global_batch,target,runs,diverged,largest_stable_lr,"
+            + "smallest_diverged_lr,fastest_lr,fastest_seconds,fastest_steps,folder")
+    }
+
     @Test("the plan picks the swept batch with the least fitted steps times measured seconds per step")
     func plan() throws {
         func run(_ batch: Int, secPerEpoch: Double, losses: [Double], lr: Double = 0.4) throws -> RunRecord {
@@ -261,10 +367,10 @@ struct BatchSizeFitTests {
         // Steps to 0.25: 5 at batch 10, 3 at 100 (the faster of two rates), 2 at 1000; a step at 1000 costs ten
         // times one at 100.
         let runs = [
-            try run(10, secPerEpoch: 1, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.249]),
-            try run(100, secPerEpoch: 1, losses: [0.48, 0.3, 0.29, 0.249]),
-            try run(100, secPerEpoch: 1.2, losses: [0.48, 0.3, 0.26, 0.255, 0.249], lr: 0.1),
-            try run(1000, secPerEpoch: 10, losses: [0.48, 0.3, 0.249]),
+            try run(10, secPerEpoch: 1, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.25]),
+            try run(100, secPerEpoch: 1, losses: [0.48, 0.3, 0.29, 0.25]),
+            try run(100, secPerEpoch: 1.2, losses: [0.48, 0.3, 0.26, 0.255, 0.25], lr: 0.1),
+            try run(1000, secPerEpoch: 10, losses: [0.48, 0.3, 0.25]),
         ]
         let rows = ScalingAnalysis.rows(runs)
         let fits = BatchSizeSweeps.fits(rows)

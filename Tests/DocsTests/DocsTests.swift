@@ -1,3 +1,4 @@
+import Commands
 import Common
 import Formats
 import Foundation
@@ -82,6 +83,19 @@ struct DocsTests {
         let commands = try #require(readme.range(of: "## The two commands"))
         #expect(readme[commands.upperBound...].contains("bash scripts/setup.sh && bash scripts/run.sh -np 16"))
         #expect(readme.contains("bash scripts/test.sh\n"))
+    }
+
+    @Test("every bundle name in the pages carries the version the binary reports", arguments: pages)
+    func bundleVersions(page: String) throws {
+        let text = try Self.text(page)
+        var rest = Substring(text)
+        while let found = rest.range(of: "airfoil-dp-") {
+            let version = rest[found.upperBound...].prefix { $0.isNumber || $0 == "." }
+            if rest[found.upperBound...].dropFirst(version.count).hasPrefix("-linux") {
+                #expect(version == AirfoilDP.version, "\(page): a bundle of version \(version), the binary is \(AirfoilDP.version)")
+            }
+            rest = rest[found.upperBound...]
+        }
     }
 
     /// A table row of the guide whose first cell is `first`.

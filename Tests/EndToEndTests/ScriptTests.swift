@@ -50,6 +50,32 @@ extension EndToEnd {
             #expect(!other.standardError.contains("[1/5]"), "nothing ran")
         }
 
+        @Test("a learning-rate sweep whose largest rate diverges exits 0, keeps the diverged runs as results and does not rerun them")
+        func divergedRunsAreResults() throws {
+            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
+            let arguments = ["scripts/sweep.sh", "--batches", "100", "--ranks", "1 2", "--lrs", "0.4,8", "--epochs", "1",
+                             "--out", folder]
+            let first = try script(arguments)
+            #expect(first.status == 0, "\(first.standardError)")
+            let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
+            #expect(manifest.filter { $0.contains("-lr8.jsonl") }.allSatisfy { $0.contains("\tdiverged\t3\t") })
+            #expect(manifest.filter { $0.contains("-lr0.4.jsonl") }.allSatisfy { $0.contains("\tok\t0\t") })
+            #expect(first.standardError.contains("2 run(s) diverged: kept as results"), "\(first.standardError)")
+            let table = first.standardOutput.split(separator: "\n")
+            #expect(table.filter { $0.contains(" diverged ") }.count == 2 && table.filter { $0.contains(" finished ") }.count == 2,
+                    "\(first.standardOutput)")
+            #expect(!first.standardError.contains("skipped"), "no log is skipped: \(first.standardError)")
+            if Self.canPlot {
+                #expect(FileManager.default.fileExists(atPath: "\(folder)/plots/loss_vs_epoch.png"))
+            }
+            let ranges = try Launcher.run(["compare", folder, "--lr-range", "--format", "csv"])
+            let lines = ranges.standardOutput.split(separator: "\n")
+            #expect(lines.count == 3 && lines.dropFirst().allSatisfy { $0.contains(",2,1,0.4,8,") }, "\(ranges.standardOutput)")
+            let again = try script(arguments)
+            #expect(again.status == 0)
+            #expect(again.standardError.components(separatedBy: "complete log of the same run found, skipped").count - 1 == 4)
+        }
+
         static var canPlot: Bool {
             (try? Launcher.runCommand(["/usr/bin/python3", "-c", "import matplotlib"], timeout: 60))?.status == 0
         }
