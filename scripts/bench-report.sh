@@ -4,9 +4,11 @@
 # A run on another machine adds its own dated section; a new run on the same CPU replaces that CPU's section.
 # Nothing in the page is copied by hand: every figure there comes from a run of this script.
 #
-# Usage: scripts/bench-report.sh [--quick] [--out FILE] [--help]
-#   --quick      every benchmark in its few-seconds form (proves the script works; its numbers mean little)
-#   --out FILE   the page to write (default docs/performance.md of this checkout)
+# Usage: scripts/bench-report.sh [--quick] [--out FILE] [--predictions] [--help]
+#   --quick        every benchmark in its few-seconds form (proves the script works; its numbers mean little)
+#   --out FILE     the page to write (default docs/performance.md of this checkout)
+#   --predictions  also run scripts/prediction-study.sh (about 7 more minutes), whose table of predicted against
+#                  measured time to a target goes into docs/batch-size.md, the page it belongs to
 # Runs: airfoil-dp bench gemm; scripts/bench-gemm-vs-openblas.sh (libopenblas-dev and gcc, installed when
 # missing); airfoil-dp bench step at 1, 4 and 16 ranks, linear and MLP; bench allreduce at 16 ranks;
 # scripts/bench-presets.sh; scripts/bench-allocations.sh (valgrind); scripts/chapter-losses.sh; and, when python3
@@ -17,11 +19,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 usage() { airfoil_dp_usage "$0"; }
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 quick=0
+predictions=0
 out="$repo/docs/performance.md"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1; shift ;;
         --out) out="${2:?--out needs a file}"; shift 2 ;;
+        --predictions) predictions=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench-report.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
     esac
@@ -145,6 +149,13 @@ if python3 -c 'import numpy' 2>/dev/null; then
         scripts/bench-vs-numpy.sh
 else
     echo "bench-report.sh: python3 cannot import numpy: the numpy comparison is left out" >&2
+fi
+
+if ((predictions)); then
+    echo "bench-report.sh: the prediction study: scripts/prediction-study.sh --write docs/batch-size.md" >&2
+    prediction_flags=(--write "$repo/docs/batch-size.md")
+    ((quick)) && prediction_flags=(--quick)
+    "$repo/scripts/prediction-study.sh" "${prediction_flags[@]}" >/dev/null
 fi
 
 # Splice: the page's introduction, then this section, then every other machine's section (this CPU's old one goes).

@@ -16,6 +16,8 @@
 #                              target); logs are then named B<global batch>-P<ranks>-lr<rate>.jsonl
 #   --out DIR                  the run folder (default runs/<date and time>-<strong|weak>-B<batches>-P<ranks>)
 #   --hostfile FILE            passed to scripts/run.sh (multi-host)
+#   --repeats N                run every point N times, repeat k with --seed k-1 (logs named ...-r<k>.jsonl):
+#                              compare --validate then knows the measurements' own spread (default 1)
 #   --dry-run                  list the runs and their commands, run nothing
 # Anything after -- goes to every airfoil-dp run (e.g. -- --optimizer adam --rows 1000); --rows N sets the
 # training rows the batches are checked against (default 1500). Combinations that cannot run (global batch <
@@ -45,6 +47,7 @@ lrs=""
 out=""
 hostfile=()
 dry_run=0
+repeats=1
 extra=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -58,12 +61,13 @@ while [[ $# -gt 0 ]]; do
         --out) out="${2:?--out needs a folder}"; shift 2 ;;
         --hostfile) hostfile=(--hostfile "${2:?--hostfile needs a file}"); shift 2 ;;
         --dry-run) dry_run=1; shift ;;
+        --repeats) repeats="${2:?--repeats needs a number}"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "sweep.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
     esac
 done
-for value in $batches $rank_counts ${epochs:-1}; do
+for value in $batches $rank_counts ${epochs:-1} $repeats; do
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: '$value' is not a positive whole number" >&2; exit 64; }
 done
 # The training rows the batches must fit: a passed-through --rows N, else airfoil-dp's default.
@@ -109,9 +113,12 @@ for batch in $batches; do
             echo "sweep.sh: note: skipping global batch $global at $ranks ranks (more than $training_rows rows)" >&2
             continue
         fi
-        # Each entry: per-rank or global batch, global batch, ranks, and the learning rate of --lrs (else empty).
+        # Each entry: per-rank or global batch, global batch, ranks, the learning rate of --lrs (else empty) and
+        # the repeat.
         for rate in ${lrs:-"-"}; do
-            plan+=("$batch:$global:$ranks:${rate#-}")
+            for ((repeat = 1; repeat <= repeats; repeat++)); do
+                plan+=("$batch:$global:$ranks:${rate#-}:$repeat")
+            done
         done
     done
 done
@@ -121,16 +128,19 @@ if [[ $mode == weak && -z "$lr" ]]; then
     echo "sweep.sh: note: weak scaling: each per-rank batch's series keeps one learning rate, its preset's (else 0.05)" >&2
 fi
 
-# run_options BATCH GLOBAL RANKS [RATE]: sets run_lr, run_epochs, the run's log name and the airfoil-dp options of
-# one run (without --log).
+# run_options BATCH GLOBAL RANKS RATE REPEAT: sets run_lr, run_epochs, the run's log name and the airfoil-dp
+# options of one run (without --log). With --repeats, repeat k runs with --seed k-1 (after any passed through).
 run_options() {
     local lr_batch=$2
     [[ $mode == weak ]] && lr_batch=$1
     read -r preset_lr _ <<<"$(airfoil_dp_preset_for_batch "$binary" "$lr_batch" "$training_rows")"
     run_lr=${4:-${lr:-$preset_lr}}
     name="B$2-P$3${4:+-lr$4}"
+    ((repeats > 1)) && name+="-r$5"
     run_epochs=${epochs:-$(airfoil_dp_preset_for_batch "$binary" "$2" "$training_rows" | cut -d' ' -f2)}
     options=(--global-batch "$2" --lr "$run_lr" --epochs "$run_epochs" --quiet "${extra[@]+"${extra[@]}"}")
+    ((repeats > 1)) && options+=(--seed "$(($5 - 1))")
+    return 0
 }
 
 # log_is_complete LOG: true when LOG holds a result: its run finished (a summary record last) or diverged (an end
@@ -145,8 +155,8 @@ log_is_complete() {
 # Before anything runs: a complete log in the folder must come from the run this sweep would make.
 if [[ -d "$out" ]]; then
     for entry in "${plan[@]}"; do
-        IFS=: read -r batch global ranks rate <<<"$entry"
-        run_options "$batch" "$global" "$ranks" "$rate"
+        IFS=: read -r batch global ranks rate repeat <<<"$entry"
+        run_options "$batch" "$global" "$ranks" "$rate" "$repeat"
         log="$out/$name.jsonl"
         log_is_complete "$log" || continue
         if ! verdict="$("$binary" "${options[@]}" --same-run-as "$log" 2>&1)"; then
@@ -173,8 +183,8 @@ diverged=0
 index=0
 for entry in "${plan[@]}"; do
     index=$((index + 1))
-    IFS=: read -r batch global ranks rate <<<"$entry"
-    run_options "$batch" "$global" "$ranks" "$rate"
+    IFS=: read -r batch global ranks rate repeat <<<"$entry"
+    run_options "$batch" "$global" "$ranks" "$rate" "$repeat"
     log="$out/$name.jsonl"
     command=("$repo/scripts/run.sh" -np "$ranks" "${hostfile[@]+"${hostfile[@]}"}" "${options[@]}" --log "$log")
     elapsed=$(($(date +%s) - started))

@@ -30,7 +30,12 @@ struct Compare: ParsableCommand {
             scale the runs measured; --plan, per sweep and rank count, the batch that fit and the measured seconds \
             per step predict to reach --target soonest, beside the fastest measured runs; --lr-range, per sweep, \
             rank count and batch, the largest learning rate that finished, the smallest that diverged and the \
-            fastest to --target.
+            fastest to --target; --predict, time to --target for batches and rank counts (--batches, --ranks; \
+            default the swept batches and powers of two up to 4x the largest, rank counts up to 1024) from the \
+            fit of steps against batch times a fit of seconds per step (T = c0 + c1 B/N + alpha log2 N), plus the \
+            measured start-up excess, with a \
+            90% interval; --validate, each batch left out of both fits in turn and predicted, with the median \
+            absolute errors and the intervals' coverage.
             """)
 
     @Argument(help: "Run logs, or folders holding them.")
@@ -54,11 +59,40 @@ struct Compare: ParsableCommand {
     @Flag(name: .customLong("lr-range"), help: "Print, instead of the runs, per sweep, rank count and batch: the largest learning rate that finished, the smallest that diverged, and the fastest to --target.")
     var learningRateRange = false
 
+    @Flag(help: "Print, instead of the runs, predicted time to --target for batches and rank counts, measured or not.")
+    var predict = false
+
+    @Flag(name: .customLong("validate"), help: "Print, instead of the runs, each batch left out of the fits and predicted, with the errors and the intervals' coverage.")
+    var leaveOneOut = false
+
+    @Option(help: "Rank counts to predict, comma-separated (--predict; default: those measured and powers of two up to 1024).")
+    var ranks: String?
+
+    @Option(help: "Global batches to predict, comma-separated (--predict; default: those swept and powers of two up to 4x the largest).")
+    var batches: String?
+
     func validate() throws {
         guard target.isFinite, target > 0 else { throw ValidationError("--target must be a positive number") }
-        guard [fit, plan, learningRateRange].filter({ $0 }).count <= 1 else {
-            throw ValidationError("--fit, --plan and --lr-range print different tables: pass one")
+        guard [fit, plan, learningRateRange, predict, leaveOneOut].filter({ $0 }).count <= 1 else {
+            throw ValidationError("--fit, --plan, --lr-range, --predict and --validate print different tables: pass one")
         }
+        guard predict || (ranks == nil && batches == nil) else {
+            throw ValidationError("--ranks and --batches choose what --predict predicts: pass --predict")
+        }
+        _ = try Self.positiveList(ranks, "--ranks")
+        _ = try Self.positiveList(batches, "--batches")
+    }
+
+    /// A comma-separated list of positive whole numbers, or nil when not given.
+    static func positiveList(_ text: String?, _ flag: String) throws -> [Int]? {
+        guard let text else { return nil }
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 && $0! <= 1 << 40 }) else {
+            throw ValidationError("\(flag) must be positive whole numbers separated by commas, not '\(text)'")
+        }
+        return values.map { $0! }
     }
 
     func run() throws {
@@ -77,6 +111,10 @@ struct Compare: ParsableCommand {
             Console.out(try format.render(rateRanges: LearningRateRange.rows(rows), target: target))
             return
         }
+        if predict || leaveOneOut {
+            try printPredictions(rows)
+            return
+        }
         guard fit || plan else {
             Console.out(try format.render(rows, target: target))
             return
@@ -91,6 +129,37 @@ struct Compare: ParsableCommand {
         }
         Console.out(plan ? try format.render(plan: BatchSizePlan.rows(fits: fits, rows: rows), target: target)
                     : try format.render(fits: fits, target: target))
+    }
+
+    /// `--predict` or `--validate`: the fitted constants on stderr (the table alone on stdout), then the table.
+    private func printPredictions(_ rows: [ScalingRow]) throws {
+        let studies = TimeToTarget.studies(rows)
+        if studies.isEmpty {
+            Console.err("airfoil-dp compare: no prediction: no sweep has two or more batch sizes that reached \(target) "
+                + "and runs enough for a step-time fit\n")
+        }
+        for study in studies {
+            let model = study.stepTime
+            let errors = model.standardErrors ?? []
+            func constant(_ value: Double, _ index: Int) -> String {
+                String(format: "%.3g", value) + (index < errors.count ? String(format: " (±%.2g)", errors[index]) : "")
+            }
+            let allreduce = model.rankCounts.count >= 2 ? " + \(constant(model.allreduceSecondsPerRound, 2)) log2 N" : ""
+            let factor = study.steps.noiseBatchFactor.map { String(format: " x/÷ %.3g", $0) } ?? ""
+            Console.err("airfoil-dp compare: \(study.series) in \(study.folder.isEmpty ? "." : study.folder): "
+                + "T(N, B) = \(constant(model.fixedSeconds, 0)) + \(constant(model.secondsPerExample, 1)) B/N\(allreduce) "
+                + "s per step (\(model.runs) runs, ranks \(model.rankCounts.map(String.init).joined(separator: ","))); "
+                + String(format: "S(B) = %.4g (1 + %.4g%@ / B) steps to %g; start-up %.3g s", study.steps.minimumSteps,
+                         study.steps.noiseBatch, factor, target, study.startSeconds)
+                + (model.rankCounts.count < 2 ? "; one rank count measured: no other is predicted" : "") + "\n")
+        }
+        if leaveOneOut {
+            Console.out(try format.render(checks: TimeToTarget.validation(rows), target: target))
+        } else {
+            let predictions = TimeToTarget.predictions(
+                rows, ranks: try Self.positiveList(ranks, "--ranks"), batches: try Self.positiveList(batches, "--batches"))
+            Console.out(try format.render(predictions: predictions, target: target))
+        }
     }
 
     private func logFiles() -> [String] {

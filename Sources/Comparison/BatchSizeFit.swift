@@ -21,6 +21,10 @@ public struct BatchSizeFit: Equatable, Sendable {
     public var points: Int
     /// Why the data do not determine the fit, if they do not.
     public var warning: String?
+    /// The standard deviation of the points about the curve in log space (the residual's, with two degrees of
+    /// freedom spent), nil with two batch sizes: how far a measured step count strays from S(B), as a factor
+    /// `exp(deviation)`.
+    public var logResidualDeviation: Double?
 
     /// Least squares in log space over `(batch, steps)` points (one per batch size); nil with fewer than two
     /// batch sizes. B_noise is searched over a wide range around the batches; an optimum at the edge of that
@@ -70,8 +74,9 @@ public struct BatchSizeFit: Equatable, Sendable {
                 warning = "the residual is flat in B_noise: not determined"
             }
         }
+        let deviation = usable.count > 2 ? sqrt(sum / Double(usable.count - 2)) : nil
         return BatchSizeFit(minimumSteps: exp(logMinimum), noiseBatch: exp(best), noiseBatchFactor: factor,
-                            points: usable.count, warning: warning)
+                            points: usable.count, warning: warning, logResidualDeviation: deviation)
     }
 }
 
@@ -120,6 +125,6 @@ public enum BatchSizeSweeps {
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
-    /// Settings a batch-size sweep chooses per batch.
-    static let perBatch: Set<String> = ["optimizer.learning_rate", "epochs", "preset"]
+    /// Settings a batch-size sweep chooses per batch, and the seed, which its repeats change.
+    static let perBatch: Set<String> = ["optimizer.learning_rate", "epochs", "preset", "seed"]
 }

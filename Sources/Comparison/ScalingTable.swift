@@ -241,6 +241,71 @@ public enum TableFormat: String, CaseIterable, Sendable {
                           + "smallest that diverged; fastest_*: the finished run that reached \(target) soonest)")
     }
 
+    /// Renders predictions of time to the target (``TimeToTarget/predictions(_:ranks:batches:)``).
+    public func render(predictions: [TimeToTarget.Prediction], target: Double) throws -> String {
+        let headers = ["series", "ranks", "global_batch", "target", "predicted_steps", "sec_per_step",
+                       "predicted_seconds", "predicted_seconds_lo", "predicted_seconds_hi", "measured_steps",
+                       "measured_seconds", "extrapolated", "folder"]
+        let cells = predictions.map { row -> [Cell] in
+            [.text(row.series), .number(Double(row.ranks), "%.0f"), .number(Double(row.globalBatch), "%.0f"),
+             .number(target, "%g"), .number(row.predictedSteps, "%.4g"), .number(row.secondsPerStep, "%.3g"),
+             .number(row.predictedSeconds, "%.3g"), .number(row.predictedSecondsLow, "%.3g"),
+             .number(row.predictedSecondsHigh, "%.3g"), .number(row.measured?.steps, "%.4g"),
+             .number(row.measured?.seconds, "%.3g"), .text(row.extrapolated ? "yes" : "no"), .text(row.folder)]
+        }
+        let level = Int(TimeToTarget.intervalLevel * 100)
+        return try layout(headers: headers, cells: cells,
+                      footnote: "(predicted_steps: the fit S(B) = s_min (1 + b_noise / B) of each measured batch's "
+                          + "fewest steps to \(target); sec_per_step: the fit T = c0 + c1 B / ranks + alpha log2 ranks "
+                          + "of the runs' seconds per step; predicted_seconds = their product plus the median start-up "
+                          + "excess of the measured times, lo and hi its \(level)% "
+                          + "interval; measured_*: the medians at the rate with the fewest steps, where the pair ran; "
+                          + "extrapolated: a rank count or batch outside those measured)")
+    }
+
+    /// Renders the leave-one-batch-out checks, then their summary: the median absolute error of steps and of
+    /// seconds, and how many measured times fell inside their intervals.
+    public func render(checks: [TimeToTarget.Check], target: Double) throws -> String {
+        let headers = ["series", "ranks", "global_batch", "target", "predicted_steps", "measured_steps",
+                       "steps_error", "predicted_seconds", "predicted_seconds_lo", "predicted_seconds_hi",
+                       "measured_seconds", "error", "inside", "repeats", "folder"]
+        let cells = checks.map { check -> [Cell] in
+            let prediction = check.prediction
+            return [.text(prediction.series), .number(Double(prediction.ranks), "%.0f"),
+                    .number(Double(prediction.globalBatch), "%.0f"), .number(target, "%g"),
+                    .number(prediction.predictedSteps, "%.4g"), .number(check.measured.steps, "%.4g"),
+                    .number(check.stepsError, "%+.3f"), .number(prediction.predictedSeconds, "%.3g"),
+                    .number(prediction.predictedSecondsLow, "%.3g"), .number(prediction.predictedSecondsHigh, "%.3g"),
+                    .number(check.measured.seconds, "%.3g"), .number(check.secondsError, "%+.3f"),
+                    .text(check.inside.map { $0 ? "yes" : "no" } ?? ""), .number(Double(check.measured.repeats), "%.0f"),
+                    .text(prediction.folder)]
+        }
+        let stepsError = BatchSizeSweeps.median(checks.map { abs($0.stepsError) })
+        let secondsError = BatchSizeSweeps.median(checks.map { abs($0.secondsError) })
+        let judged = checks.compactMap(\.inside)
+        let summary = [
+            ("median_abs_error_steps", stepsError.map { String(format: "%.4f", $0) } ?? "none"),
+            ("median_abs_error", secondsError.map { String(format: "%.4f", $0) } ?? "none"),
+            ("interval_coverage", "\(judged.filter { $0 }.count)/\(judged.count)"),
+        ]
+        if self == .json {
+            let table = try layout(headers: headers, cells: cells, footnote: "")
+            let object: [String: Any] = [
+                "checks": try JSONSerialization.jsonObject(with: Data(table.utf8)),
+                "median_abs_error_steps": stepsError.map { $0 as Any } ?? NSNull(),
+                "median_abs_error": secondsError.map { $0 as Any } ?? NSNull(),
+                "interval_coverage": summary[2].1,
+            ]
+            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+        let table = try layout(headers: headers, cells: cells,
+                           footnote: "(each batch left out of both fits in turn and predicted from the others; "
+                               + "errors are predicted / measured - 1; inside: the measured seconds within the "
+                               + "\(Int(TimeToTarget.intervalLevel * 100))% interval)")
+        // A blank line ends a Markdown table; the summary is not a row of it.
+        return table + (self == .markdown ? "\n\n" : "\n") + summary.map { "\($0.0): \($0.1)" }.joined(separator: "\n")
+    }
+
     private func layout(headers: [String], cells: [[Cell]], footnote: String) throws -> String {
         switch self {
         case .csv:

@@ -393,3 +393,112 @@ struct BatchSizeFitTests {
             + "predicted_seconds,measured_seconds,error,best_batch,best_lr,best_seconds,folder")
     }
 }
+
+@Suite("Predicting time to the target")
+struct TimeToTargetTests {
+    /// Constants the synthetic runs are made from: T(N, B) = c0 + c1 B/N + alpha log2 N, S(B) = 50 (1 + 64 / B).
+    static let c0 = 2e-4, c1 = 3e-6, alpha = 5e-5
+    static func stepTime(_ ranks: Int, _ batch: Int) -> Double {
+        c0 + c1 * Double(batch) / Double(ranks) + alpha * log2(Double(ranks))
+    }
+    static func curve(_ batch: Int) -> Double { 50 * (1 + 64 / Double(batch)) }
+
+    /// A finished run at (ranks, batch) whose seconds per step are `seconds` and whose loss meets 0.25 exactly at
+    /// step `steps` (the log's 30 steps over 2 epochs: sec_per_epoch = 15 seconds per step).
+    static func run(ranks: Int, batch: Int, steps: Int, seconds: Double, lr: Double = 0.4) throws -> RunRecord {
+        let losses = [0.48] + Array(repeating: 0.3, count: steps - 1) + [0.25]
+        return try RunLogParser.parse(Data(syntheticLog(ranks: ranks, batch: batch, secPerEpoch: seconds * 15,
+                                                        losses: losses, lr: lr).utf8),
+                                      source: "f/B\(batch)-P\(ranks)-lr\(lr).jsonl", target: 0.25).get()
+    }
+
+    @Test("the step-time fit recovers the constants runs were made from, with their errors and prediction error")
+    func stepTimeRecovered() throws {
+        var runs: [RunRecord] = []
+        var state: UInt64 = 7
+        for ranks in [1, 2, 4] {
+            for batch in [16, 64, 256, 1024] {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let noise = 1 + 0.02 * (Double(state >> 11) / Double(1 << 53) - 0.5)
+                runs.append(try Self.run(ranks: ranks, batch: batch, steps: 3, seconds: Self.stepTime(ranks, batch) * noise))
+            }
+        }
+        let model = try #require(StepTimeModel.fit(runs))
+        let errors = try #require(model.standardErrors)
+        #expect(model.runs == 12 && model.rankCounts == [1, 2, 4])
+        let values = [model.fixedSeconds, model.secondsPerExample, model.allreduceSecondsPerRound]
+        let truths = [Self.c0, Self.c1, Self.alpha]
+        for index in 0..<3 {
+            let (value, truth, error) = (values[index], truths[index], errors[index])
+            #expect(error > 0 && abs(value - truth) < 4 * error, "\(value) against \(truth) ± \(error)")
+        }
+        let exact = try #require(StepTimeModel.fit(try [1, 2].flatMap { n in
+            try [16, 256].map { try Self.run(ranks: n, batch: $0, steps: 3, seconds: Self.stepTime(n, $0)) }
+        }))
+        // The log rounds sec_per_epoch to what JSON prints; the fit of exact times is exact to that.
+        #expect(abs(exact.seconds(ranks: 8, globalBatch: 512) / Self.stepTime(8, 512) - 1) < 1e-9)
+        #expect(StepTimeModel.fit([runs[0]]) == nil, "one run cannot fix two constants")
+    }
+
+    /// Two rank counts, five batches on the curve, each at two rates (the slower one 1.5 times the steps).
+    static func sweep(offCurveBatch: Int? = nil) throws -> [RunRecord] {
+        try [1, 2].flatMap { ranks in
+            try [16, 32, 64, 128, 256].flatMap { batch -> [RunRecord] in
+                let factor = batch == offCurveBatch ? 2.0 : 1.0
+                let steps = Int((Self.curve(batch) * factor).rounded())
+                return [try run(ranks: ranks, batch: batch, steps: steps, seconds: Self.stepTime(ranks, batch)),
+                        try run(ranks: ranks, batch: batch, steps: steps * 3 / 2, seconds: Self.stepTime(ranks, batch),
+                                lr: 0.1)]
+            }
+        }
+    }
+
+    @Test("predictions on the curve match the constants, mark what ran and what is extrapolated, in every format")
+    func predictions() throws {
+        let rows = ScalingAnalysis.rows(try Self.sweep())
+        let predictions = TimeToTarget.predictions(rows, ranks: [2, 64], batches: [64, 1024, 2048])
+        #expect(predictions.map { "\($0.ranks)x\($0.globalBatch)" } == ["2x64", "2x1024", "64x64", "64x1024"], "2048 is above the 1500 training rows")
+        for prediction in predictions {
+            let steps = Self.curve(prediction.globalBatch)
+            #expect(abs(prediction.predictedSteps / steps - 1) < 0.02, "\(prediction.predictedSteps) against \(steps)")
+            #expect(abs(prediction.secondsPerStep / Self.stepTime(prediction.ranks, prediction.globalBatch) - 1) < 1e-6)
+            #expect(prediction.extrapolated == !(prediction.ranks == 2 && prediction.globalBatch == 64))
+        }
+        #expect(predictions[0].measured?.steps == 100 && predictions[1].measured == nil)
+        let json = try TableFormat.json.render(predictions: predictions, target: 0.25)
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        for key in ["ranks", "global_batch", "predicted_steps", "predicted_seconds", "predicted_seconds_lo",
+                    "predicted_seconds_hi", "measured_seconds"] {
+            #expect(objects.allSatisfy { $0.keys.contains(key) }, "\(key)")
+        }
+        #expect(objects[1]["measured_seconds"] is NSNull)
+        let oneRankCount = ScalingAnalysis.rows(try Self.sweep().filter { $0.ranks == 1 })
+        #expect(TimeToTarget.predictions(oneRankCount, ranks: [1, 2, 8]).allSatisfy { $0.ranks == 1 },
+                "no allreduce measured, so no other rank count is predicted")
+    }
+
+    @Test("a rate most of whose repeats missed the target is not measured by the one that reached it")
+    func censoredRepeats() throws {
+        let missed = try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: 64, secPerEpoch: 1, losses: [0.48, 0.3, 0.3],
+                                                              lr: 0.8).utf8), source: "f/B64-lr0.8-r2.jsonl", target: 0.25).get()
+        let runs = [try Self.run(ranks: 1, batch: 64, steps: 10, seconds: 1e-3, lr: 0.8), missed, missed]
+            + (try (0..<3).map { _ in try Self.run(ranks: 1, batch: 64, steps: 20, seconds: 1e-3, lr: 0.4) })
+        let measured = try #require(TimeToTarget.measure(runs).first)
+        #expect(measured.learningRate == 0.4 && measured.steps == 20 && measured.repeats == 3)
+    }
+
+    @Test("leave one batch out: a batch off the curve is predicted from the others, not from itself")
+    func validation() throws {
+        let onCurve = TimeToTarget.validation(ScalingAnalysis.rows(try Self.sweep()))
+        #expect(onCurve.count == 10 && onCurve.allSatisfy { abs($0.stepsError) < 0.02 }, "\(onCurve.map(\.stepsError))")
+        // Batch 64 took twice its steps: left out, the fit of the others predicts the curve, half what it measured.
+        let checks = TimeToTarget.validation(ScalingAnalysis.rows(try Self.sweep(offCurveBatch: 64)))
+        let held = checks.filter { $0.prediction.globalBatch == 64 }
+        #expect(held.count == 2 && held.allSatisfy { abs($0.stepsError + 0.5) < 0.03 }, "\(held.map(\.stepsError))")
+        #expect(held.allSatisfy { $0.measured.learningRate == 0.4 }, "the rate with the fewest steps")
+        let text = try TableFormat.text.render(checks: checks, target: 0.25).split(separator: "\n")
+        #expect(text.suffix(3).map { String($0.prefix { $0 != ":" }) }
+            == ["median_abs_error_steps", "median_abs_error", "interval_coverage"])
+        #expect(text.last?.hasSuffix("/10") == true)
+    }
+}

@@ -76,6 +76,18 @@ extension EndToEnd {
             #expect(again.standardError.components(separatedBy: "complete log of the same run found, skipped").count - 1 == 4)
         }
 
+        @Test("--repeats runs every point again with the next seed, in logs of their own")
+        func repeats() throws {
+            let listed = try script(["scripts/sweep.sh", "--batches", "100", "--ranks", "1", "--repeats", "2",
+                                     "--dry-run", "--out", "unused"])
+            #expect(listed.status == 0, "\(listed.standardError)")
+            let lines = listed.standardOutput.split(separator: "\n")
+            #expect(lines.count == 2 && lines[0].hasSuffix("--seed 0 --log unused/B100-P1-r1.jsonl")
+                && lines[1].hasSuffix("--seed 1 --log unused/B100-P1-r2.jsonl"), "\(listed.standardOutput)")
+            let refused = try script(["scripts/sweep.sh", "--repeats", "0", "--dry-run"])
+            #expect(refused.status == 64)
+        }
+
         static var canPlot: Bool {
             (try? Launcher.runCommand(["/usr/bin/python3", "-c", "import matplotlib"], timeout: 60))?.status == 0
         }
