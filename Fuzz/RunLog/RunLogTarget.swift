@@ -17,7 +17,7 @@ public func fuzzRunLog(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             do {
                 _ = try format.render(rows, target: 0.25)
                 _ = try format.render(fits: fits, target: 0.25)
-                _ = try format.render(plan: BatchSizePlan.rows(fits: fits, rows: rows), target: 0.25)
+                _ = try format.render(plan: BatchSizePlan.rows(studies: TimeToTarget.studies(rows)), target: 0.25)
                 _ = try format.render(rateRanges: LearningRateRange.rows(rows), target: 0.25)
             } catch {
                 preconditionFailure("\(format) could not render: \(error)")

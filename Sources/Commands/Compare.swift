@@ -20,15 +20,17 @@ struct Compare: ParsableCommand {
             unfinished (no summary and no end record), of another schema or not logs are named on stderr and \
             skipped. Exit code 0 when at least one log was read, 65 otherwise. Every run is listed with its \
             status: finished, or the reason its end record gives (diverged, interrupted, ...) and the step it \
-            stopped at; only finished runs join scaling groups, fits and plans. Runs of one folder whose settings agree except ranks and batch form \
+            stopped at; only finished runs join scaling groups, fits and plans. Runs of one folder whose \
+            settings agree except ranks and batch form \
             scaling groups: strong (same global batch: speedup and efficiency against the smallest rank count) or \
             weak (same per-rank batch: weak_efficiency, throughput per rank against the smallest rank count). \
             A run resumed at another rank count is marked mixed (rank_segments) and joins no group. The label \
             column names the settings that tell runs apart. Every format has the same columns; a missing figure \
             is empty (null in JSON); allreduce_share is a fraction. --fit prints instead, per batch-size sweep, \
             the fit S(B) = S_min (1 + B_noise / B) of steps to --target against global batch, beside the noise \
-            scale the runs measured; --plan, per sweep and rank count, the batch that fit and the measured seconds \
-            per step predict to reach --target soonest, beside the fastest measured runs; --lr-range, per sweep, \
+            scale the runs measured; --plan, per sweep and rank count, the batch (swept, or a power of two between \
+            the swept ones) that --predict's model predicts to reach --target soonest, beside the fastest measured \
+            runs; --lr-range, per sweep, \
             rank count and batch, the largest learning rate that finished, the smallest that diverged and the \
             fastest to --target; --predict, time to --target for batches and rank counts (--batches, --ranks; \
             default the swept batches and powers of two up to 4x the largest, rank counts up to 1024) from the \
@@ -53,7 +55,7 @@ struct Compare: ParsableCommand {
     @Flag(help: "Print, instead of the runs, the fit S(B) = S_min (1 + B_noise / B) of steps to --target against batch, per batch-size sweep.")
     var fit = false
 
-    @Flag(help: "Print, instead of the runs, the batch predicted to reach --target soonest at each rank count, from the fit and the measured step times.")
+    @Flag(help: "Print, instead of the runs, the batch predicted to reach --target soonest at each rank count (as --predict predicts).")
     var plan = false
 
     @Flag(name: .customLong("lr-range"), help: "Print, instead of the runs, per sweep, rank count and batch: the largest learning rate that finished, the smallest that diverged, and the fastest to --target.")
@@ -127,7 +129,7 @@ struct Compare: ParsableCommand {
             guard let warning = row.fit.warning else { continue }
             Console.err("airfoil-dp compare: warning: \(row.series) at \(row.ranks) rank\(row.ranks == 1 ? "" : "s"): \(warning)\n")
         }
-        Console.out(plan ? try format.render(plan: BatchSizePlan.rows(fits: fits, rows: rows), target: target)
+        Console.out(plan ? try format.render(plan: BatchSizePlan.rows(studies: TimeToTarget.studies(rows)), target: target)
                     : try format.render(fits: fits, target: target))
     }
 

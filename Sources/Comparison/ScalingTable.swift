@@ -207,21 +207,22 @@ public enum TableFormat: String, CaseIterable, Sendable {
 
     /// Renders the plan: per sweep and rank count, the batch predicted to reach the target soonest.
     public func render(plan: [BatchSizePlan.Row], target: Double) throws -> String {
-        let headers = ["series", "ranks", "target", "batch", "predicted_steps", "sec_per_step", "predicted_seconds",
-                       "measured_seconds", "error", "best_batch", "best_lr", "best_seconds", "folder"]
+        let headers = ["series", "ranks", "target", "batch", "swept", "predicted_steps", "sec_per_step",
+                       "predicted_seconds", "measured_seconds", "error", "best_batch", "best_lr", "best_seconds",
+                       "folder"]
         let cells = plan.map { row -> [Cell] in
             [.text(row.series), .number(Double(row.ranks), "%.0f"), .number(target, "%g"),
-             .number(Double(row.batch), "%.0f"), .number(row.predictedSteps, "%.4g"),
+             .number(Double(row.batch), "%.0f"), .text(row.swept ? "yes" : "no"), .number(row.predictedSteps, "%.4g"),
              .number(row.secondsPerStep, "%.3g"), .number(row.predictedSeconds, "%.3g"),
              .number(row.measuredSeconds, "%.3g"), .number(row.error, "%+.2f"),
              .number(row.best.map { Double($0.globalBatch) }, "%.0f"), .number(row.best?.learningRate, "%.4g"),
              .number(row.best?.secondsToTarget, "%.3g"), .text(row.folder)]
         }
         return try layout(headers: headers, cells: cells,
-                      footnote: "(batch: of the batches swept at this rank count, the one whose fitted steps to "
-                          + "\(target) times its measured sec_per_step is least; measured_seconds: the fastest run to "
-                          + "\(target) at that batch, error = predicted / measured - 1; best_*: the fastest run at "
-                          + "this rank count)")
+                      footnote: "(batch: of the swept batches and the powers of two between them, the one predicted "
+                          + "(as --predict predicts) to reach \(target) soonest at this rank count; swept: whether a "
+                          + "run measured it; measured_seconds: the fastest run to \(target) there, error = predicted / "
+                          + "measured - 1; best_*: the fastest run at this rank count)")
     }
 
     /// Renders the learning-rate ranges: per sweep, rank count and batch, the usable rates and the fastest.

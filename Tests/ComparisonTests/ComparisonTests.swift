@@ -331,7 +331,7 @@ struct BatchSizeFitTests {
         #expect(fitted.runs.allSatisfy(\.finished) && fitted.runs.first { $0.globalBatch == 100 }?.stepsToTarget == 3,
                 "the diverged run's 1 step to the target is not the batch's fewest")
         #expect(!fits.contains { $0.ranks == 2 })
-        #expect(BatchSizePlan.rows(fits: fits, rows: rows).allSatisfy { $0.best?.finished != false })
+        #expect(BatchSizePlan.rows(studies: TimeToTarget.studies(rows)).allSatisfy { $0.best?.finished != false })
     }
 
     @Test("--lr-range: per batch and rank count, the largest rate that finished, the smallest that diverged, the fastest")
@@ -355,42 +355,6 @@ struct BatchSizeFitTests {
         let csv = try TableFormat.csv.render(rateRanges: ranges, target: 0.25)
         #expect(csv.split(separator: "\n")[0] == "series,ranks,global_batch,target,runs,diverged,largest_stable_lr,"
             + "smallest_diverged_lr,fastest_lr,fastest_seconds,fastest_steps,folder")
-    }
-
-    @Test("the plan picks the swept batch with the least fitted steps times measured seconds per step")
-    func plan() throws {
-        func run(_ batch: Int, secPerEpoch: Double, losses: [Double], lr: Double = 0.4) throws -> RunRecord {
-            try RunLogParser.parse(Data(syntheticLog(ranks: 2, batch: batch, secPerEpoch: secPerEpoch, losses: losses,
-                                                     lr: lr).utf8),
-                                   source: "f/B\(batch)-lr\(lr).jsonl", target: 0.25).get()
-        }
-        // Steps to 0.25: 5 at batch 10, 3 at 100 (the faster of two rates), 2 at 1000; a step at 1000 costs ten
-        // times one at 100.
-        let runs = [
-            try run(10, secPerEpoch: 1, losses: [0.48, 0.4, 0.3, 0.29, 0.27, 0.25]),
-            try run(100, secPerEpoch: 1, losses: [0.48, 0.3, 0.29, 0.25]),
-            try run(100, secPerEpoch: 1.2, losses: [0.48, 0.3, 0.26, 0.255, 0.25], lr: 0.1),
-            try run(1000, secPerEpoch: 10, losses: [0.48, 0.3, 0.25]),
-        ]
-        let rows = ScalingAnalysis.rows(runs)
-        let fits = BatchSizeSweeps.fits(rows)
-        let fit = try #require(fits.first?.fit)
-        let plan = BatchSizePlan.rows(fits: fits, rows: rows)
-        let row = try #require(plan.first)
-        #expect(plan.count == 1 && row.ranks == 2)
-        let stepTimes = [10: 1.0 * 2 / 30, 100: 1.1 * 2 / 30, 1000: 10.0 * 2 / 30]
-        func predicted(_ batch: Int) -> Double { fit.steps(batch: Double(batch)) * stepTimes[batch]! }
-        let expected = stepTimes.keys.min { predicted($0) < predicted($1) }!
-        #expect(row.batch == expected && expected != 1000, "\(row.batch), expected \(expected)")
-        #expect(abs(row.secondsPerStep - stepTimes[expected]!) < 1e-12, "the median over the batch's rates")
-        #expect(abs(row.predictedSeconds - fit.steps(batch: Double(expected)) * stepTimes[expected]!) < 1e-12)
-        let measured = expected == 10 ? 2.5 : 1.5
-        #expect(row.measuredSeconds == measured)
-        #expect(abs(row.error! - (row.predictedSeconds / measured - 1)) < 1e-12)
-        #expect(row.best?.globalBatch == 1000 && row.best?.secondsToTarget == 1.0, "the fastest measured run")
-        let csv = try TableFormat.csv.render(plan: plan, target: 0.25)
-        #expect(csv.split(separator: "\n")[0] == "series,ranks,target,batch,predicted_steps,sec_per_step,"
-            + "predicted_seconds,measured_seconds,error,best_batch,best_lr,best_seconds,folder")
     }
 }
 
@@ -485,6 +449,37 @@ struct TimeToTargetTests {
             + (try (0..<3).map { _ in try Self.run(ranks: 1, batch: 64, steps: 20, seconds: 1e-3, lr: 0.4) })
         let measured = try #require(TimeToTarget.measure(runs).first)
         #expect(measured.learningRate == 0.4 && measured.steps == 20 && measured.repeats == 3)
+    }
+
+    @Test("the plan picks the batch predicted soonest, a power of two nobody ran included, within the swept range")
+    func plan() throws {
+        // S(B) T(N, B) is least near B = sqrt(64 c0 / c1), about 65 at one rank: 64 lies between the swept 48 and 80.
+        let runs = try [1, 2].flatMap { ranks in
+            try [16, 48, 80, 256].map { batch in
+                try Self.run(ranks: ranks, batch: batch, steps: Int(Self.curve(batch).rounded()),
+                             seconds: Self.stepTime(ranks, batch))
+            }
+        }
+        let studies = TimeToTarget.studies(ScalingAnalysis.rows(runs))
+        let study = try #require(studies.first)
+        let plan = BatchSizePlan.rows(studies: studies)
+        #expect(plan.map(\.ranks) == [1, 2])
+        let candidates = [16, 32, 48, 64, 80, 128, 256]
+        for row in plan {
+            func predicted(_ batch: Int) -> Double {
+                study.startSeconds + study.steps.steps(batch: Double(batch))
+                    * study.stepTime.seconds(ranks: row.ranks, globalBatch: batch)
+            }
+            let expected = candidates.min { predicted($0) < predicted($1) }!
+            #expect(row.batch == expected, "\(row.batch), expected \(expected)")
+            #expect(abs(row.predictedSeconds - predicted(expected)) < 1e-12)
+            #expect(row.swept == [16, 48, 80, 256].contains(row.batch) && (row.measuredSeconds != nil) == row.swept)
+            #expect(row.best?.ranks == row.ranks && row.best?.globalBatch == 256, "the fewest steps, so the soonest")
+        }
+        #expect(plan.first?.batch == 64 && plan.first?.swept == false, "\(plan.map(\.batch))")
+        let csv = try TableFormat.csv.render(plan: plan, target: 0.25)
+        #expect(csv.split(separator: "\n")[0] == "series,ranks,target,batch,swept,predicted_steps,sec_per_step,"
+            + "predicted_seconds,measured_seconds,error,best_batch,best_lr,best_seconds,folder")
     }
 
     @Test("leave one batch out: a batch off the curve is predicted from the others, not from itself")
