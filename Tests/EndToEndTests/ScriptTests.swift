@@ -201,7 +201,10 @@ extension EndToEnd {
             let plan = try Launcher.run(["compare", folder, "--plan", "--format", "json"])
             let rows = try JSONSerialization.jsonObject(with: Data(plan.standardOutput.utf8)) as? [[String: Any]]
             #expect(plan.status == 0 && rows?.count == 1, "\(plan.standardOutput) \(plan.standardError)")
-            #expect([10, 100].contains(rows?.first?["batch"] as? Int ?? 0))
+            // A swept batch, or a power of two between the swept ones, and the table says which.
+            let batch = rows?.first?["batch"] as? Int ?? 0
+            #expect([10, 16, 32, 64, 100].contains(batch), "\(batch)")
+            #expect(rows?.first?["swept"] as? String == ([10, 100].contains(batch) ? "yes" : "no"))
             #expect(rows?.first?["predicted_seconds"] is Double)
             let both = try Launcher.run(["compare", folder, "--plan", "--fit"])
             #expect(both.status == 64 && both.standardError.contains("pass one"), "\(both.standardError)")
