@@ -35,10 +35,7 @@ airfoil_dp_default_data "$repo" || { echo "bench-report.sh: no data file: run 'a
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# The machine's name: the CPU's model string, with its family and model numbers when the string is generic
-# (virtual machines often say only "Intel(R) Xeon(R) Processor").
-cpu_field() { awk -F': ' -v key="$1" '$1 ~ "^" key "[ \t]*$" { print $2; exit }' /proc/cpuinfo; }
-machine="$(cpu_field "model name") (family $(cpu_field "cpu family"), model $(cpu_field model), $(nproc) cores)"
+machine="$(airfoil_dp_machine)"
 kernel="$("$binary" info | sed -n 's/^kernel: //p')"
 commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")"
 if [[ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
@@ -49,17 +46,16 @@ quick_flag=()
 ((quick)) && quick_flag=(--quick)
 section="$work/section.md"
 
-# shown COMMAND...: the command as a user would type it from the checkout: the binary as airfoil-dp, arguments
-# with spaces in double quotes, environment assignments first (`env` is dropped).
+# shown COMMAND...: the command as a user would type it from the checkout: the binary as airfoil-dp,
+# environment assignments first (`env` is dropped), quoted where a word has spaces.
 shown() {
     local words=() word
     for word in "$@"; do
         [[ "$word" == env ]] && continue
         [[ "$word" == "$binary" ]] && word=airfoil-dp
-        [[ "$word" == *" "* ]] && word="\"$word\""
         words+=("$word")
     done
-    echo "${words[*]}"
+    airfoil_dp_quoted "${words[@]}"
 }
 
 # measure TITLE WHY COMMAND...: runs COMMAND from the checkout, and appends to the section a subsection with TITLE,

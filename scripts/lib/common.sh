@@ -130,3 +130,23 @@ airfoil_dp_slurm_environment() {
         printf '%s\n' OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     fi
 }
+
+# airfoil_dp_machine: this machine's name for a measured table: the CPU's model string with its family and model
+# numbers (virtual machines often say only "Intel(R) Xeon(R) Processor") and the core count.
+airfoil_dp_machine() {
+    awk -F'[ \t]*: ' -v cores="$(nproc)" '
+        !($1 in cpu) { cpu[$1] = $2 }
+        END { printf "%s (family %s, model %s, %s cores)\n", cpu["model name"], cpu["cpu family"], cpu["model"], cores }
+    ' /proc/cpuinfo
+}
+
+# airfoil_dp_quoted WORD...: the words as a shell needs them typed (a word with spaces in double quotes), for
+# printing a command that a reader can paste.
+airfoil_dp_quoted() {
+    local words=() word
+    for word in "$@"; do
+        [[ "$word" == *" "* ]] && word="\"$word\""
+        words+=("$word")
+    done
+    echo "${words[*]}"
+}
