@@ -24,6 +24,7 @@ extension Setting {
         case .globalBatch: "--global-batch"
         case .epochs: "--epochs"
         case .evalEvery: "--eval-every"
+        case .evalEverySteps: "--eval-every-steps"
         case .logPath: "--log"
         case .overwriteLog: "--overwrite"
         case .checkpointPath: "--checkpoint"

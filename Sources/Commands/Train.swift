@@ -103,6 +103,9 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate the loss each time this many more examples have been seen.")
     var evalEvery: Int = 200
 
+    @Option(help: "Evaluate every N steps instead of by examples (finer steps to a target: each evaluation walks the whole training set).")
+    var evalEverySteps: Int?
+
     @Option(help: "Write a JSON Lines run log to this file (rank 0); a resumed run appends to it.")
     var log: String?
 
@@ -175,6 +178,7 @@ struct Train: ParsableCommand {
             progress: progress)
         configuration.model = try modelOptions.specification()
         configuration.validationRows = valRows
+        configuration.evalEverySteps = evalEverySteps
         configuration.saveModelPath = saveModel
         configuration.timelinePath = timeline
         configuration.timelineSteps = timelineSteps

@@ -26,6 +26,7 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case globalBatch = "global_batch"
     case epochs
     case evalEvery = "eval_every"
+    case evalEverySteps = "eval_every_steps"
     case logPath = "log_path"
     case overwriteLog = "overwrite_log"
     case checkpointPath = "checkpoint_path"

@@ -59,10 +59,11 @@ public struct TrainingState: Codable, Equatable, Sendable {
 /// flipped bytes. Files are written to a temporary name, synced and renamed, so a crash never leaves half a file.
 public struct Checkpoint: Codable, Equatable, Sendable {
     /// The format version this build reads and writes.
-    /// Version 3 (airfoil-dp 0.3) writes its keys as every file does (``JSONFormat``: snake_case, where version 2
+    /// Version 4 (airfoil-dp 0.3) adds the noise scale's averages of squares and products and its
+    /// `weight_squares`, from which its interval comes. Version 3 (0.3 before it) writes its keys as every file does (``JSONFormat``: snake_case, where version 2
     /// wrote camelCase) and requires the noise scale's state when the run estimates it. Version 2 (0.2) added the
     /// model's architecture, the held-out rows and the model file path. Other versions are refused with one line.
-    public static let formatVersion = 3
+    public static let formatVersion = 4
 
     /// The run's resolved configuration.
     public var configuration: TrainingConfiguration
@@ -143,6 +144,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         let epochs = configuration.epochs
         try require("configuration.epochs", epochs, in: 1...(Int.max / (2 * layout.rows)))
         try require("configuration.evalEvery", configuration.evalEvery, in: 1...Int.max)
+        if let steps = configuration.evalEverySteps { try require("configuration.evalEverySteps", steps, in: 1...Int.max) }
         try require("ranks", ranks, in: 1...Int(Int32.max))
         try requireBuffer("state.parameters", state.parameters)
         try requireBuffer("state.optimizerFirst", state.optimizerFirst)

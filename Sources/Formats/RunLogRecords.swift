@@ -128,11 +128,17 @@ public struct EvalRecord: Codable, Sendable {
     public var traceSigma: Double?
     public var gradSq: Double?
     public var noiseScale: Double?
+    /// The 90% interval around `noise_scale` (``GradientNoiseScale/noiseScaleInterval``); absent when `noise_scale`
+    /// is, and until two steps have given estimates.
+    public var noiseScaleLo: Double?
+    public var noiseScaleHi: Double?
 
     /// Creates a record.
     public init(step: Int, epoch: Double, examples: Int, trainSeconds: Double, wallSeconds: Double, loss: Double,
         lr: Double, valLoss: Double? = nil, traceSigma: Double? = nil, gradSq: Double? = nil,
-        noiseScale: Double? = nil) {
+        noiseScale: Double? = nil, noiseScaleInterval: (low: Double, high: Double)? = nil) {
+        self.noiseScaleLo = noiseScaleInterval?.low
+        self.noiseScaleHi = noiseScaleInterval?.high
         self.step = step
         self.epoch = epoch
         self.examples = examples
@@ -192,11 +198,21 @@ public struct SummaryRecord: Codable, Sendable {
     /// min and max of a checksum of their bits). A run where they differ ends with an `end` record whose
     /// `replicas_identical` is false instead, and exit code 70.
     public var replicasIdentical: Bool
+    /// What a step-time model needs (absent in logs before airfoil-dp 0.3): rank 0's mean seconds per step in and
+    /// out of the allreduce over the steps this process took, the bytes each step's allreduce carries (on one rank,
+    /// which skips it, what it would carry: a prediction for more ranks needs it), and the largest per-rank share of the global batch.
+    public var stepSeconds: StepSeconds?
+    public var allreduceBytes: Int?
+    public var perRankBatch: Int?
 
     /// Creates a record.
     public init(finalLoss: Double, secPerEpoch: Double, examplesPerSec: Double, steps: Int, examples: Int,
         seconds: TimeSplit, params: [Float]? = nil, paramCount: Int? = nil, paramsDigest: String? = nil,
-        modelFile: String? = nil, valLoss: Double? = nil, replicasIdentical: Bool) {
+        modelFile: String? = nil, valLoss: Double? = nil, replicasIdentical: Bool, stepSeconds: StepSeconds? = nil,
+        allreduceBytes: Int? = nil, perRankBatch: Int? = nil) {
+        self.stepSeconds = stepSeconds
+        self.allreduceBytes = allreduceBytes
+        self.perRankBatch = perRankBatch
         self.finalLoss = finalLoss
         self.secPerEpoch = secPerEpoch
         self.examplesPerSec = examplesPerSec
@@ -209,6 +225,18 @@ public struct SummaryRecord: Codable, Sendable {
         self.modelFile = modelFile
         self.valLoss = valLoss
         self.replicasIdentical = replicasIdentical
+    }
+}
+
+/// Mean seconds per step, outside the allreduce (local gradients, updates, shuffles) and in it (waiting included).
+public struct StepSeconds: Codable, Equatable, Sendable {
+    public var compute: Double
+    public var allreduce: Double
+
+    /// Creates the pair.
+    public init(compute: Double, allreduce: Double) {
+        self.compute = compute
+        self.allreduce = allreduce
     }
 }
 

@@ -56,6 +56,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var seed: UInt64
     /// Evaluate the training loss each time this many more examples have been seen.
     public var evalEvery: Int
+    /// `--eval-every-steps`: evaluate every this many steps instead (nil: by `evalEvery`; absent from logs and
+    /// checkpoints then, as in those written before it existed).
+    public var evalEverySteps: Int?
     /// The JSON Lines run log to write, if any.
     public var logPath: String?
     /// Whether a new run may replace a run log that already holds records.
@@ -142,6 +145,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if let maxLR, !(maxLR > 0 && maxLR.isFinite) { found.append("\(Setting.maximumRate) must be a positive number (got \(maxLR))") }
         if epochs <= 0 { found.append("\(Setting.epochs) must be positive (got \(epochs))") }
         if evalEvery <= 0 { found.append("\(Setting.evalEvery) must be positive (got \(evalEvery))") }
+        if let evalEverySteps, evalEverySteps <= 0 {
+            found.append("\(Setting.evalEverySteps) must be positive (got \(evalEverySteps))")
+        }
         if let rows, rows <= 0 { found.append("\(Setting.rows) must be positive (got \(rows))") }
         if validationRows < 0 { found.append("\(Setting.validationRows) must not be negative (got \(validationRows))") }
         if !(1...10_000_000).contains(timelineSteps) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The gradient noise scale `B_simple = tr(Sigma) / |G|^2` (McCandlish et al. 2018), estimated from what each step's
 /// one allreduce already carries.
 ///
@@ -10,12 +12,28 @@
 /// batch's mean gradient `G_B` (B rows of N) has `E|G_B|^2 = |G|^2 + tr(Sigma) (1 - B/N) / B`, which gives the
 /// estimate of `|G|^2`. Both estimates are noisy step by step; each is smoothed on its own by a bias-corrected
 /// exponential moving average, and their ratio is the noise scale.
+///
+/// The interval comes from the same averages of the estimates' squares and product: the steps' scatter gives the
+/// variance of each weighted mean (the estimates of different steps come from disjoint draws, so they are treated as
+/// independent; the weights of the moving average set how many effectively count), and the delta method on the log
+/// of the ratio gives a 90% interval `noise_scale * exp(-+1.645 s)`. It covers the value the averaged steps
+/// estimate; while training moves the parameters, that is a mixture over the averaging window, not the value at the
+/// last step.
 public struct GradientNoiseScale: Codable, Equatable, Sendable {
     /// The moving averages of the estimates of `tr(Sigma)` and `|G|^2`, before bias correction.
     public private(set) var traceAverage = 0.0
     public private(set) var squaredNormAverage = 0.0
+    /// The moving averages of their squares and of their product, before bias correction.
+    public private(set) var traceSquareAverage = 0.0
+    public private(set) var squaredNormSquareAverage = 0.0
+    public private(set) var productAverage = 0.0
     /// `1 - decay^k` after `k` estimates: dividing by it removes the averages' bias towards their start at 0.
     public private(set) var weight = 0.0
+    /// The sum of the squared weights of the `k` estimates, `(1 - decay)^2 (1 + decay^2 + ...)`: with `weight` it
+    /// gives how many estimates effectively count, `weight^2 / weightSquares`.
+    public private(set) var weightSquares = 0.0
+    /// The normal quantile of the interval's 90% (two-sided).
+    public static let intervalQuantile = 1.6448536269514722
 
     /// An estimator that has seen nothing.
     public init() {}
@@ -23,9 +41,14 @@ public struct GradientNoiseScale: Codable, Equatable, Sendable {
     /// Adds one step's estimates (skipped when either is not finite) with the averages' `decay`.
     public mutating func add(traceSigma: Double, squaredNorm: Double, decay: Double) {
         guard traceSigma.isFinite && squaredNorm.isFinite else { return }
-        traceAverage = decay * traceAverage + (1 - decay) * traceSigma
-        squaredNormAverage = decay * squaredNormAverage + (1 - decay) * squaredNorm
-        weight = decay * weight + (1 - decay)
+        let share = 1 - decay
+        traceAverage = decay * traceAverage + share * traceSigma
+        squaredNormAverage = decay * squaredNormAverage + share * squaredNorm
+        traceSquareAverage = decay * traceSquareAverage + share * traceSigma * traceSigma
+        squaredNormSquareAverage = decay * squaredNormSquareAverage + share * squaredNorm * squaredNorm
+        productAverage = decay * productAverage + share * traceSigma * squaredNorm
+        weight = decay * weight + share
+        weightSquares = decay * decay * weightSquares + share * share
     }
 
     /// The smoothed `tr(Sigma)`, once a step has given an estimate.
@@ -38,12 +61,37 @@ public struct GradientNoiseScale: Codable, Equatable, Sendable {
         return traceSigma / squaredNorm
     }
 
+    /// The 90% interval around ``noiseScale``, once two steps have given estimates (one has no scatter) and while
+    /// the ratio exists.
+    public var noiseScaleInterval: (low: Double, high: Double)? {
+        guard let noiseScale, let traceSigma, let squaredNorm, traceSigma > 0 else { return nil }
+        // The weighted means' variances: the unbiased weighted (co)variance of the steps times weightSquares /
+        // weight^2, which together is the raw (co)variance times weightSquares / (weight^2 - weightSquares).
+        let effective = weight * weight - weightSquares
+        guard effective > 0 else { return nil }
+        let factor = weightSquares / effective
+        let traceVariance = max(traceSquareAverage / weight - traceSigma * traceSigma, 0) * factor
+        let normVariance = max(squaredNormSquareAverage / weight - squaredNorm * squaredNorm, 0) * factor
+        let covariance = (productAverage / weight - traceSigma * squaredNorm) * factor
+        let logVariance = traceVariance / (traceSigma * traceSigma) + normVariance / (squaredNorm * squaredNorm)
+            - 2 * covariance / (traceSigma * squaredNorm)
+        let spread = Self.intervalQuantile * max(logVariance, 0).squareRoot()
+        guard spread.isFinite else { return nil }
+        return (noiseScale * exp(-spread), noiseScale * exp(spread))
+    }
+
     /// Why a stored estimator cannot be continued, if it cannot (a checkpoint's is untrusted input).
     public var problem: String? {
-        guard traceAverage.isFinite, squaredNormAverage.isFinite, weight.isFinite else { return "is not finite" }
-        // Each step's tr(Sigma) estimate is a squared norm, so their average is never negative (|G|^2's can be).
+        let fields = [traceAverage, squaredNormAverage, traceSquareAverage, squaredNormSquareAverage, productAverage,
+                      weight, weightSquares]
+        guard fields.allSatisfy(\.isFinite) else { return "is not finite" }
+        // Each step's tr(Sigma) estimate is a squared norm, so their average is never negative (|G|^2's can be);
+        // averages of squares never are.
         guard traceAverage >= 0 else { return "has a negative tr(Sigma) average, \(traceAverage)" }
-        return (0...1).contains(weight) ? nil : "has weight \(weight), outside 0..1"
+        guard traceSquareAverage >= 0, squaredNormSquareAverage >= 0 else { return "has a negative average square" }
+        guard (0...1).contains(weight) else { return "has weight \(weight), outside 0..1" }
+        // Each weight is at most 1, so the squares sum to no more than the weights.
+        return (0...weight).contains(weightSquares) ? nil : "has weight_squares \(weightSquares), outside 0..weight"
     }
 
     /// Adds the second half's gradient sum `secondHalf` into the first half's, `sum` (both `count` floats), making

@@ -36,7 +36,7 @@ final class ReproducibleSteps<Group: Collective> {
         self.estimatesNoise = estimatesNoise
         parameterCount = model.parameters.count
         order = EpochOrder(seed: seed, rank: nil, shardRows: layout.rows)
-        buffer = .allocate(capacity: (estimatesNoise ? 2 : 1) * parameterCount * limbs + 2)
+        buffer = .allocate(capacity: reproducibleAllreducedValues(parameterCount: parameterCount, estimatesNoise: estimatesNoise))
         rowGradient = .allocateLineAligned(count: parameterCount)
     }
 
@@ -160,4 +160,10 @@ final class ReproducibleSteps<Group: Collective> {
         let validation = totals.withUnsafeBufferPointer { ExactSum.double($0.baseAddress! + limbs, limbs: limbs) }
         return (loss, validation / Double(shard.validationRowsTotal))
     }
+}
+
+/// The Int64 values of each step's allreduce in the reproducible mode: one exact sum per parameter (two, the
+/// batch's halves, with the noise scale), then the refused count and the rows.
+func reproducibleAllreducedValues(parameterCount: Int, estimatesNoise: Bool) -> Int {
+    (estimatesNoise ? 2 : 1) * parameterCount * ExactSum.narrowLimbs + 2
 }

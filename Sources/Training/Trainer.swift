@@ -29,6 +29,9 @@ public struct TrainingSummary: Sendable {
     public var validationLoss: Double?
     /// The outcome of the final comparison of every rank's parameters and optimizer state.
     public var replicasIdentical: Bool
+    /// Rank 0's mean seconds per step outside and inside the allreduce, over the steps this process took (a
+    /// resumed run's earlier segments ran elsewhere, perhaps at another rank count).
+    public var stepSeconds: StepSeconds
 }
 
 extension TrainingSummary {
@@ -175,7 +178,7 @@ public final class Trainer<Group: Collective> {
                 position.step += 1
                 position.examples = epoch * layout.rows + slots.upperBound
                 monitor?.publish(step: position.step)
-                if position.examples >= position.nextEval || position.step == constants.totalSteps {
+                if constants.isEvaluationDue(position) {
                     try evaluate(&position, traced: traced)
                 }
                 if checkpointEvery > 0 && position.step % checkpointEvery == 0 {
@@ -199,6 +202,8 @@ public final class Trainer<Group: Collective> {
                 step: resume.step, examples: resume.examples, nextEval: resume.nextEval, rate: rate,
                 initialLoss: resume.initialLoss, lastLoss: resume.lastLoss, noise: noise)
             position.trainNanoseconds = UInt64((resume.trainSeconds * 1e9).rounded())
+            position.segmentStartStep = resume.step
+            position.segmentStartNanoseconds = position.trainNanoseconds
         } else {
             let (loss, validation) = try evaluate()
             position = Position(
@@ -305,8 +310,7 @@ public final class Trainer<Group: Collective> {
                          learningRate: Float(position.rate))
     }
 
-    /// Evaluates and logs the loss (when the examples seen reach the next multiple of `--eval-every`, and after the
-    /// last step); ends the run as diverged when the loss is not finite or exceeds its value before training.
+    /// Evaluates and logs the loss (when ``StepConstants/isEvaluationDue(_:)``); ends the run as diverged when the loss is not finite or exceeds its value before training.
     private func evaluate(_ position: inout Position, traced: Bool) throws {
         let evalEvery = configuration.evalEvery
         let evalStart = MonotonicClock.now()
@@ -373,6 +377,9 @@ public final class Trainer<Group: Collective> {
         progress?.finish()
         let computeNanoseconds = position.trainNanoseconds - min(position.allreduceNanoseconds, position.trainNanoseconds)
         let trainSeconds = Double(position.trainNanoseconds) * 1e-9
+        let segmentSteps = Double(max(position.step - position.segmentStartStep, 1))
+        let segmentNanoseconds = position.trainNanoseconds - min(position.segmentStartNanoseconds, position.trainNanoseconds)
+        let segmentCompute = segmentNanoseconds - min(position.allreduceNanoseconds, segmentNanoseconds)
         return TrainingSummary(
             finalLoss: position.lastLoss, secondsPerEpoch: trainSeconds / Double(configuration.epochs),
             examplesPerSecond: trainSeconds > 0 ? Double(position.examples) / trainSeconds : 0,
@@ -380,7 +387,10 @@ public final class Trainer<Group: Collective> {
             seconds: TimeSplit(
                 compute: Double(computeNanoseconds) * 1e-9, allreduce: Double(position.allreduceNanoseconds) * 1e-9,
                 eval: Double(position.evalNanoseconds) * 1e-9, load: loadSeconds),
-            parameters: model.parameterValues, validationLoss: position.lastValidationLoss, replicasIdentical: true)
+            parameters: model.parameterValues, validationLoss: position.lastValidationLoss, replicasIdentical: true,
+            stepSeconds: StepSeconds(
+                compute: Double(segmentCompute) * 1e-9 / segmentSteps,
+                allreduce: Double(position.allreduceNanoseconds) * 1e-9 / segmentSteps))
     }
 
     /// Writes the batch's gradient sum into `reduced` as the sum of its two halves' (a pass over each half costs
@@ -539,7 +549,7 @@ public final class Trainer<Group: Collective> {
             trainSeconds: Double(position.trainNanoseconds) * 1e-9,
             wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: position.rate,
             valLoss: validationLoss, traceSigma: position.noise?.traceSigma, gradSq: position.noise?.squaredNorm,
-            noiseScale: position.noise?.noiseScale))
+            noiseScale: position.noise?.noiseScale, noiseScaleInterval: position.noise?.noiseScaleInterval))
     }
 
     /// Ends the run on every rank when a value all ranks share shows that they no longer compute the same thing:
@@ -615,6 +625,7 @@ private struct StepConstants {
     let schedule: LearningRateSchedule
     let constantRate: Bool
     let noiseDecay: Double?
+    let evalEverySteps: Int?
 
     init(_ configuration: TrainingConfiguration, layout: ShardLayout, parameters: UnsafeMutableBufferPointer<Float>) {
         self.parameters = parameters
@@ -624,6 +635,15 @@ private struct StepConstants {
         schedule = configuration.schedule
         constantRate = configuration.schedule.isConstant
         noiseDecay = configuration.noiseScaleDecay
+        evalEverySteps = configuration.evalEverySteps
+    }
+
+    /// After the last step, and every `--eval-every-steps` steps or when the examples reach the next multiple of
+    /// `--eval-every`.
+    func isEvaluationDue(_ position: Position) -> Bool {
+        if position.step == totalSteps { return true }
+        if let evalEverySteps { return position.step % evalEverySteps == 0 }
+        return position.examples >= position.nextEval
     }
 }
 
@@ -644,6 +664,9 @@ private struct Position {
     var trainNanoseconds: UInt64 = 0
     var allreduceNanoseconds: UInt64 = 0
     var evalNanoseconds: UInt64 = 0
+    /// Where this process's steps began (a resumed run's training time includes the segments before it).
+    var segmentStartStep = 0
+    var segmentStartNanoseconds: UInt64 = 0
     var stretchStart: UInt64 = 0
     /// The end of the previous step, for `bench step`'s durations.
     var previousStepMark: UInt64 = 0

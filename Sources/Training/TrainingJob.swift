@@ -297,7 +297,9 @@ public enum TrainingJob {
             seconds: summary.seconds, params: configuration.model.kind == .linear ? summary.parameters : nil,
             paramCount: summary.parameters.count, paramsDigest: summary.parametersDigest,
             modelFile: configuration.saveModelPath, valLoss: summary.validationLoss,
-            replicasIdentical: summary.replicasIdentical))
+            replicasIdentical: summary.replicasIdentical, stepSeconds: summary.stepSeconds,
+            allreduceBytes: allreducedBytes(configuration, parameterCount: summary.parameters.count),
+            perRankBatch: (job.layout.globalBatch + collective.size - 1) / collective.size))
         Console.out(String(format: "loss: %.3f, ", summary.finalLoss) + "\(significant(summary.secondsPerEpoch)) sec/epoch")
         let trainSeconds = summary.seconds.compute + summary.seconds.allreduce
         let share = trainSeconds > 0 ? 100 * summary.seconds.allreduce / trainSeconds : 0
@@ -305,6 +307,14 @@ public enum TrainingJob {
             format: "%.0f examples/s, %d steps on \(collective.size) \(collective.size == 1 ? "rank" : "ranks"), "
                 + "allreduce %.0f%% of training time",
             summary.examplesPerSecond, summary.steps, share))
+    }
+
+    /// The bytes of each step's allreduce: floats in the default mode, Int64 limbs with `--reproducible`.
+    static func allreducedBytes(_ configuration: TrainingConfiguration, parameterCount: Int) -> Int {
+        configuration.isReproducible
+            ? 8 * reproducibleAllreducedValues(
+                parameterCount: parameterCount, estimatesNoise: configuration.noiseScaleDecay != nil)
+            : 4 * configuration.allreducedFloats(parameterCount: parameterCount)
     }
 
     /// The kernel set every rank can run, for `--reproducible`: the narrowest of the ranks' own choices (their

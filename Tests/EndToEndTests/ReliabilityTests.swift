@@ -284,7 +284,7 @@ extension EndToEnd {
                      "--log", log, "--quiet"], ranks: 4)
                 try #require(result.status == 0, "\(result.standardError)")
                 let timeKeys: Set = ["train_seconds", "wall_seconds", "start_time", "sec_per_epoch", "examples_per_sec",
-                                     "seconds", "log_path"]
+                                     "seconds", "step_seconds", "log_path"]
                 return try RunLogReader.records(at: log).map { record in
                     var kept = record.filter { !timeKeys.contains($0.key) }
                     if var config = kept["config"] as? [String: Any] {

@@ -17,7 +17,7 @@ extension EndToEnd {
             try #require(result.status == 0, "\(arguments) at \(ranks) ranks: \(result.standardError)")
             let records = try RunLogReader.records(at: log)
             let evals = records.filter { $0["type"] as? String == "eval" }.map { record in
-                ["loss", "val_loss", "noise_scale"].map { "\(record[$0] ?? "-")" }.joined(separator: " ")
+                ["loss", "val_loss", "noise_scale", "noise_scale_lo", "noise_scale_hi"].map { "\(record[$0] ?? "-")" }.joined(separator: " ")
             }
             return evals + ["\(records.last?["params_digest"] ?? "no digest")"]
         }

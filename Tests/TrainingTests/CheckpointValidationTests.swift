@@ -82,10 +82,20 @@ struct CheckpointValidationTests {
         ("optimizer_first", "[0,0,0,0,0,0,0]", "field 'state.optimizer_first' has 7 values"),
         ("optimizer_second", "\"none\"", "field 'state.optimizer_second' has the wrong type"),
         ("last_loss", "null", "field 'state.last_loss' has the wrong type or is null"),
-        ("noise_scale", #"{"trace_average":1,"squared_norm_average":1,"weight":2}"#,
+        ("noise_scale", #"{"trace_average":1,"squared_norm_average":1,"weight":2,"#
+            + #""trace_square_average":1,"squared_norm_square_average":1,"product_average":1,"weight_squares":1}"#,
          "field 'state.noise_scale' has weight 2.0, outside 0..1"),
-        ("noise_scale", #"{"trace_average":-3.8e31,"squared_norm_average":1,"weight":0.5}"#,
+        ("noise_scale", #"{"trace_average":-3.8e31,"squared_norm_average":1,"weight":0.5,"#
+            + #""trace_square_average":1,"squared_norm_square_average":1,"product_average":1,"weight_squares":0.1}"#,
          "field 'state.noise_scale' has a negative tr(Sigma) average, -3.8e+31"),
+        ("noise_scale", #"{"trace_average":1,"squared_norm_average":1,"weight":0.5,"#
+            + #""trace_square_average":1,"squared_norm_square_average":1,"product_average":1,"weight_squares":0.6}"#,
+         "field 'state.noise_scale' has weight_squares 0.6, outside 0..weight"),
+        ("noise_scale", #"{"trace_average":1,"squared_norm_average":1,"weight":0.5,"#
+            + #""trace_square_average":-1,"squared_norm_square_average":1,"product_average":1,"weight_squares":0.1}"#,
+         "field 'state.noise_scale' has a negative average square"),
+        ("noise_scale", #"{"trace_average":1,"squared_norm_average":1,"weight":0.5}"#,
+         "field 'state.noise_scale.trace_square_average' is missing"),
         ("noise_scale", "null", "field 'state.noise_scale' is missing, but the run estimates the noise scale"),
     ])
     func editedStateField(field: String, value: String, message: String) throws {

@@ -26,6 +26,35 @@ struct GradientNoiseScaleTests {
         #expect(halving.traceSigma == 6 && halving.squaredNorm == -4 && halving.noiseScale == nil)
     }
 
+    @Test("the interval is the delta method on log(tr / |G|^2) with the moving averages' weighted (co)variances")
+    func interval() throws {
+        var noise = GradientNoiseScale()
+        noise.add(traceSigma: 10, squaredNorm: 2, decay: 0.5)
+        #expect(noise.noiseScale == 5 && noise.noiseScaleInterval == nil, "one step has no scatter")
+        let traces = [10.0, 14, 9, 11]
+        let norms = [2.0, 2.5, 1.5, 2.2]
+        for (trace, norm) in zip(traces, norms).dropFirst() { noise.add(traceSigma: trace, squaredNorm: norm, decay: 0.5) }
+        // Weights at decay 0.5 over four steps, oldest first: 1/16, 1/8, 1/4, 1/2.
+        let weights = [1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2]
+        let total = weights.reduce(0, +)
+        let squares = weights.map { $0 * $0 }.reduce(0, +)
+        func mean(_ x: [Double]) -> Double { zip(weights, x).map { $0 * $1 }.reduce(0, +) / total }
+        func covariance(_ x: [Double], _ y: [Double]) -> Double {
+            let (mx, my) = (mean(x), mean(y))
+            let raw = zip(weights, zip(x, y)).map { $0 * ($1.0 - mx) * ($1.1 - my) }.reduce(0, +) / total
+            // The unbiased weighted covariance, times the variance factor of a weighted mean.
+            return raw / (1 - squares / (total * total)) * squares / (total * total)
+        }
+        let (trace, norm) = (mean(traces), mean(norms))
+        let logVariance = covariance(traces, traces) / (trace * trace) + covariance(norms, norms) / (norm * norm)
+            - 2 * covariance(traces, norms) / (trace * norm)
+        let spread = 1.6448536269514722 * logVariance.squareRoot()
+        let found = try #require(noise.noiseScaleInterval)
+        #expect(abs(found.low / (trace / norm * exp(-spread)) - 1) <= 1e-12, "\(found.low)")
+        #expect(abs(found.high / (trace / norm * exp(spread)) - 1) <= 1e-12, "\(found.high)")
+        #expect(noise.problem == nil)
+    }
+
     @Test("merging two halves gives the share's sum and its n t = |g1 - g2|^2 / (1/h1 + 1/h2) times n")
     func mergedHalves() {
         var random = TestRandom(state: 9)

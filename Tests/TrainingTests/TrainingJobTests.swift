@@ -36,6 +36,32 @@ struct TrainingJobTests {
         #expect(try parameters(seed: 4) != parameters(seed: 5))
     }
 
+    @Test("--eval-every-steps evaluates every N steps and after the last; unset, the header leaves it out")
+    func evaluationEveryFewSteps() throws {
+        func run(_ steps: Int?) throws -> (header: [String: Any], evalSteps: [Int], summary: [String: Any]) {
+            var configuration = TrainingConfiguration(
+                dataPath: SharedData.path, preset: .minibatch10, epochs: 1,
+                logPath: try SharedData.temporaryDirectory().appendingPathComponent("run.jsonl").path, progress: .never)
+            configuration.evalEverySteps = steps
+            _ = try TrainingJob.run(configuration, collective: SingleProcess(), versions: [:], quiet: true)
+            let records = try RunLogReader.records(at: configuration.logPath!)
+            let config = try #require(records.first?["config"] as? [String: Any])
+            return (config, records.filter { $0["type"] as? String == "eval" }.compactMap { $0["step"] as? Int },
+                    try #require(records.last))
+        }
+        let (header, steps, summary) = try run(40)
+        #expect(steps == [0, 40, 80, 120, 150])
+        #expect(header["eval_every_steps"] as? Int == 40)
+        // What a step-time model reads: per-phase seconds per step, the allreduce's bytes, the per-rank batch.
+        let perStep = try #require(summary["step_seconds"] as? [String: Any])
+        #expect((perStep["compute"] as? Double ?? 0) > 0 && perStep["allreduce"] as? Double == 0)
+        #expect(summary["per_rank_batch"] as? Int == 10)
+        #expect(summary["allreduce_bytes"] as? Int == 4 * (6 + 2 + 3), "6 parameters, the noise scale's 2, 3 row digits")
+        let byExamples = try run(nil)
+        #expect(byExamples.header["eval_every_steps"] == nil)
+        #expect(byExamples.evalSteps == [0] + Array(stride(from: 20, through: 140, by: 20)) + [150], "every 200 examples")
+    }
+
     @Test("a new run refuses a log that holds a run unless told to overwrite it; a resumed run appends to it")
     func logIsNeverReplacedSilently() throws {
         let folder = try SharedData.temporaryDirectory()
