@@ -10,6 +10,7 @@ import Training
 
 extension TableFormat: ExpressibleByArgument {}
 extension ScalingMode: ExpressibleByArgument {}
+extension TimeToTarget.HeldOut: ExpressibleByArgument {}
 
 /// `airfoil-dp compare`: a table over run logs, with scaling figures for runs that differ only in ranks.
 struct Compare: ParsableCommand {
@@ -34,9 +35,11 @@ struct Compare: ParsableCommand {
             rank count and batch, the largest learning rate that finished, the smallest that diverged and the \
             fastest to --target; --predict, time to --target for batches and rank counts (--batches, --ranks; \
             default the swept batches and powers of two up to 4x the largest, rank counts up to 1024) from the \
-            fit of steps against batch times a fit of seconds per step (T = c0 + c1 B/N + alpha log2 N), plus the \
-            measured start-up excess, with a \
-            90% interval; --validate, each batch left out of both fits in turn and predicted, with the median \
+            fit of steps against batch times a fit of seconds per step (T = c0 + c1 ceil(B/N) + A(N), the \
+            allreduce A(N) = alpha log2 N fitted to the runs at 2 ranks or more, or taken from --network profiles \
+            written by 'bench allreduce --network-profile', which any rank count needs when the runs measured \
+            one rank only), plus the measured start-up excess, with a 90% interval; --validate, each batch (or with \
+            --hold-out ranks each rank count) left out of both fits in turn and predicted, with the median \
             absolute errors and the intervals' coverage.
             """)
 
@@ -73,6 +76,14 @@ struct Compare: ParsableCommand {
     @Option(help: "Global batches to predict, comma-separated (--predict; default: those swept and powers of two up to 4x the largest).")
     var batches: String?
 
+    @Option(name: .customLong("network"), help: ArgumentHelp(
+        "A network profile from 'bench allreduce --network-profile' for the allreduce's cost (--predict, --validate, --plan; repeat for several rank counts).",
+        valueName: "file"))
+    var networkProfiles: [String] = []
+
+    @Option(help: "What --validate leaves out in turn: batch (each batch, at the same rank counts) or ranks (each rank count, from the others' runs).")
+    var holdOut: TimeToTarget.HeldOut = .batch
+
     func validate() throws {
         guard target.isFinite, target > 0 else { throw ValidationError("--target must be a positive number") }
         guard [fit, plan, learningRateRange, predict, leaveOneOut].filter({ $0 }).count <= 1 else {
@@ -81,6 +92,10 @@ struct Compare: ParsableCommand {
         guard predict || (ranks == nil && batches == nil) else {
             throw ValidationError("--ranks and --batches choose what --predict predicts: pass --predict")
         }
+        guard predict || leaveOneOut || plan || networkProfiles.isEmpty else {
+            throw ValidationError("--network is for --predict, --validate and --plan")
+        }
+        guard leaveOneOut || holdOut == .batch else { throw ValidationError("--hold-out is for --validate") }
         _ = try Self.positiveList(ranks, "--ranks")
         _ = try Self.positiveList(batches, "--batches")
     }
@@ -109,12 +124,15 @@ struct Compare: ParsableCommand {
             throw JobFailure(.invalidData, "compare: no readable run log among \(paths.joined(separator: " "))")
         }
         let rows = ScalingAnalysis.rows(runs, mode: scaling)
+        let profiles = try networkProfiles.map {
+            try NetworkProfile.decode(try InputFile.read($0, what: "network profile"), source: $0)
+        }
         if learningRateRange {
             Console.out(try format.render(rateRanges: LearningRateRange.rows(rows), target: target))
             return
         }
         if predict || leaveOneOut {
-            try printPredictions(rows)
+            try printPredictions(rows, profiles: profiles)
             return
         }
         guard fit || plan else {
@@ -129,13 +147,15 @@ struct Compare: ParsableCommand {
             guard let warning = row.fit.warning else { continue }
             Console.err("airfoil-dp compare: warning: \(row.series) at \(row.ranks) rank\(row.ranks == 1 ? "" : "s"): \(warning)\n")
         }
-        Console.out(plan ? try format.render(plan: BatchSizePlan.rows(studies: TimeToTarget.studies(rows)), target: target)
+        Console.out(plan
+                    ? try format.render(plan: BatchSizePlan.rows(studies: TimeToTarget.studies(rows, profiles: profiles)),
+                                        target: target)
                     : try format.render(fits: fits, target: target))
     }
 
     /// `--predict` or `--validate`: the fitted constants on stderr (the table alone on stdout), then the table.
-    private func printPredictions(_ rows: [ScalingRow]) throws {
-        let studies = TimeToTarget.studies(rows)
+    private func printPredictions(_ rows: [ScalingRow], profiles: [NetworkProfile]) throws {
+        let studies = TimeToTarget.studies(rows, profiles: profiles)
         if studies.isEmpty {
             Console.err("airfoil-dp compare: no prediction: no sweep has two or more batch sizes that reached \(target) "
                 + "and runs enough for a step-time fit\n")
@@ -146,20 +166,32 @@ struct Compare: ParsableCommand {
             func constant(_ value: Double, _ index: Int) -> String {
                 String(format: "%.3g", value) + (index < errors.count ? String(format: " (±%.2g)", errors[index]) : "")
             }
-            let allreduce = model.rankCounts.count >= 2 ? " + \(constant(model.allreduceSecondsPerRound, 2)) log2 N" : ""
+            let allreduce: String
+            switch model.allreduce {
+            case .fitted(let alpha, let error, _):
+                allreduce = String(format: "alpha log2 N, alpha %.3g", alpha) + (error.map { String(format: " (±%.2g)", $0) } ?? "")
+                    + " s fitted to the runs"
+            case .profiled(let profiles):
+                allreduce = "from the network profile at \(profiles.map { String($0.ranks) }.joined(separator: ",")) ranks"
+                    + (model.allreduceBytes.map { " for \($0) bytes" } ?? " (the logs do not say the bytes: none)")
+            case .unknown:
+                allreduce = "unknown: no run at 2 ranks or more and no --network, so only 1 rank is predicted"
+            }
             let factor = study.steps.noiseBatchFactor.map { String(format: " x/÷ %.3g", $0) } ?? ""
             Console.err("airfoil-dp compare: \(study.series) in \(study.folder.isEmpty ? "." : study.folder): "
-                + "T(N, B) = \(constant(model.fixedSeconds, 0)) + \(constant(model.secondsPerExample, 1)) B/N\(allreduce) "
-                + "s per step (\(model.runs) runs, ranks \(model.rankCounts.map(String.init).joined(separator: ","))); "
+                + "T(N, B) = \(constant(model.fixedSeconds, 0)) + \(constant(model.secondsPerExample, 1)) ceil(B/N) + A(N) "
+                + "s per step (\(model.runs) runs, ranks \(model.rankCounts.map(String.init).joined(separator: ","))), "
+                + "A(N) \(allreduce); "
                 + String(format: "S(B) = %.4g (1 + %.4g%@ / B) steps to %g; start-up %.3g s", study.steps.minimumSteps,
-                         study.steps.noiseBatch, factor, target, study.startSeconds)
-                + (model.rankCounts.count < 2 ? "; one rank count measured: no other is predicted" : "") + "\n")
+                         study.steps.noiseBatch, factor, target, study.startSeconds) + "\n")
         }
         if leaveOneOut {
-            Console.out(try format.render(checks: TimeToTarget.validation(rows), target: target))
+            Console.out(try format.render(
+                checks: TimeToTarget.validation(rows, holdingOut: holdOut, profiles: profiles), target: target))
         } else {
             let predictions = TimeToTarget.predictions(
-                rows, ranks: try Self.positiveList(ranks, "--ranks"), batches: try Self.positiveList(batches, "--batches"))
+                rows, ranks: try Self.positiveList(ranks, "--ranks"), batches: try Self.positiveList(batches, "--batches"),
+                profiles: profiles)
             Console.out(try format.render(predictions: predictions, target: target))
         }
     }

@@ -40,6 +40,12 @@ public struct RunRecord: Equatable, Sendable {
     public var secondsPerStep: Double?
     /// Allreduce seconds over training seconds (nil for a run that stopped early).
     public var allreduceShare: Double?
+    /// Seconds per step outside and inside the allreduce (the summary's `step_seconds`, or its seconds over its
+    /// steps in logs before it; nil for a run that stopped early).
+    public var computeSecondsPerStep: Double?
+    public var allreduceSecondsPerStep: Double?
+    /// The bytes each step's allreduce carries (nil in logs before airfoil-dp 0.3).
+    public var allreduceBytes: Int?
     /// Every setting of the configuration that is not about ranks, batch or where outputs go, flattened to
     /// "optimizer.kind" = "sgd" and so on: runs are comparable when these agree.
     public var settings: [String: String]
@@ -49,6 +55,8 @@ public struct RunRecord: Equatable, Sendable {
 
     /// Examples per rank per step.
     public var perRankBatch: Double { Double(globalBatch) / Double(ranks) }
+    /// The largest rank's share of a step, which the others wait for.
+    public var largestShare: Int { (globalBatch + ranks - 1) / ranks }
     /// The folder the log is in: runs of different folders (sweeps) are never merged into one scaling group.
     public var folder: String { PathComponents.folder(of: source) }
     /// One text for all of ``settings``, to group by.
@@ -161,7 +169,9 @@ public enum RunLogParser {
             examplesPerSecond: ending.examplesPerSecond,
             secondsToTarget: crossing?.seconds, stepsToTarget: crossing?.step, examplesToTarget: crossing?.examples,
             targetResolution: crossing?.resolution, noiseScale: (reached ?? evals.last)?.noiseScale,
-            secondsPerStep: ending.secondsPerStep, allreduceShare: ending.allreduceShare, settings: flatten(settings, prefix: ""), rankSegments: segments))
+            secondsPerStep: ending.secondsPerStep, allreduceShare: ending.allreduceShare,
+            computeSecondsPerStep: ending.stepSeconds?.compute, allreduceSecondsPerStep: ending.stepSeconds?.allreduce,
+            allreduceBytes: ending.allreduceBytes, settings: flatten(settings, prefix: ""), rankSegments: segments))
     }
 
     /// How a log ends: its summary's figures, or an `end` record's reason and step.
@@ -173,6 +183,8 @@ public enum RunLogParser {
         var examplesPerSecond: Double?
         var secondsPerStep: Double?
         var allreduceShare: Double?
+        var stepSeconds: StepSeconds?
+        var allreduceBytes: Int?
 
         init(status: String, finalLoss: Double, stoppedAtStep: Int? = nil) {
             self.status = status
@@ -188,6 +200,9 @@ public enum RunLogParser {
             examplesPerSecond = summary.examplesPerSec
             secondsPerStep = summary.steps > 0 ? trainSeconds / Double(summary.steps) : 0
             allreduceShare = compute + allreduce > 0 ? allreduce / (compute + allreduce) : 0
+            let steps = Double(max(summary.steps, 1))
+            stepSeconds = summary.stepSeconds ?? StepSeconds(compute: compute / steps, allreduce: allreduce / steps)
+            allreduceBytes = summary.allreduceBytes
         }
     }
 

@@ -257,15 +257,15 @@ public enum TableFormat: String, CaseIterable, Sendable {
         let level = Int(TimeToTarget.intervalLevel * 100)
         return try layout(headers: headers, cells: cells,
                       footnote: "(predicted_steps: the fit S(B) = s_min (1 + b_noise / B) of each measured batch's "
-                          + "fewest steps to \(target); sec_per_step: the fit T = c0 + c1 B / ranks + alpha log2 ranks "
-                          + "of the runs' seconds per step; predicted_seconds = their product plus the median start-up "
+                          + "fewest steps to \(target); sec_per_step: the fit T = c0 + c1 ceil(B / ranks) + A(ranks) "
+                          + "of the runs' seconds per step (A, the allreduce, from the runs or a --network profile); predicted_seconds = their product plus the median start-up "
                           + "excess of the measured times, lo and hi its \(level)% "
                           + "interval; measured_*: the medians at the rate with the fewest steps, where the pair ran; "
                           + "extrapolated: a rank count or batch outside those measured)")
     }
 
-    /// Renders the leave-one-batch-out checks, then their summary: the median absolute error of steps and of
-    /// seconds, and how many measured times fell inside their intervals.
+    /// Renders the leave-one-out checks, then their summary: the repeats' own noise beside the median absolute
+    /// error of steps and of seconds, and how many measured times fell inside their intervals.
     public func render(checks: [TimeToTarget.Check], target: Double) throws -> String {
         let headers = ["series", "ranks", "global_batch", "target", "predicted_steps", "measured_steps",
                        "steps_error", "predicted_seconds", "predicted_seconds_lo", "predicted_seconds_hi",
@@ -284,10 +284,14 @@ public enum TableFormat: String, CaseIterable, Sendable {
         let stepsError = BatchSizeSweeps.median(checks.map { abs($0.stepsError) })
         let secondsError = BatchSizeSweeps.median(checks.map { abs($0.secondsError) })
         let judged = checks.compactMap(\.inside)
-        let summary = [
-            ("median_abs_error_steps", stepsError.map { String(format: "%.4f", $0) } ?? "none"),
-            ("median_abs_error", secondsError.map { String(format: "%.4f", $0) } ?? "none"),
-            ("interval_coverage", "\(judged.filter { $0 }.count)/\(judged.count)"),
+        let stepsNoise = BatchSizeSweeps.median(checks.compactMap(\.measured.stepsSpread))
+        let secondsNoise = BatchSizeSweeps.median(checks.compactMap(\.measured.secondsSpread))
+        func fraction(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "none" }
+        let coverage = "\(judged.filter { $0 }.count)/\(judged.count)"
+        let summary: [(String, String)] = [
+            ("repeat_noise_steps", fraction(stepsNoise)), ("repeat_noise", fraction(secondsNoise)),
+            ("median_abs_error_steps", fraction(stepsError)), ("median_abs_error", fraction(secondsError)),
+            ("interval_coverage", coverage),
         ]
         if self == .json {
             let table = try layout(headers: headers, cells: cells, footnote: "")
@@ -295,14 +299,18 @@ public enum TableFormat: String, CaseIterable, Sendable {
                 "checks": try JSONSerialization.jsonObject(with: Data(table.utf8)),
                 "median_abs_error_steps": stepsError.map { $0 as Any } ?? NSNull(),
                 "median_abs_error": secondsError.map { $0 as Any } ?? NSNull(),
-                "interval_coverage": summary[2].1,
+                "interval_coverage": coverage,
+                "repeat_noise_steps": stepsNoise.map { $0 as Any } ?? NSNull(),
+                "repeat_noise": secondsNoise.map { $0 as Any } ?? NSNull(),
             ]
             return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
         }
         let table = try layout(headers: headers, cells: cells,
-                           footnote: "(each batch left out of both fits in turn and predicted from the others; "
-                               + "errors are predicted / measured - 1; inside: the measured seconds within the "
-                               + "\(Int(TimeToTarget.intervalLevel * 100))% interval)")
+                           footnote: "(each batch, or with --hold-out ranks each rank count, left out of both fits "
+                               + "in turn and predicted from the others; errors are predicted / measured - 1; inside: "
+                               + "the measured seconds within the \(Int(TimeToTarget.intervalLevel * 100))% interval; "
+                               + "repeat_noise: the median over the checks of the repeats' median |repeat / median - 1|, "
+                               + "the measurements' own noise)")
         // A blank line ends a Markdown table; the summary is not a row of it.
         return table + (self == .markdown ? "\n\n" : "\n") + summary.map { "\($0.0): \($0.1)" }.joined(separator: "\n")
     }

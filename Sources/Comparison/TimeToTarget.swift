@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// `compare --predict` and `--validate`: time to a target loss for batch sizes and rank counts, predicted as the
@@ -12,7 +13,7 @@ import Foundation
 /// one ``ScalingRow/series``). Each (rank count, batch) it measured counts once: at the learning rate whose median
 /// steps to the target (over repeats) is fewest, with that rate's median steps and seconds; S(B) is fitted to
 /// those steps over every rank count (the global batch, not the rank count, sets the optimisation), T to every
-/// finished run's seconds per step.
+/// finished run's seconds per step, with the allreduce from network profiles when they are given.
 public enum TimeToTarget {
     /// The interval's coverage: 90%, from the normal quantile on the log scale.
     public static let intervalLevel = 0.9
@@ -26,6 +27,10 @@ public enum TimeToTarget {
         public var steps: Double
         public var seconds: Double
         public var repeats: Int
+        /// The repeats' own noise: the median of |repeat / median - 1| over them, for steps and for seconds (nil
+        /// with one repeat).
+        public var stepsSpread: Double?
+        public var secondsSpread: Double?
     }
 
     /// One sweep's fits.
@@ -60,15 +65,18 @@ public enum TimeToTarget {
         public var extrapolated: Bool
     }
 
-    /// The studies of `rows` that have two or more batch sizes reaching the target and a step-time fit.
-    public static func studies(_ rows: [ScalingRow], excludingBatch: Int? = nil) -> [Study] {
+    /// The studies of `rows` that have two or more batch sizes reaching the target and a step-time fit, leaving
+    /// out the runs at `excludingBatch` or at `excludingRanks` (validation's held-out runs).
+    public static func studies(
+        _ rows: [ScalingRow], excludingBatch: Int? = nil, excludingRanks: Int? = nil, profiles: [NetworkProfile] = []
+    ) -> [Study] {
         let usable = rows.filter { $0.run.finished && !$0.run.mixesRankCounts }
         let groups = Dictionary(grouping: usable) { "\($0.run.folder)|\($0.series)" }
         return groups.values.compactMap { members -> Study? in
-            let runs = members.map(\.run).filter { $0.globalBatch != excludingBatch }
+            let runs = members.map(\.run).filter { $0.globalBatch != excludingBatch && $0.ranks != excludingRanks }
             let measurements = measure(runs)
             guard let steps = BatchSizeFit.fit(measurements.map { (Double($0.globalBatch), $0.steps) }),
-                  let stepTime = StepTimeModel.fit(runs), let first = runs.first
+                  let stepTime = StepTimeModel.fit(runs, profiles: profiles), let first = runs.first
             else { return nil }
             let excess = measurements.map {
                 $0.seconds - $0.steps * stepTime.seconds(ranks: $0.ranks, globalBatch: $0.globalBatch)
@@ -88,9 +96,14 @@ public enum TimeToTarget {
             let steps = BatchSizeSweeps.median(repeats.map { $0.stepsToTarget ?? .infinity })!
             let seconds = BatchSizeSweeps.median(repeats.map { $0.secondsToTarget ?? .infinity })!
             guard steps.isFinite, seconds.isFinite else { return nil }
+            func spread(_ values: [Double], _ median: Double) -> Double? {
+                repeats.count > 1 ? BatchSizeSweeps.median(values.map { abs($0 / median - 1) }) : nil
+            }
             return Measurement(ranks: repeats[0].ranks, globalBatch: repeats[0].globalBatch,
                                learningRate: repeats[0].learningRate, steps: steps, seconds: seconds,
-                               repeats: repeats.count)
+                               repeats: repeats.count,
+                               stepsSpread: spread(repeats.map { $0.stepsToTarget ?? .infinity }, steps),
+                               secondsSpread: spread(repeats.map { $0.secondsToTarget ?? .infinity }, seconds))
         }
         return Dictionary(grouping: candidates) { "\($0.ranks)|\($0.globalBatch)" }.values.map { rates in
             rates.min { ($0.steps, $0.learningRate) < ($1.steps, $1.learningRate) }!
@@ -121,16 +134,18 @@ public enum TimeToTarget {
     /// Predictions for every (rank count, batch) of the lists, per study. By default the batches are the swept
     /// ones and the powers of two up to four times the largest, the rank counts the measured ones and the powers
     /// of two up to 1,024; pairs that cannot run (a batch below the rank count, or above the training rows) are
-    /// left out, and so are rank counts other than the measured one when only one was measured (nothing then
-    /// says what the allreduce costs).
-    public static func predictions(_ rows: [ScalingRow], ranks: [Int]? = nil, batches: [Int]? = nil) -> [Prediction] {
-        studies(rows).flatMap { study -> [Prediction] in
+    /// left out, and so are rank counts where nothing says what the allreduce costs (runs at one rank and no
+    /// network profile).
+    public static func predictions(
+        _ rows: [ScalingRow], ranks: [Int]? = nil, batches: [Int]? = nil, profiles: [NetworkProfile] = []
+    ) -> [Prediction] {
+        studies(rows, profiles: profiles).flatMap { study -> [Prediction] in
             let swept = Set(study.measurements.map(\.globalBatch))
             let largest = swept.max()!
             let batchList = batches ?? Array(swept.union(powersOfTwo(upTo: 4 * largest))).sorted()
             let measuredRanks = study.stepTime.rankCounts
-            var rankList = ranks ?? Array(Set(measuredRanks).union(powersOfTwo(upTo: 1024))).sorted()
-            if measuredRanks.count < 2 { rankList = rankList.filter(measuredRanks.contains) }
+            let rankList = (ranks ?? Array(Set(measuredRanks).union(powersOfTwo(upTo: 1024))).sorted())
+                .filter(study.stepTime.predicts(ranks:))
             return rankList.flatMap { n in
                 batchList.filter { $0 >= n && $0 <= study.rows }.map { predict(study, ranks: n, globalBatch: $0) }
             }
@@ -161,15 +176,32 @@ public enum TimeToTarget {
         }
     }
 
-    /// Leave one batch out: for every batch a study measured, both fits are made again without its runs, and each
-    /// of its measurements is predicted from the rest.
-    public static func validation(_ rows: [ScalingRow]) -> [Check] {
-        studies(rows).flatMap { study -> [Check] in
-            Set(study.measurements.map(\.globalBatch)).sorted().flatMap { batch -> [Check] in
-                let studyRows = rows.filter { $0.run.folder == study.folder && $0.series == study.series }
-                guard let without = studies(studyRows, excludingBatch: batch).first else { return [] }
-                return study.measurements.filter { $0.globalBatch == batch }.map { measured in
-                    Check(prediction: predict(without, ranks: measured.ranks, globalBatch: batch), measured: measured)
+    /// What validation holds out in turn.
+    public enum HeldOut: String, CaseIterable, Sendable {
+        /// Each batch: predicted at the rank counts that measured it, from the other batches.
+        case batch
+        /// Each rank count: every batch measured there predicted from the other rank counts' runs (the allreduce
+        /// from the network profiles when given, so 2 ranks can be predicted from runs at 1).
+        case ranks
+    }
+
+    /// Leave one out: for every batch (or rank count) a study measured, both fits are made again without its runs,
+    /// and each of its measurements is predicted from the rest.
+    public static func validation(
+        _ rows: [ScalingRow], holdingOut heldOut: HeldOut = .batch, profiles: [NetworkProfile] = []
+    ) -> [Check] {
+        studies(rows, profiles: profiles).flatMap { study -> [Check] in
+            let studyRows = rows.filter { $0.run.folder == study.folder && $0.series == study.series }
+            let values = Set(study.measurements.map { heldOut == .batch ? $0.globalBatch : $0.ranks }).sorted()
+            return values.flatMap { value -> [Check] in
+                let rest = heldOut == .batch
+                    ? studies(studyRows, excludingBatch: value, profiles: profiles)
+                    : studies(studyRows, excludingRanks: value, profiles: profiles)
+                guard let without = rest.first else { return [] }
+                let held = study.measurements.filter { (heldOut == .batch ? $0.globalBatch : $0.ranks) == value }
+                return held.filter { without.stepTime.predicts(ranks: $0.ranks) }.map { measured in
+                    Check(prediction: predict(without, ranks: measured.ranks, globalBatch: measured.globalBatch),
+                          measured: measured)
                 }
             }
         }

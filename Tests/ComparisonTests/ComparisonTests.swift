@@ -6,7 +6,8 @@ import Testing
 /// Synthetic logs in the trainer's schema, so the expected figures are known exactly.
 func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] = [0.48, 0.3, 0.25, 0.245],
                   lr: Double = 0.4, summary: Bool = true, resumedOn: Int? = nil, noiseScales: [Double]? = nil,
-                  endReason: String? = nil) -> String {
+                  endReason: String? = nil, stepSeconds: (compute: Double, allreduce: Double)? = nil,
+                  allreduceBytes: Int? = nil) -> String {
     let resume = resumedOn.map {
         [#"{"checkpoint":"c","checkpoint_ranks":\#(ranks),"examples":200,"hosts":[],"ranks":\#($0),"start_time":"t","step":1,"type":"resume"}"#]
     } ?? []
@@ -15,7 +16,9 @@ func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] 
         let noise = noiseScales.map { #""noise_scale":\#($0[index]),"# } ?? ""
         return #"{"epoch":\#(Double(index) * 0.1),"examples":\#(index * 200),"loss":\#(loss),"lr":\#(lr),\#(noise)"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval","wall_seconds":\#(Double(index))}"#
     }
-    let end = #"{"examples":3000,"examples_per_sec":\#(3000 / (2 * secPerEpoch)),"final_loss":\#(losses.last!),"params":[0],"sec_per_epoch":\#(secPerEpoch),"seconds":{"allreduce":\#(secPerEpoch / 2),"compute":\#(secPerEpoch * 1.5),"eval":0,"load":0},"replicas_identical":true,"steps":30,"type":"summary"}"#
+    let perStep = stepSeconds.map { #""step_seconds":{"allreduce":\#($0.allreduce),"compute":\#($0.compute)},"# } ?? ""
+    let bytes = allreduceBytes.map { #""allreduce_bytes":\#($0),"# } ?? ""
+    let end = #"{\#(perStep)\#(bytes)"examples":3000,"examples_per_sec":\#(3000 / (2 * secPerEpoch)),"final_loss":\#(losses.last!),"params":[0],"sec_per_epoch":\#(secPerEpoch),"seconds":{"allreduce":\#(secPerEpoch / 2),"compute":\#(secPerEpoch * 1.5),"eval":0,"load":0},"replicas_identical":true,"steps":30,"type":"summary"}"#
     // A run that stopped early ends with the trainer's end record instead of the summary.
     let stop = endReason.map { reason in
         let lastFinite = reason == "diverged" ? #""last_finite_loss":\#(losses.last!),"# : ""
@@ -360,19 +363,23 @@ struct BatchSizeFitTests {
 
 @Suite("Predicting time to the target")
 struct TimeToTargetTests {
-    /// Constants the synthetic runs are made from: T(N, B) = c0 + c1 B/N + alpha log2 N, S(B) = 50 (1 + 64 / B).
+    /// Constants the synthetic runs are made from: T(N, B) = c0 + c1 ceil(B/N) + alpha log2 N,
+    /// S(B) = 50 (1 + 64 / B).
     static let c0 = 2e-4, c1 = 3e-6, alpha = 5e-5
-    static func stepTime(_ ranks: Int, _ batch: Int) -> Double {
-        c0 + c1 * Double(batch) / Double(ranks) + alpha * log2(Double(ranks))
-    }
+    static func compute(_ ranks: Int, _ batch: Int) -> Double { c0 + c1 * Double((batch + ranks - 1) / ranks) }
+    static func allreduce(_ ranks: Int) -> Double { alpha * log2(Double(ranks)) }
+    static func stepTime(_ ranks: Int, _ batch: Int) -> Double { compute(ranks, batch) + allreduce(ranks) }
     static func curve(_ batch: Int) -> Double { 50 * (1 + 64 / Double(batch)) }
 
-    /// A finished run at (ranks, batch) whose seconds per step are `seconds` and whose loss meets 0.25 exactly at
-    /// step `steps` (the log's 30 steps over 2 epochs: sec_per_epoch = 15 seconds per step).
-    static func run(ranks: Int, batch: Int, steps: Int, seconds: Double, lr: Double = 0.4) throws -> RunRecord {
+    /// A finished run at (ranks, batch) whose seconds per step are the model's times `noise`, and whose loss meets
+    /// 0.25 exactly at step `steps` (the log's 30 steps over 2 epochs: sec_per_epoch = 15 seconds per step).
+    static func run(ranks: Int, batch: Int, steps: Int, noise: Double = 1, lr: Double = 0.4) throws -> RunRecord {
         let losses = [0.48] + Array(repeating: 0.3, count: steps - 1) + [0.25]
-        return try RunLogParser.parse(Data(syntheticLog(ranks: ranks, batch: batch, secPerEpoch: seconds * 15,
-                                                        losses: losses, lr: lr).utf8),
+        let split = (compute: compute(ranks, batch) * noise, allreduce: allreduce(ranks) * noise)
+        return try RunLogParser.parse(Data(syntheticLog(ranks: ranks, batch: batch,
+                                                        secPerEpoch: (split.compute + split.allreduce) * 15,
+                                                        losses: losses, lr: lr, stepSeconds: split,
+                                                        allreduceBytes: 4096).utf8),
                                       source: "f/B\(batch)-P\(ranks)-lr\(lr).jsonl", target: 0.25).get()
     }
 
@@ -384,20 +391,24 @@ struct TimeToTargetTests {
             for batch in [16, 64, 256, 1024] {
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 let noise = 1 + 0.02 * (Double(state >> 11) / Double(1 << 53) - 0.5)
-                runs.append(try Self.run(ranks: ranks, batch: batch, steps: 3, seconds: Self.stepTime(ranks, batch) * noise))
+                runs.append(try Self.run(ranks: ranks, batch: batch, steps: 3, noise: noise))
             }
         }
         let model = try #require(StepTimeModel.fit(runs))
         let errors = try #require(model.standardErrors)
         #expect(model.runs == 12 && model.rankCounts == [1, 2, 4])
-        let values = [model.fixedSeconds, model.secondsPerExample, model.allreduceSecondsPerRound]
+        guard case .fitted(let alpha, let alphaError?, _) = model.allreduce else {
+            Issue.record("the allreduce is fitted to the runs at 2 and 4 ranks, not \(model.allreduce)")
+            return
+        }
+        let values = [model.fixedSeconds, model.secondsPerExample, alpha]
         let truths = [Self.c0, Self.c1, Self.alpha]
-        for index in 0..<3 {
-            let (value, truth, error) = (values[index], truths[index], errors[index])
+        for (index, error) in (errors + [alphaError]).enumerated() {
+            let (value, truth) = (values[index], truths[index])
             #expect(error > 0 && abs(value - truth) < 4 * error, "\(value) against \(truth) ± \(error)")
         }
         let exact = try #require(StepTimeModel.fit(try [1, 2].flatMap { n in
-            try [16, 256].map { try Self.run(ranks: n, batch: $0, steps: 3, seconds: Self.stepTime(n, $0)) }
+            try [16, 256].map { try Self.run(ranks: n, batch: $0, steps: 3) }
         }))
         // The log rounds sec_per_epoch to what JSON prints; the fit of exact times is exact to that.
         #expect(abs(exact.seconds(ranks: 8, globalBatch: 512) / Self.stepTime(8, 512) - 1) < 1e-9)
@@ -410,9 +421,8 @@ struct TimeToTargetTests {
             try [16, 32, 64, 128, 256].flatMap { batch -> [RunRecord] in
                 let factor = batch == offCurveBatch ? 2.0 : 1.0
                 let steps = Int((Self.curve(batch) * factor).rounded())
-                return [try run(ranks: ranks, batch: batch, steps: steps, seconds: Self.stepTime(ranks, batch)),
-                        try run(ranks: ranks, batch: batch, steps: steps * 3 / 2, seconds: Self.stepTime(ranks, batch),
-                                lr: 0.1)]
+                return [try run(ranks: ranks, batch: batch, steps: steps),
+                        try run(ranks: ranks, batch: batch, steps: steps * 3 / 2, lr: 0.1)]
             }
         }
     }
@@ -445,10 +455,31 @@ struct TimeToTargetTests {
     func censoredRepeats() throws {
         let missed = try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: 64, secPerEpoch: 1, losses: [0.48, 0.3, 0.3],
                                                               lr: 0.8).utf8), source: "f/B64-lr0.8-r2.jsonl", target: 0.25).get()
-        let runs = [try Self.run(ranks: 1, batch: 64, steps: 10, seconds: 1e-3, lr: 0.8), missed, missed]
-            + (try (0..<3).map { _ in try Self.run(ranks: 1, batch: 64, steps: 20, seconds: 1e-3, lr: 0.4) })
+        let runs = [try Self.run(ranks: 1, batch: 64, steps: 10, lr: 0.8), missed, missed]
+            + (try (0..<3).map { _ in try Self.run(ranks: 1, batch: 64, steps: 20, lr: 0.4) })
         let measured = try #require(TimeToTarget.measure(runs).first)
         #expect(measured.learningRate == 0.4 && measured.steps == 20 && measured.repeats == 3)
+    }
+
+    @Test("a measurement carries its repeats' noise, and validation reports it before its three closing lines")
+    func repeatNoise() throws {
+        let runs = try [10, 12, 20].map { try Self.run(ranks: 1, batch: 64, steps: $0) }
+        let measured = try #require(TimeToTarget.measure(runs).first)
+        #expect(measured.steps == 12)
+        // |10/12 - 1|, 0, |20/12 - 1|: the median is 1/6.
+        #expect(abs(try #require(measured.stepsSpread) - 1.0 / 6) < 1e-12)
+        #expect(TimeToTarget.measure([runs[0]]).first?.stepsSpread == nil, "one repeat has no spread")
+        let repeated = try [16, 32, 64, 128].flatMap { batch in
+            try [1.0, 1.1, 1.3].map { factor in
+                try Self.run(ranks: 1, batch: batch, steps: Int((Self.curve(batch) * factor).rounded()))
+            }
+        }
+        let checks = TimeToTarget.validation(ScalingAnalysis.rows(repeated))
+        let text = try TableFormat.text.render(checks: checks, target: 0.25).split(separator: "\n").suffix(5)
+        #expect(text.map { String($0.prefix { $0 != ":" }) }
+            == ["repeat_noise_steps", "repeat_noise", "median_abs_error_steps", "median_abs_error", "interval_coverage"])
+        let noise = try #require(Double(text.first!.split(separator: " ").last!))
+        #expect(abs(noise - 0.1) < 0.01, "|1/1.1 - 1| and |1.3/1.1 - 1| about 0.09 and 0.18, the median 0.09")
     }
 
     @Test("the plan picks the batch predicted soonest, a power of two nobody ran included, within the swept range")
@@ -456,8 +487,7 @@ struct TimeToTargetTests {
         // S(B) T(N, B) is least near B = sqrt(64 c0 / c1), about 65 at one rank: 64 lies between the swept 48 and 80.
         let runs = try [1, 2].flatMap { ranks in
             try [16, 48, 80, 256].map { batch in
-                try Self.run(ranks: ranks, batch: batch, steps: Int(Self.curve(batch).rounded()),
-                             seconds: Self.stepTime(ranks, batch))
+                try Self.run(ranks: ranks, batch: batch, steps: Int(Self.curve(batch).rounded()))
             }
         }
         let studies = TimeToTarget.studies(ScalingAnalysis.rows(runs))
@@ -495,5 +525,68 @@ struct TimeToTargetTests {
         #expect(text.suffix(3).map { String($0.prefix { $0 != ":" }) }
             == ["median_abs_error_steps", "median_abs_error", "interval_coverage"])
         #expect(text.last?.hasSuffix("/10") == true)
+    }
+
+    @Test("a network profile gives the allreduce: 2 ranks predicted from runs at 1, other rank counts along log2 N")
+    func networkProfile() throws {
+        let oneRank = ScalingAnalysis.rows(try Self.sweep().filter { $0.ranks == 1 })
+        // 4096 bytes lie 3/7 of the way from 1024 to 8192: the sizes' times are chosen to give alpha there.
+        let profile = NetworkProfile(ranks: 2, hosts: 1, sizes: [.init(bytes: 1024, medianSeconds: 0),
+                                                                 .init(bytes: 8192, medianSeconds: Self.alpha * 7 / 3)],
+                                     machine: "test", mpi: "test", measuredAt: "now")
+        #expect(abs(profile.seconds(bytes: 4096) / Self.alpha - 1) < 1e-12)
+        let predictions = TimeToTarget.predictions(oneRank, ranks: [1, 2, 8], batches: [64], profiles: [profile])
+        #expect(predictions.map(\.ranks) == [1, 2, 8])
+        for prediction in predictions {
+            #expect(abs(prediction.secondsPerStep / Self.stepTime(prediction.ranks, 64) - 1) < 1e-9,
+                    "\(prediction.ranks) ranks: \(prediction.secondsPerStep) against \(Self.stepTime(prediction.ranks, 64))")
+        }
+        // Held out by rank count: without a profile 2 ranks cannot be predicted from 1; with it, exactly.
+        let rows = ScalingAnalysis.rows(try Self.sweep())
+        let unprofiled = TimeToTarget.validation(rows, holdingOut: .ranks)
+        #expect(unprofiled.count == 5 && unprofiled.allSatisfy { $0.measured.ranks == 1 })
+        let profiled = TimeToTarget.validation(rows, holdingOut: .ranks, profiles: [profile])
+        // (The synthetic logs' clock does not follow their step times, so seconds per step is what is compared.)
+        #expect(profiled.count == 10 && profiled.allSatisfy {
+            abs($0.prediction.secondsPerStep / Self.stepTime($0.measured.ranks, $0.measured.globalBatch) - 1) < 1e-9
+                && abs($0.stepsError) < 0.02
+        }, "\(profiled.map(\.prediction.secondsPerStep))")
+        // A profile twice as slow is what the 2-rank prediction uses, not the runs' own allreduce.
+        var slow = profile
+        slow.sizes[1].medianSeconds *= 2
+        let slowed = TimeToTarget.validation(rows, holdingOut: .ranks, profiles: [slow]).filter { $0.measured.ranks == 2 }
+        for check in slowed {
+            let batch = check.measured.globalBatch
+            #expect(abs(check.prediction.secondsPerStep - (Self.stepTime(2, batch) + Self.alpha)) < 1e-12)
+        }
+    }
+
+    @Test("a network profile file round-trips, and a bad field, version or checksum is refused with one line")
+    func networkProfileFile() throws {
+        let profile = NetworkProfile(ranks: 4, hosts: 2, sizes: [.init(bytes: 16, medianSeconds: 1e-6),
+                                                                 .init(bytes: 64, medianSeconds: 2e-6)],
+                                     machine: "cpu", mpi: "Open MPI", measuredAt: "2026-12-06T00:00:00Z")
+        let bytes = try profile.encoded()
+        #expect(try NetworkProfile.decode(bytes, source: "p") == profile)
+        #expect(profile.seconds(bytes: 8) == 1e-6 && profile.seconds(bytes: 40) == 1.5e-6 && profile.seconds(bytes: 112) == 3e-6)
+        func refusal(_ edit: (inout NetworkProfile) -> Void) -> String {
+            var changed = profile
+            edit(&changed)
+            do {
+                _ = try NetworkProfile.decode(try changed.encoded(), source: "p")
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        #expect(refusal { $0.ranks = 1 }.contains("field 'ranks' is 1"))
+        #expect(refusal { $0.hosts = 5 }.contains("field 'hosts' is 5"))
+        #expect(refusal { $0.sizes.reverse() }.contains("not in increasing bytes"))
+        #expect(refusal { $0.sizes[0].medianSeconds = -1 }.contains("sizes[0].median_seconds"))
+        #expect(refusal { $0.sizes = [] }.contains("field 'sizes' is empty"))
+        var damaged = bytes
+        damaged[damaged.count - 3] ^= 1
+        #expect(throws: (any Error).self) { try NetworkProfile.decode(damaged, source: "p") }
+        let otherVersion = Array(String(decoding: bytes, as: UTF8.self)
+            .replacingOccurrences(of: "network \(NetworkProfile.formatVersion) ", with: "network 9 ").utf8)
+        #expect(throws: (any Error).self) { try NetworkProfile.decode(otherVersion, source: "p") }
     }
 }

@@ -115,6 +115,7 @@ struct DocsTests {
         let expected = [
             "checkpoint (`--checkpoint`)": Checkpoint.formatVersion, "model file (`--save-model`)": ModelFile.formatVersion,
             "run log (`--log`)": RunLogSchema.version,
+            "network profile (`bench allreduce --network-profile`)": NetworkProfile.formatVersion,
         ]
         for (file, version) in expected {
             let row = try #require(try Self.guideRow(startingWith: file), "no row for \(file)")
