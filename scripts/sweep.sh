@@ -70,14 +70,30 @@ done
 for value in $batches $rank_counts ${epochs:-1} $repeats; do
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: '$value' is not a positive whole number" >&2; exit 64; }
 done
-# The training rows the batches must fit: a passed-through --rows N, else airfoil-dp's default.
-training_rows=1500
+# The training rows the batches must fit: a passed-through --rows N, else airfoil-dp's default (1500 rows of a
+# file; every generated row of synthetic data, 100000 unless its rows= says, less --val-rows).
+training_rows=""
+data=""
+validation_rows=0
 for ((i = 0; i < ${#extra[@]}; i++)); do
     case "${extra[$i]}" in
         --rows) training_rows="${extra[$((i + 1))]:-}" ;;
         --rows=*) training_rows="${extra[$i]#--rows=}" ;;
+        --data) data="${extra[$((i + 1))]:-}" ;;
+        --data=*) data="${extra[$i]#--data=}" ;;
+        --val-rows) validation_rows="${extra[$((i + 1))]:-0}" ;;
+        --val-rows=*) validation_rows="${extra[$i]#--val-rows=}" ;;
     esac
 done
+if [[ -z "$training_rows" ]]; then
+    training_rows=1500
+    if [[ "$data" == synthetic:* ]]; then
+        training_rows=100000
+        generated="$(tr ',' '\n' <<<"${data#synthetic:}" | sed -n 's/^rows=//p')"
+        [[ -n "$generated" ]] && training_rows="$generated"
+        [[ "$validation_rows" =~ ^[0-9]+$ ]] && training_rows=$((training_rows - validation_rows))
+    fi
+fi
 [[ "$training_rows" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: --rows '$training_rows' is not a positive whole number" >&2; exit 64; }
 [[ -n "$lr" && -n "$lrs" ]] && { echo "sweep.sh: give --lr or --lrs, not both" >&2; exit 64; }
 for rate in $lr $lrs; do

@@ -218,13 +218,22 @@ extension EndToEnd {
             }
         }
 
-        @Test("a passed-through --rows sets the rows the batches must fit")
+        @Test("a passed-through --rows, or synthetic data's rows=, sets the rows the batches must fit")
         func sweepRows() throws {
             let result = try script(["scripts/sweep.sh", "--batches", "100 1000", "--ranks", "1", "--dry-run", "--",
                                      "--rows", "600"])
             #expect(result.status == 0)
             #expect(result.standardError.contains("skipping global batch 1000 at 1 ranks (more than 600 rows)"))
             #expect(result.standardOutput.contains("--global-batch 100 "))
+            // Synthetic data trains on every generated row (100000 unless rows= says), less --val-rows.
+            for (data, skipped) in [("synthetic:rows=20000,features=16", []), ("synthetic:features=4", []),
+                                    ("synthetic:seed=2,rows=3000", [4096])] {
+                let synthetic = try script(["scripts/sweep.sh", "--batches", "1000 2048 4096", "--ranks", "1",
+                                            "--dry-run", "--", "--data", data, "--val-rows", "952"])
+                let notes = synthetic.standardError.split(separator: "\n").filter { $0.contains("skipping") }
+                #expect(synthetic.status == 0 && notes.count == skipped.count, "\(data): \(notes)")
+                #expect(skipped.allSatisfy { synthetic.standardError.contains("batch \($0) at 1 ranks (more than 2048 rows)") })
+            }
         }
 
         @Test("Slurm scripts: valid bash; an array task launches its batch through the launcher srun offers, with yielding ranks")
