@@ -70,10 +70,10 @@ struct Compare: ParsableCommand {
     @Flag(name: .customLong("validate"), help: "Print, instead of the runs, each batch left out of the fits and predicted, with the errors and the intervals' coverage.")
     var leaveOneOut = false
 
-    @Option(help: "Rank counts to predict, comma-separated (--predict; default: those measured and powers of two up to 1024).")
+    @Option(help: "Rank counts to predict, comma-separated (--predict; default: those measured and powers of two up to 1024), or whose held-out runs --validate checks.")
     var ranks: String?
 
-    @Option(help: "Global batches to predict, comma-separated (--predict; default: those swept and powers of two up to 4x the largest).")
+    @Option(help: "Global batches to predict, comma-separated (--predict; default: those swept and powers of two up to 4x the largest), or whose held-out runs --validate checks.")
     var batches: String?
 
     @Option(name: .customLong("network"), help: ArgumentHelp(
@@ -89,8 +89,8 @@ struct Compare: ParsableCommand {
         guard [fit, plan, learningRateRange, predict, leaveOneOut].filter({ $0 }).count <= 1 else {
             throw ValidationError("--fit, --plan, --lr-range, --predict and --validate print different tables: pass one")
         }
-        guard predict || (ranks == nil && batches == nil) else {
-            throw ValidationError("--ranks and --batches choose what --predict predicts: pass --predict")
+        guard predict || leaveOneOut || (ranks == nil && batches == nil) else {
+            throw ValidationError("--ranks and --batches choose what --predict predicts or --validate checks: pass one")
         }
         guard predict || leaveOneOut || plan || networkProfiles.isEmpty else {
             throw ValidationError("--network is for --predict, --validate and --plan")
@@ -186,8 +186,10 @@ struct Compare: ParsableCommand {
                          study.steps.noiseBatch, factor, target, study.startSeconds) + "\n")
         }
         if leaveOneOut {
-            Console.out(try format.render(
-                checks: TimeToTarget.validation(rows, holdingOut: holdOut, profiles: profiles), target: target))
+            let checks = TimeToTarget.validation(
+                rows, holdingOut: holdOut, profiles: profiles, ranks: try Self.positiveList(ranks, "--ranks"),
+                batches: try Self.positiveList(batches, "--batches"))
+            Console.out(try format.render(checks: checks, target: target))
         } else {
             let predictions = TimeToTarget.predictions(
                 rows, ranks: try Self.positiveList(ranks, "--ranks"), batches: try Self.positiveList(batches, "--batches"),

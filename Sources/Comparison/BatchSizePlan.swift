@@ -42,7 +42,7 @@ public struct BatchSizePlan: Sendable {
                 guard let chosen = predictions.min(by: {
                     ($0.predictedSeconds, $0.globalBatch) < ($1.predictedSeconds, $1.globalBatch)
                 }) else { return nil }
-                let reached = study.runs.filter { $0.ranks == ranks && $0.secondsToTarget != nil }
+                let reached = study.runs.filter { $0.finished && $0.ranks == ranks && $0.secondsToTarget != nil }
                 return Row(
                     folder: study.folder, series: study.series, ranks: ranks, batch: chosen.globalBatch,
                     predictedSteps: chosen.predictedSteps, secondsPerStep: chosen.secondsPerStep,

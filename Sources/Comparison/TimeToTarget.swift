@@ -70,7 +70,8 @@ public enum TimeToTarget {
     public static func studies(
         _ rows: [ScalingRow], excludingBatch: Int? = nil, excludingRanks: Int? = nil, profiles: [NetworkProfile] = []
     ) -> [Study] {
-        let usable = rows.filter { $0.run.finished && !$0.run.mixesRankCounts }
+        // Diverged runs stay: a repeat that diverged is one that did not reach the target at its rate.
+        let usable = rows.filter { ($0.run.finished || $0.run.status == "diverged") && !$0.run.mixesRankCounts }
         let groups = Dictionary(grouping: usable) { "\($0.run.folder)|\($0.series)" }
         return groups.values.compactMap { members -> Study? in
             let runs = members.map(\.run).filter { $0.globalBatch != excludingBatch && $0.ranks != excludingRanks }
@@ -88,13 +89,16 @@ public enum TimeToTarget {
     }
 
     /// Per (rank count, batch) that reached the target: the rate with the fewest median steps, with its medians.
-    /// A repeat that never reached the target counts as infinitely many steps and seconds, so a rate most of whose
-    /// repeats missed it is not taken for one that reached it (the median of those that did would flatter it).
+    /// A repeat that never reached the target, or diverged (at a rate near the edge of stability some repeats do),
+    /// counts as infinitely many steps and seconds, so a rate most of whose repeats missed it is not taken for one
+    /// that reached it (the median of those that did would flatter it).
     public static func measure(_ runs: [RunRecord]) -> [Measurement] {
         let byRate = Dictionary(grouping: runs) { "\($0.ranks)|\($0.globalBatch)|\($0.learningRate)" }
         let candidates = byRate.values.compactMap { repeats -> Measurement? in
-            let steps = BatchSizeSweeps.median(repeats.map { $0.stepsToTarget ?? .infinity })!
-            let seconds = BatchSizeSweeps.median(repeats.map { $0.secondsToTarget ?? .infinity })!
+            let stepsEach = repeats.map { $0.finished ? $0.stepsToTarget ?? .infinity : .infinity }
+            let secondsEach = repeats.map { $0.finished ? $0.secondsToTarget ?? .infinity : .infinity }
+            let steps = BatchSizeSweeps.median(stepsEach)!
+            let seconds = BatchSizeSweeps.median(secondsEach)!
             guard steps.isFinite, seconds.isFinite else { return nil }
             func spread(_ values: [Double], _ median: Double) -> Double? {
                 repeats.count > 1 ? BatchSizeSweeps.median(values.map { abs($0 / median - 1) }) : nil
@@ -102,8 +106,7 @@ public enum TimeToTarget {
             return Measurement(ranks: repeats[0].ranks, globalBatch: repeats[0].globalBatch,
                                learningRate: repeats[0].learningRate, steps: steps, seconds: seconds,
                                repeats: repeats.count,
-                               stepsSpread: spread(repeats.map { $0.stepsToTarget ?? .infinity }, steps),
-                               secondsSpread: spread(repeats.map { $0.secondsToTarget ?? .infinity }, seconds))
+                               stepsSpread: spread(stepsEach, steps), secondsSpread: spread(secondsEach, seconds))
         }
         return Dictionary(grouping: candidates) { "\($0.ranks)|\($0.globalBatch)" }.values.map { rates in
             rates.min { ($0.steps, $0.learningRate) < ($1.steps, $1.learningRate) }!
@@ -186,9 +189,10 @@ public enum TimeToTarget {
     }
 
     /// Leave one out: for every batch (or rank count) a study measured, both fits are made again without its runs,
-    /// and each of its measurements is predicted from the rest.
+    /// and each of its measurements is predicted from the rest; only those at `ranks` and `batches` when given.
     public static func validation(
-        _ rows: [ScalingRow], holdingOut heldOut: HeldOut = .batch, profiles: [NetworkProfile] = []
+        _ rows: [ScalingRow], holdingOut heldOut: HeldOut = .batch, profiles: [NetworkProfile] = [],
+        ranks: [Int]? = nil, batches: [Int]? = nil
     ) -> [Check] {
         studies(rows, profiles: profiles).flatMap { study -> [Check] in
             let studyRows = rows.filter { $0.run.folder == study.folder && $0.series == study.series }
@@ -198,7 +202,10 @@ public enum TimeToTarget {
                     ? studies(studyRows, excludingBatch: value, profiles: profiles)
                     : studies(studyRows, excludingRanks: value, profiles: profiles)
                 guard let without = rest.first else { return [] }
-                let held = study.measurements.filter { (heldOut == .batch ? $0.globalBatch : $0.ranks) == value }
+                let held = study.measurements.filter {
+                    (heldOut == .batch ? $0.globalBatch : $0.ranks) == value
+                        && ranks?.contains($0.ranks) != false && batches?.contains($0.globalBatch) != false
+                }
                 return held.filter { without.stepTime.predicts(ranks: $0.ranks) }.map { measured in
                     Check(prediction: predict(without, ranks: measured.ranks, globalBatch: measured.globalBatch),
                           measured: measured)

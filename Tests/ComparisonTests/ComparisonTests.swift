@@ -459,6 +459,18 @@ struct TimeToTargetTests {
             + (try (0..<3).map { _ in try Self.run(ranks: 1, batch: 64, steps: 20, lr: 0.4) })
         let measured = try #require(TimeToTarget.measure(runs).first)
         #expect(measured.learningRate == 0.4 && measured.steps == 20 && measured.repeats == 3)
+        // Repeats that diverged at the fast rate count as missing it too, however early they crossed the target.
+        let diverged = try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: 64, secPerEpoch: 1, losses: [0.48, 0.2, 0.9],
+                                                                lr: 0.8, endReason: "diverged").utf8),
+                                              source: "f/B64-lr0.8-r3.jsonl", target: 0.25).get()
+        #expect(diverged.stepsToTarget != nil, "it crossed the target before it diverged")
+        let edge = [try Self.run(ranks: 1, batch: 64, steps: 10, lr: 0.8), diverged, diverged]
+            + (try (0..<3).map { _ in try Self.run(ranks: 1, batch: 64, steps: 20, lr: 0.4) })
+        #expect(TimeToTarget.measure(edge).first?.learningRate == 0.4)
+        let studied = TimeToTarget.studies(ScalingAnalysis.rows(edge + [try Self.run(ranks: 1, batch: 128, steps: 15),
+                                                                       try Self.run(ranks: 1, batch: 128, steps: 15)]))
+        #expect(studied.first?.measurements.first { $0.globalBatch == 64 }?.learningRate == 0.4,
+                "the study sees the diverged repeats")
     }
 
     @Test("a measurement carries its repeats' noise, and validation reports it before its three closing lines")
@@ -545,6 +557,8 @@ struct TimeToTargetTests {
         let rows = ScalingAnalysis.rows(try Self.sweep())
         let unprofiled = TimeToTarget.validation(rows, holdingOut: .ranks)
         #expect(unprofiled.count == 5 && unprofiled.allSatisfy { $0.measured.ranks == 1 })
+        let twoRanks = TimeToTarget.validation(rows, holdingOut: .ranks, profiles: [profile], ranks: [2], batches: [16, 64])
+        #expect(twoRanks.map { "\($0.measured.ranks)x\($0.measured.globalBatch)" } == ["2x16", "2x64"])
         let profiled = TimeToTarget.validation(rows, holdingOut: .ranks, profiles: [profile])
         // (The synthetic logs' clock does not follow their step times, so seconds per step is what is compared.)
         #expect(profiled.count == 10 && profiled.allSatisfy {

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import TestSupport
 import Testing
@@ -32,6 +33,34 @@ extension EndToEnd {
             let sizes = object["sizes"] as? [[String: Any]] ?? []
             #expect(sizes.compactMap { $0["bytes"] as? Int } == [28, 1024, 65536, 1_048_576])
             #expect(sizes.allSatisfy { ($0["median_us"] as? Double ?? 0) > 0 })
+        }
+
+        @Test("bench allreduce --network-profile writes a profile compare can read; one rank or a bad profile is refused")
+        func networkProfile() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let path = folder.appendingPathComponent("network.json").path
+            let object = try json(["bench", "allreduce", "--network-profile", path, "--floats", "64", "--floats", "4"],
+                                  ranks: 2)
+            #expect((object["sizes"] as? [[String: Any]])?.count == 2)
+            let bytes = try #require(FileManager.default.contents(atPath: path))
+            let profile = try NetworkProfile.decode([UInt8](bytes), source: path)
+            #expect(profile.ranks == 2 && profile.hosts == 1 && profile.sizes.map(\.bytes) == [16, 256])
+            #expect(profile.sizes.allSatisfy { $0.medianSeconds > 0 })
+            let alone = folder.appendingPathComponent("alone.json").path
+            let refused = try Launcher.run(["bench", "allreduce", "--network-profile", alone, "--quick"])
+            #expect(refused.status == 64 && refused.standardError.contains("needs 2 ranks or more"))
+            #expect(!FileManager.default.fileExists(atPath: alone))
+            // compare refuses a damaged profile with one line and exit 65.
+            var damaged = [UInt8](bytes)
+            damaged[damaged.count - 2] ^= 1
+            let bad = folder.appendingPathComponent("bad.json").path
+            FileManager.default.createFile(atPath: bad, contents: Data(damaged))
+            let log = folder.appendingPathComponent("run.jsonl").path
+            let run = try Launcher.run(["--data", SharedData.path, "--epochs", "1", "--quiet", "--log", log])
+            try #require(run.status == 0, "\(run.standardError)")
+            let compare = try Launcher.run(["compare", log, "--predict", "--network", bad])
+            #expect(compare.status == 65 && compare.standardError.contains("is damaged"), "\(compare.standardError)")
+            #expect(compare.standardError.split(separator: "\n").count == 1)
         }
 
         @Test("bench step under mpirun: global batches P, 10 P and 100 P with step, parts, raw allreduce and the noise scale's cost")
