@@ -8,7 +8,7 @@ public struct RunRecord: Equatable, Sendable {
     /// The log file.
     public var source: String
     /// How the run ended: `finished` (the log ends in a summary), else the reason of its `end` record
-    /// (`diverged`, `interrupted`, `replicas_differ`, `batch_mismatch`).
+    /// (`diverged`, `interrupted`, `preempted`, `replicas_differ`, `batch_mismatch`).
     public var status: String
     public var ranks: Int
     public var hosts: Int
@@ -36,6 +36,8 @@ public struct RunRecord: Equatable, Sendable {
     /// The gradient noise scale B_simple the run logged at the evaluation that first reached the target, or at its
     /// last evaluation if none did (nil when the run did not estimate it).
     public var noiseScale: Double?
+    /// Its 90% interval, logged with it (nil in logs before airfoil-dp 0.3, and where the record has none).
+    public var noiseScaleInterval: NoiseScaleInterval?
     /// Training seconds per step over the whole run (nil for a run that stopped early).
     public var secondsPerStep: Double?
     /// Allreduce seconds over training seconds (nil for a run that stopped early).
@@ -68,6 +70,17 @@ public struct RunRecord: Equatable, Sendable {
 
     /// The status of a run whose log ends in a summary.
     public static let finishedStatus = "finished"
+}
+
+/// A 90% interval around a logged noise scale.
+public struct NoiseScaleInterval: Equatable, Sendable {
+    public var low: Double
+    public var high: Double
+
+    public init(low: Double, high: Double) {
+        self.low = low
+        self.high = high
+    }
 }
 
 /// Why a file was skipped.
@@ -169,6 +182,9 @@ public enum RunLogParser {
             examplesPerSecond: ending.examplesPerSecond,
             secondsToTarget: crossing?.seconds, stepsToTarget: crossing?.step, examplesToTarget: crossing?.examples,
             targetResolution: crossing?.resolution, noiseScale: (reached ?? evals.last)?.noiseScale,
+            noiseScaleInterval: (reached ?? evals.last).flatMap { record in
+                record.noiseScaleLo.flatMap { low in record.noiseScaleHi.map { NoiseScaleInterval(low: low, high: $0) } }
+            },
             secondsPerStep: ending.secondsPerStep, allreduceShare: ending.allreduceShare,
             computeSecondsPerStep: ending.stepSeconds?.compute, allreduceSecondsPerStep: ending.stepSeconds?.allreduce,
             allreduceBytes: ending.allreduceBytes, settings: flatten(settings, prefix: ""), rankSegments: segments))

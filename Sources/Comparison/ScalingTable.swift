@@ -158,6 +158,8 @@ public enum TableFormat: String, CaseIterable, Sendable {
             ("examples_to_target", { .number($0.run.examplesToTarget, "%.0f") }),
             ("target_resolution", { count($0.run.targetResolution) }),
             ("noise_scale", { .number($0.run.noiseScale, "%.4g") }),
+            ("noise_scale_lo", { .number($0.run.noiseScaleInterval?.low, "%.4g") }),
+            ("noise_scale_hi", { .number($0.run.noiseScaleInterval?.high, "%.4g") }),
             ("sec_per_step", { .number($0.run.secondsPerStep, "%.3g") }),
             ("allreduce_share", { .number($0.run.allreduceShare, "%.3f") }),
             ("scaling", { .text($0.scaling ?? "") }),
@@ -182,7 +184,8 @@ public enum TableFormat: String, CaseIterable, Sendable {
                       footnote: "(time_to_target, steps_to_target, examples_to_target: training seconds, steps and "
                           + "examples until the loss first reached \(target), interpolated between the evaluations "
                           + "around the crossing (log-loss linear in steps), which were target_resolution steps apart; "
-                          + "noise_scale: the gradient noise scale B_simple logged there, or at the end; "
+                          + "noise_scale: the gradient noise scale B_simple logged there, or at the end, with its 90% "
+                          + "interval noise_scale_lo to noise_scale_hi; "
                           + "allreduce_share: a fraction of training time; status: finished, or why the run stopped "
                           + "at stopped_at_step (final_loss is then its last finite loss, and its times are empty))")
     }

@@ -13,7 +13,10 @@ func syntheticLog(ranks: Int, batch: Int, secPerEpoch: Double, losses: [Double] 
     } ?? []
     let header = #"{"config":{"epochs":2,"global_batch":\#(batch),"rows":1500,"seed":0,"preset":"minibatch100","optimizer":{"kind":"sgd","learning_rate":\#(lr)},"effective_learning_rate":\#(lr),"log_path":"x\#(ranks).jsonl"},"hosts":[{"name":"a","ranks":[0]}],"ranks":\#(ranks),"schema":1,"type":"header"}"#
     let evals = losses.enumerated().map { index, loss in
-        let noise = noiseScales.map { #""noise_scale":\#($0[index]),"# } ?? ""
+        // Each logged noise scale x with the interval x/2 to 2x.
+        let noise = noiseScales.map {
+            #""noise_scale":\#($0[index]),"noise_scale_hi":\#($0[index] * 2),"noise_scale_lo":\#($0[index] / 2),"#
+        } ?? ""
         return #"{"epoch":\#(Double(index) * 0.1),"examples":\#(index * 200),"loss":\#(loss),"lr":\#(lr),\#(noise)"step":\#(index),"train_seconds":\#(Double(index) * 0.5),"type":"eval","wall_seconds":\#(Double(index))}"#
     }
     let perStep = stepSeconds.map { #""step_seconds":{"allreduce":\#($0.allreduce),"compute":\#($0.compute)},"# } ?? ""
@@ -303,6 +306,11 @@ struct BatchSizeFitTests {
         }
         let runs = [try run(10, [1, 2, 30, 4]), try run(100, [1, 2, 50, 4]), try run(1000, [1, 2, 60, 4])]
         #expect(runs.map(\.noiseScale) == [30, 50, 60])
+        #expect(runs[0].noiseScaleInterval == NoiseScaleInterval(low: 15, high: 60), "the interval logged with it")
+        let json = try TableFormat.json.render(ScalingAnalysis.rows(runs), target: 0.25)
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(objects.map { $0["noise_scale_lo"] as? Double } == [15, 25, 30])
+        #expect(objects.map { $0["noise_scale_hi"] as? Double } == [60, 100, 120])
         #expect(runs[0].secondsPerStep == 3.0 * 2 / 30)
         let unreached = try RunLogParser.parse(
             Data(syntheticLog(ranks: 1, batch: 10, secPerEpoch: 3, noiseScales: [1, 2, 3, 4]).utf8), source: "u",
