@@ -29,8 +29,10 @@
 # configuration (the log's header, checked by airfoil-dp --same-run-as), reruns incomplete ones, and refuses,
 # naming the difference, when a complete log there was made by other options. A failed run does not stop the
 # sweep; Ctrl-C or SIGTERM stops it within seconds: the current run is recorded as interrupted and no further run
-# starts. Every run is a line of manifest.tsv (status ok, diverged, failed or interrupted); the exit code is 0 when
-# every run finished or diverged, 1 after failures, 130/143 when interrupted.
+# starts. SIGUSR1 (a batch system's time-limit warning) is passed to the current run, which stops at a step
+# boundary with its checkpoint (exit 75): it is recorded as preempted, no further run starts, and the sweep exits 75.
+# Every run is a line of manifest.tsv (status ok, diverged, failed, interrupted or preempted); the exit code is 0
+# when every run finished or diverged, 1 after failures, 130/143 when interrupted, 75 when preempted.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -191,6 +193,8 @@ fi
 interrupted=0
 trap 'interrupted=130' INT
 trap 'interrupted=143' TERM
+child=""
+trap '[[ -n "$child" ]] && kill -USR1 "$child" 2>/dev/null || true' USR1
 
 started=$(date +%s)
 done_runs=0
@@ -237,6 +241,9 @@ for entry in "${plan[@]}"; do
     done
     if ((interrupted)); then
         status=interrupted
+    elif ((code == 75)); then
+        # airfoil-dp's "resume me": a graceful signal stopped the run at a step boundary.
+        status=preempted
     elif ((code == 3)) && log_is_complete "$log"; then
         # airfoil-dp's exit code for a diverged run, whose log ends with the step and the last finite loss.
         status=diverged
@@ -252,6 +259,10 @@ for entry in "${plan[@]}"; do
     if ((interrupted)); then
         echo "sweep.sh: interrupted during B=$global P=$ranks${rate:+ lr=$rate} (recorded in $manifest); rerun the same command to go on from there" >&2
         exit "$interrupted"
+    fi
+    if [[ $status == preempted ]]; then
+        echo "sweep.sh: preempted during B=$global P=$ranks${rate:+ lr=$rate} (recorded in $manifest); rerun the same command to go on from there" >&2
+        exit 75
     fi
 done
 ((dry_run)) && exit 0

@@ -20,6 +20,11 @@ enum Switch: String, ExpressibleByArgument, CaseIterable {
     case on, off
 }
 
+/// The signals `--graceful-signal` names.
+enum GracefulSignal: String, ExpressibleByArgument {
+    case usr1 = "USR1", term = "TERM"
+}
+
 /// `airfoil-dp train`: the chapter's linear regression by minibatch SGD, one shard per MPI rank.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +32,9 @@ struct Train: ParsableCommand {
         discussion: """
             Presets (flags override their values): \(Preset.allCases.map(\.summary).joined(separator: ", ")).
             Exit codes: \(JobFailure.exitCodeHelp(
-                JobFailure.Kind.allCases, extra: ["130 interrupted (SIGINT)", "143 terminated (SIGTERM)"])).
+                JobFailure.Kind.allCases, extra: ["130 interrupted (SIGINT)", "143 terminated (SIGTERM)"])). \
+            SIGUSR1 (and SIGTERM with --graceful-signal TERM) stops at the next step boundary, checkpoints and exits \
+            75; under mpirun, signal mpirun, which forwards it to every rank.
             """)
 
     @Option(help: "The data file (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")
@@ -124,11 +131,17 @@ struct Train: ParsableCommand {
     @Option(help: "Steps between checkpoints.")
     var checkpointEvery: Int = 0
 
-    @Option(help: "Continue from this checkpoint (same data, batch, optimizer and seed; the same or more epochs, any rank count).")
+    @Option(help: "Continue from this checkpoint (same data, batch, optimizer and seed; the same or more epochs, any rank count); 'auto': from --checkpoint's file if it exists, else start fresh.")
     var resume: String?
 
     @Option(help: "End the job when a collective has not completed for this many seconds.")
     var stallTimeout: Double = TrainingConfiguration.defaultStallTimeout
+
+    @Option(help: "USR1, or TERM to make SIGTERM graceful too. A graceful signal (SIGUSR1 always) stops every rank at the next step boundary: checkpoint, an 'end' record 'preempted', exit 75.")
+    var gracefulSignal: GracefulSignal = .usr1
+
+    @Option(help: "Seconds a graceful stop may take before the job is ended as by SIGTERM (a second signal ends it at once).")
+    var graceSeconds: Double = 60
 
     @Option(help: ArgumentHelp(
         "The memory the ranks of one host may use, e.g. 64G (default: the host's MemAvailable).",
@@ -193,6 +206,12 @@ struct Train: ParsableCommand {
         return configuration
     }
 
+    func validate() throws {
+        guard graceSeconds > 0 && graceSeconds.isFinite else {
+            throw ValidationError("--grace-seconds must be a positive number of seconds (got \(graceSeconds))")
+        }
+    }
+
     func run() throws {
         let configuration = try trainingConfiguration()
         let memoryLimit = try MemoryBudget.limit(option: maxMemory)
@@ -211,7 +230,8 @@ struct Train: ParsableCommand {
         let monitor = JobMonitor(
             rank: Communicator.launcherRank ?? 0,
             stallTimeout: configuration.stallTimeoutProblem == nil
-                ? configuration.stallTimeout : TrainingConfiguration.defaultStallTimeout)
+                ? configuration.stallTimeout : TrainingConfiguration.defaultStallTimeout,
+            gracefulSignals: gracefulSignal == .term ? [SIGUSR1, SIGTERM] : [SIGUSR1], graceSeconds: graceSeconds)
         let communicator = try monitor.watch(.initialize) { try Communicator.initialize() }
         monitor.identify(rank: communicator.rank, size: communicator.size)
         do {

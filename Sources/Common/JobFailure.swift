@@ -17,6 +17,9 @@ public struct JobFailure: Error, Equatable, Sendable, CustomStringConvertible {
         case output = 73
         /// Training diverged: the loss or the gradient stopped being finite, or the loss grew past its start.
         case diverged = 3
+        /// A graceful signal (SIGUSR1, or SIGTERM with `--graceful-signal TERM`) stopped every rank at a step
+        /// boundary after a checkpoint: "resume me" (`EX_TEMPFAIL`).
+        case preempted = 75
 
         /// A few words for help texts and documentation.
         public var summary: String {
@@ -27,6 +30,7 @@ public struct JobFailure: Error, Equatable, Sendable, CustomStringConvertible {
             case .runtime: "runtime failure (MPI, a stalled collective, ranks that disagree)"
             case .output: "output not writable (or a run log that holds another run)"
             case .diverged: "training diverged"
+            case .preempted: "stopped at a step boundary by a graceful signal, checkpointed: resume me"
             }
         }
     }

@@ -243,7 +243,8 @@ public struct StepSeconds: Codable, Equatable, Sendable {
 /// The last record of a run that stopped early.
 public struct EndRecord: Codable, Sendable {
     public var type = "end"
-    /// Why the run stopped: `diverged`, `interrupted`, `replicas_differ` (the final comparison of every rank's
+    /// Why the run stopped: `diverged`, `interrupted`, `preempted` (a graceful signal: checkpointed, exit 75),
+    /// `replicas_differ` (the final comparison of every rank's
     /// parameters and optimizer state failed) or `batch_mismatch` (the ranks' shares of a step did not add up).
     public var reason: String
     /// Steps taken.
@@ -252,7 +253,7 @@ public struct EndRecord: Codable, Sendable {
     public var lastFiniteLoss: Double?
     /// A sentence for people.
     public var message: String
-    /// The signal that ended an `interrupted` run (`SIGINT` or `SIGTERM`).
+    /// The signal that ended an `interrupted` or `preempted` run (`SIGINT`, `SIGTERM` or `SIGUSR1`).
     public var signal: String?
     /// False when the run ended because the replicas differ; absent otherwise.
     public var replicasIdentical: Bool?

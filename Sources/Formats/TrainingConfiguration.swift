@@ -69,8 +69,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var checkpointPath: String?
     /// Steps between checkpoints (required with a checkpoint path).
     public var checkpointEvery: Int = 0
-    /// The checkpoint to continue from, if any.
+    /// The checkpoint to continue from, if any; ``automaticResume`` for the `--checkpoint` file when it exists.
     public var resumePath: String?
+    /// `--resume auto`: continue from `checkpointPath` if a file is there, else start fresh (a first run and a
+    /// requeued one are the same command); resolved by the job before anything else reads it.
+    public static let automaticResume = "auto"
     /// Seconds a collective may stay open before the job is ended as stalled.
     public var stallTimeout: Double = defaultStallTimeout
     /// The stall timeout when none is given.
@@ -137,6 +140,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             found.append("\(Setting.checkpointPath) needs \(Setting.checkpointEvery) N with N > 0 (steps)")
         }
         if checkpointPath == nil && checkpointEvery != 0 { found.append("\(Setting.checkpointEvery) needs \(Setting.checkpointPath) FILE") }
+        if resumePath == Self.automaticResume && checkpointPath == nil {
+            found.append("\(Setting.resumePath) \(Self.automaticResume) continues \(Setting.checkpointPath) FILE, which is not given")
+        }
         if let stallTimeoutProblem { found.append(stallTimeoutProblem) }
         if let noiseScaleDecay, !(noiseScaleDecay > 0 && noiseScaleDecay < 1) {
             found.append("\(Setting.noiseScaleDecay) must be between 0 and 1, both excluded (got \(noiseScaleDecay))")

@@ -7,6 +7,10 @@ import Synchronization
 /// Watches a job for signals and stalls, from before `MPI_Init` to after `MPI_Finalize`, without ever calling MPI
 /// (MPI is initialised for `MPI_THREAD_FUNNELED`: only the main thread calls it).
 ///
+/// - Graceful stops: SIGUSR1 (and SIGTERM when the job asks for it, `--graceful-signal TERM`) only sets a flag,
+///   ``isStopRequested``, which the trainer sends in each step's allreduce: every rank stops at the same step
+///   boundary, checkpoints and exits 75. A second signal, or the grace time running out (the watchdog checks),
+///   ends the job as an interrupt does.
 /// - Signals: SIGINT and SIGTERM reach only the process's ``SignalThread``, which runs ``interrupt(_:)``: on rank 0
 ///   it appends `{"type":"end","reason":"interrupted",...}` to the run log under the log's lock (so the main thread
 ///   can append nothing after it) and prints one line; every rank then removes its temporary files and exits with
@@ -57,16 +61,27 @@ public final class JobMonitor: Sendable {
     private let finished = Atomic<Bool>(false)
     /// Rank 0's run log, which an interrupt ends with its `end` record.
     private let log = Mutex<RunLog?>(nil)
+    /// The signals that ask for a graceful stop, and the seconds a stop may take before the job is ended.
+    private let gracefulSignals: [Int32]
+    private let graceSeconds: Double
+    /// The graceful signal received (0: none yet), and the monotonic time by which the job must have stopped.
+    /// (Visible to inlined code: the trainer reads it every step.)
+    @usableFromInline let stopSignal = Atomic<Int32>(0)
+    private let graceDeadline = Atomic<UInt64>(0)
 
     /// Takes over the ``SignalThread``'s signals and starts the watchdog.
     ///
     /// - Parameters:
     ///   - rank: the rank as the launcher announced it (``identify(rank:size:)`` corrects it after `MPI_Init`).
     ///   - stallTimeout: seconds a collective may stay open before the job is ended.
-    public init(rank: Int, stallTimeout: Double) {
+    ///   - gracefulSignals: the signals that stop the job at the next step boundary instead of at once.
+    ///   - graceSeconds: how long such a stop may take before the job is ended as by an interrupt.
+    public init(rank: Int, stallTimeout: Double, gracefulSignals: [Int32] = [SIGUSR1], graceSeconds: Double = 60) {
         self.rank = Atomic(rank)
         self.stallTimeout = stallTimeout
-        SignalThread.setHandler { [self] signal in interrupt(signal) }
+        self.gracefulSignals = gracefulSignals
+        self.graceSeconds = graceSeconds
+        SignalThread.setHandler { [self] signal in receive(signal) }
         let watchdog = Thread { [self] in
             watch()
             stopped.signal()
@@ -114,6 +129,25 @@ public final class JobMonitor: Sendable {
         step.store(value, ordering: .relaxed)
     }
 
+    /// True once a graceful signal asked the job to stop (read by the trainer before each step's allreduce).
+    @inlinable
+    public var isStopRequested: Bool { stopSignal.load(ordering: .relaxed) != 0 }
+
+    /// The graceful signal's name, for the `end` record (nil before one arrived).
+    public var stopSignalName: String? {
+        let signal = stopSignal.load(ordering: .relaxed)
+        return signal == 0 ? nil : Self.name(of: signal)
+    }
+
+    static func name(of signal: Int32) -> String {
+        switch signal {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        case SIGUSR1: "SIGUSR1"
+        default: "signal \(signal)"
+        }
+    }
+
     /// Marks training as over: a later signal (mpirun tidying up after another rank's exit) ends the process
     /// without an `interrupted` record.
     public func finishTraining() {
@@ -135,6 +169,12 @@ public final class JobMonitor: Sendable {
         var seenSince: UInt64 = 0
         while !stopping.load(ordering: .relaxed) {
             usleep(100_000)
+            let deadline = graceDeadline.load(ordering: .relaxed)
+            if deadline != 0 && MonotonicClock.now() > deadline && !finished.load(ordering: .relaxed) {
+                interrupt(stopSignal.load(ordering: .relaxed), reason: String(
+                    format: "did not stop within %g s of the graceful signal (%@)", graceSeconds,
+                    Setting.graceSeconds.description))
+            }
             let number = openCollective.load(ordering: .relaxed)
             guard number != 0 else { continue }
             let now = MonotonicClock.now()
@@ -201,6 +241,25 @@ public struct WatchedCollective<Base: Collective>: Collective {
 }
 
 extension JobMonitor {
+    /// What a signal does: the first graceful one asks for a stop at the next step boundary (and starts the grace
+    /// time); after training, a graceful one is ignored (the job is ending anyway); any other signal, or a second
+    /// graceful one, interrupts.
+    func receive(_ signal: Int32) {
+        if gracefulSignals.contains(signal) {
+            if finished.load(ordering: .relaxed) { return }
+            if stopSignal.compareExchange(expected: 0, desired: signal, ordering: .relaxed).exchanged {
+                graceDeadline.store(
+                    MonotonicClock.now() + UInt64(graceSeconds * 1e9), ordering: .relaxed)
+                if rank.load(ordering: .relaxed) == 0 {
+                    Console.err("airfoil-dp: \(Self.name(of: signal)) at step \(step.load(ordering: .relaxed)): "
+                        + "stopping at the next step boundary (checkpoint, then exit 75)\n")
+                }
+                return
+            }
+        }
+        interrupt(signal)
+    }
+
     /// Ends the process after SIGINT or SIGTERM: rank 0 logs an `interrupted` record and prints one line, unless
     /// training is over.
     ///
@@ -208,7 +267,7 @@ extension JobMonitor {
     /// first rank to exit makes mpirun SIGKILL the rest at once, which on a loaded machine could reach rank 0 before
     /// it has written its record. mpirun's own SIGKILL (a second after the signal) usually ends them first; a signal
     /// sent to one rank alone still ends the job, 1.5 s later.
-    func interrupt(_ signal: Int32) -> Never {
+    func interrupt(_ signal: Int32, reason: String? = nil) -> Never {
         let code = 128 + signal
         guard !finished.load(ordering: .relaxed) else { AtomicFile.removeTemporariesAndExit(code) }
         guard rank.load(ordering: .relaxed) == 0 else {
@@ -216,8 +275,8 @@ extension JobMonitor {
             AtomicFile.removeTemporariesAndExit(code)
         }
         let step = step.load(ordering: .relaxed)
-        let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-        let message = "interrupted by \(name) at step \(step)"
+        let name = Self.name(of: signal)
+        let message = "interrupted by \(name) at step \(step)" + (reason.map { ": \($0)" } ?? "")
         let end = EndRecord(reason: "interrupted", step: step, message: message, signal: name)
         if let runLog = log.withLock({ $0 }) {
             runLog.appendLast(end) {

@@ -2,7 +2,7 @@ import Common
 import Foundation
 import Synchronization
 
-/// The one thread of the process that receives SIGINT and SIGTERM.
+/// The one thread of the process that receives SIGINT, SIGTERM and SIGUSR1.
 ///
 /// ``start()`` blocks both signals in the calling thread, first thing in `main`, before any other thread exists
 /// (MPI's, the watchdog, Dispatch's): every thread created later inherits the mask, so the kernel can deliver them
@@ -12,16 +12,16 @@ import Synchronization
 /// will now use (``AtomicFile/removeTemporariesAndExit(_:)``).
 public enum SignalThread {
     /// The signals it receives.
-    public static let signals: [Int32] = [SIGINT, SIGTERM]
+    public static let signals: [Int32] = [SIGINT, SIGTERM, SIGUSR1]
 
-    /// What to do on a signal; it must end the process.
-    public typealias Handler = @Sendable (Int32) -> Never
+    /// What to do on a signal: end the process, or return to wait for the next one (a graceful stop).
+    public typealias Handler = @Sendable (Int32) -> Void
 
     private static let handler = Mutex<Handler>({ signal in AtomicFile.removeTemporariesAndExit(128 + signal) })
 
     /// Blocks ``signals`` in the calling thread and starts the receiving thread. Call once, from `main`, before
     /// any other thread is created. Until ``setHandler(_:)`` is called, a signal removes temporary files and ends
-    /// the process with 128 + the signal, as the default action would (minus the files).
+    /// the process with 128 + the signal, as the default action of each would (minus the files).
     public static func start() {
         var set = signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)

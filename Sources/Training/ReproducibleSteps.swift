@@ -53,7 +53,9 @@ final class ReproducibleSteps<Group: Collective> {
     /// large for the exact sums makes the gradient NaN, so the trainer ends the run as diverged on every rank.
     ///
     /// - Returns: nanoseconds spent in the allreduce when `timed`.
-    func gradient(ofStep step: Int, into reduced: UnsafeMutableBufferPointer<Float>, timed: Bool) throws -> UInt64 {
+    func gradient(
+        ofStep step: Int, into reduced: UnsafeMutableBufferPointer<Float>, timed: Bool, stop: Bool
+    ) throws -> UInt64 {
         let sums = buffer.baseAddress!
         buffer.update(repeating: 0)
         let slots = layout.slots(ofStep: step)
@@ -83,9 +85,10 @@ final class ReproducibleSteps<Group: Collective> {
                 }
             }
         }
-        let tail = buffer.count - 2
+        let tail = buffer.count - 3
         buffer[tail] = refused
         buffer[tail + 1] = rows
+        buffer[tail + 2] = stop ? 1 : 0
         let before = timed ? MonotonicClock.now() : 0
         try collective.allreduce(buffer, .sum)
         let allreduceNanoseconds = timed ? MonotonicClock.now() - before : 0
@@ -118,8 +121,9 @@ final class ReproducibleSteps<Group: Collective> {
             reduced[parameterCount] = counts ? estimate : 0
             reduced[parameterCount + 1] = counts ? Float(slots.count) : 0
         }
+        reduced[reduced.count - 1] = Float(buffer[tail + 2])
         RowCountDigits.store(
-            Int(buffer[tail + 1]), into: reduced.baseAddress! + reduced.count - RowCountDigits.slots)
+            Int(buffer[tail + 1]), into: reduced.baseAddress! + reduced.count - 1 - RowCountDigits.slots)
         return allreduceNanoseconds
     }
 
@@ -163,7 +167,7 @@ final class ReproducibleSteps<Group: Collective> {
 }
 
 /// The Int64 values of each step's allreduce in the reproducible mode: one exact sum per parameter (two, the
-/// batch's halves, with the noise scale), then the refused count and the rows.
+/// batch's halves, with the noise scale), then the refused count, the rows and the stop flag.
 func reproducibleAllreducedValues(parameterCount: Int, estimatesNoise: Bool) -> Int {
-    (estimatesNoise ? 2 : 1) * parameterCount * ExactSum.narrowLimbs + 2
+    (estimatesNoise ? 2 : 1) * parameterCount * ExactSum.narrowLimbs + 3
 }

@@ -30,8 +30,9 @@ public enum RowCountDigits {
 
 extension TrainingConfiguration {
     /// Floats in each step's allreduce for a model of `parameterCount` parameters: the gradient sum, the noise
-    /// scale's two sums when it is on, and the row count's digits (``RowCountDigits``).
+    /// scale's two sums when it is on, the row count's digits (``RowCountDigits``) and the stop flag (how many
+    /// ranks received a graceful signal: all stop at the same step boundary).
     public func allreducedFloats(parameterCount: Int) -> Int {
-        parameterCount + (noiseScaleDecay == nil ? 0 : 2) + RowCountDigits.slots
+        parameterCount + (noiseScaleDecay == nil ? 0 : 2) + RowCountDigits.slots + 1
     }
 }

@@ -157,12 +157,15 @@ public final class Trainer<Group: Collective> {
         var position = try start()
         let constants = StepConstants(configuration, layout: layout, parameters: model.parameters)
         let firstEpoch = resume?.epoch ?? 0
+        // Read every step: a local, so that reading it retains nothing per step.
+        let monitor = self.monitor
         for epoch in firstEpoch..<configuration.epochs {
             prepare(epoch: epoch, order: &order, buffers: buffers, step: position.step)
             for stepInEpoch in (epoch == firstEpoch ? resume?.stepInEpoch ?? 0 : 0)..<layout.stepsPerEpoch {
                 let slots = layout.slots(ofStep: stepInEpoch)
                 let traced = timeline != nil && position.step < timeline!.stepLimit
                 var traceMark = traced ? MonotonicClock.now() : 0
+                buffers.stopFlag.pointee = monitor?.isStopRequested == true ? 1 : 0
                 if let reproducible {
                     try reduceExactly(ofStep: stepInEpoch, with: reproducible, buffers: buffers, position: &position,
                                       traceMark: &traceMark)
@@ -181,8 +184,12 @@ public final class Trainer<Group: Collective> {
                 if constants.isEvaluationDue(position) {
                     try evaluate(&position, traced: traced)
                 }
-                if checkpointEvery > 0 && position.step % checkpointEvery == 0 {
+                let checkpointDue = checkpointEvery > 0 && position.step % checkpointEvery == 0
+                if checkpointDue {
                     try saveCheckpoint(&position, epoch: epoch, stepInEpoch: stepInEpoch, traced: traced)
+                }
+                if _slowPath(buffers.stopFlag.pointee > 0) && position.step < constants.totalSteps {
+                    throw try preempt(&position, epoch: epoch, stepInEpoch: stepInEpoch, saved: checkpointDue)
                 }
                 if progress != nil && position.step % 1024 == 0 { reportProgress(position) }
             }
@@ -274,7 +281,7 @@ public final class Trainer<Group: Collective> {
         position: inout Position, traceMark: inout UInt64
     ) throws {
         position.allreduceNanoseconds += try reproducible.gradient(
-            ofStep: stepInEpoch, into: buffers.reduced, timed: timesAllreduce)
+            ofStep: stepInEpoch, into: buffers.reduced, timed: timesAllreduce, stop: buffers.stopFlag.pointee > 0)
         if stepDurations != nil { recordStep(position.step, since: &position.previousStepMark, now: MonotonicClock.now()) }
         if traceMark != 0 { traceMark = trace(.gradient, since: traceMark, step: position.step) }
     }
@@ -347,6 +354,24 @@ public final class Trainer<Group: Collective> {
         position.trainNanoseconds += saveStart - position.stretchStart
         position.stretchStart = MonotonicClock.now()
         if traced { timeline!.add(.checkpoint, from: saveStart, to: position.stretchStart, step: position.step) }
+    }
+
+    /// Ends the run on every rank at this step boundary because a rank received a graceful signal (the stop flag of
+    /// the step's allreduce): a checkpoint (unless one was just written), an `end` record `preempted`, exit 75.
+    @inline(never)
+    private func preempt(_ position: inout Position, epoch: Int, stepInEpoch: Int, saved: Bool) throws -> JobFailure {
+        if !saved {
+            try collective.agree { try saveCheckpoint(&position, epoch: epoch, stepInEpoch: stepInEpoch, traced: false) }
+        }
+        progress?.finish()
+        // Rank 0 names the signal it received; it may not have one yet when another rank's flag stopped the step.
+        let signal = monitor?.stopSignalName
+        let message = "preempted by \(signal ?? "a graceful signal to another rank") at step \(position.step): " + (configuration.checkpointPath.map {
+            "checkpoint '\($0)' written; the same command with \(Setting.resumePath) auto continues it"
+        } ?? "no \(Setting.checkpointPath) was given, so a rerun starts over")
+        try log?.append(EndRecord(reason: "preempted", step: position.step, message: message, signal: signal))
+        if collective.rank == 0 { Console.error(message, rank: 0, size: 1) }
+        return JobFailure(kind: .preempted, message: message, reported: true)
     }
 
     /// Prints a progress line when one is due (checked every 1024 steps: the check reads the clock).
@@ -584,9 +609,11 @@ import Foundation
 private final class StepBuffers {
     let epochInputs: UnsafeMutableBufferPointer<Float>
     let epochTargets: UnsafeMutableBufferPointer<Float>
-    /// The gradient sum, the noise-scale estimate's two sums when it is on, and the row count's digits last.
+    /// The gradient sum, the noise-scale estimate's two sums when it is on, the row count's digits, and last the
+    /// stop flag.
     let reduced: UnsafeMutableBufferPointer<Float>
     let countDigits: UnsafeMutablePointer<Float>
+    let stopFlag: UnsafeMutablePointer<Float>
     let secondHalf: UnsafeMutableBufferPointer<Float>?
     /// The shard's inputs column by column: by columns, each epoch's gather reads one column at a time (read row by
     /// row, the gather cost more than the linear model's whole gradient).
@@ -597,8 +624,9 @@ private final class StepBuffers {
         epochInputs = .allocate(capacity: max(rows * shard.inputWidth, 1))
         epochTargets = .allocate(capacity: max(rows, 1))
         reduced = .allocateLineAligned(count: floats)
-        countDigits = reduced.baseAddress! + floats - RowCountDigits.slots
-        let parameterCount = floats - RowCountDigits.slots - (estimatesNoise ? 2 : 0)
+        stopFlag = reduced.baseAddress! + floats - 1
+        countDigits = stopFlag - RowCountDigits.slots
+        let parameterCount = floats - 1 - RowCountDigits.slots - (estimatesNoise ? 2 : 0)
         secondHalf = estimatesNoise ? .allocateLineAligned(count: parameterCount) : nil
         self.shardColumns = shardColumns
     }

@@ -43,6 +43,7 @@ public enum TrainingJob {
         let jobStart = MonotonicClock.now()
         let startTime = ISO8601DateFormatter().string(from: Date())
         let fault = try checkOptions(requested, collective: collective)
+        let requested = try resolveAutomaticResume(requested, collective: collective)
         try checkFiles(requested, collective: collective)
         let checkpoint = try requested.resumePath.map { try readCheckpoint($0, collective: collective) }
         let log = try collective.agree { () -> RunLog? in
@@ -258,6 +259,36 @@ public enum TrainingJob {
                 skippedSteps: resume.skippedSteps > 0 ? resume.skippedSteps : nil))
         }
         return resume?.state
+    }
+
+    /// `--resume auto`: resume from the `--checkpoint` file if one is there (rank 0 looks, every rank takes its
+    /// answer; a damaged file is then refused as any checkpoint is, never replaced by a fresh start), else start
+    /// fresh. A fresh start whose run log already holds this run's header (a job stopped before its first
+    /// checkpoint) starts the log over, and says so; a log of another run is refused as usual.
+    static func resolveAutomaticResume(
+        _ requested: TrainingConfiguration, collective: some Collective
+    ) throws -> TrainingConfiguration {
+        guard requested.resumePath == TrainingConfiguration.automaticResume, let checkpoint = requested.checkpointPath
+        else { return requested }
+        var resolved = requested
+        let found = try collective.agree { () -> Int64 in
+            guard collective.rank == 0 else { return 0 }
+            var status = stat()
+            return lstat(checkpoint, &status) == 0 ? 1 : 0
+        }
+        resolved.resumePath = try collective.allreduce(found, .max) == 1 ? checkpoint : nil
+        guard resolved.resumePath == nil else { return resolved }
+        resolved.overwriteLog = try collective.agree { () -> Bool in
+            guard collective.rank == 0, let log = requested.logPath else { return requested.overwriteLog }
+            var status = stat()
+            guard stat(log, &status) == 0, status.st_size > 0, (status.st_mode & S_IFMT) == S_IFREG,
+                  (try? RunIdentity.difference(resolved, logAt: log)) == .some(nil)
+            else { return requested.overwriteLog }
+            Console.err("airfoil-dp: no checkpoint at '\(checkpoint)' yet: starting over, and restarting the run log "
+                + "'\(log)', which holds this run's beginning\n")
+            return true
+        }
+        return resolved
     }
 
     /// Rank 0's writer of `--checkpoint` (nil elsewhere, and without the option).

@@ -14,21 +14,11 @@ extension EndToEnd {
             ["--preset", "sgd", "--global-batch", "4", "--epochs", "\(epochs)", "--quiet", "--eval-every", "100000"]
         }
 
-        private func waitForRanks(_ job: Launcher.Job, count: Int) throws -> [Int32] {
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline {
-                let ranks = job.rankPIDs
-                if ranks.count == count { return ranks }
-                usleep(50_000)
-            }
-            throw CocoaError(.fileReadUnknown)
-        }
-
         @Test("SIGKILL to the first or the last rank ends the whole job within 5 s, non-zero, naming the rank",
               arguments: ["first", "last"])
         func killedRankEndsTheJob(which: String) throws {
             let job = try Launcher.start(["--data", SharedData.path] + longRun, ranks: 4)
-            let ranks = try waitForRanks(job, count: 4)
+            let ranks = try job.waitForRanks(4)
             usleep(800_000)
             let victim = which == "first" ? ranks.first! : ranks.last!
             let killedAt = Date()
@@ -46,7 +36,7 @@ extension EndToEnd {
         @Test("a stalled rank (SIGSTOP) makes the others end the job after --stall-timeout, naming rank and step")
         func stallWatchdog() throws {
             let job = try Launcher.start(["--data", SharedData.path, "--stall-timeout", "2"] + longRun, ranks: 4)
-            let ranks = try waitForRanks(job, count: 4)
+            let ranks = try job.waitForRanks(4)
             usleep(800_000)
             kill(ranks[2], SIGSTOP)
             let result = job.wait(timeout: 30)
@@ -205,7 +195,7 @@ extension EndToEnd {
             let job = try Launcher.start(
                 ["--data", SharedData.path, "--log", log, "--checkpoint", checkpoint, "--checkpoint-every", "5000"]
                     + longRun, ranks: 4)
-            _ = try waitForRanks(job, count: 4)
+            _ = try job.waitForRanks(4)
             while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(50_000) }
             job.signal(SIGTERM)
             let result = job.wait(timeout: 30)
@@ -234,7 +224,7 @@ extension EndToEnd {
 
             let saving = run + ["--log", partLog, "--checkpoint", checkpoint, "--checkpoint-every", "20000"]
             let job = try Launcher.start(saving, ranks: 4)
-            let ranks = try waitForRanks(job, count: 4)
+            let ranks = try job.waitForRanks(4)
             while !FileManager.default.fileExists(atPath: checkpoint) && job.isRunning { usleep(20_000) }
             kill(ranks[1], SIGKILL)
             let killed = job.wait(timeout: 30)

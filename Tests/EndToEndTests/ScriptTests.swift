@@ -123,6 +123,33 @@ extension EndToEnd {
             #expect(folders.count == 2, "\(folders)")
         }
 
+        @Test("SIGUSR1 to the sweep reaches its run, which stops at a step boundary: recorded as preempted, the sweep exits 75")
+        func preemptedSweep() throws {
+            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
+            let arguments = ["scripts/sweep.sh", "--batches", "10", "--ranks", "2", "--epochs", "200000", "--out", folder,
+                             "--", "--eval-every", "150000"]
+            var settings = ["AIRFOIL_DP_DATA": SharedData.path]
+            settings["PATH"] = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path + ":"
+                + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            let job = try Launcher.startCommand(["bash"] + arguments, environment: settings,
+                                                directory: Self.repository.path)
+            let log = folder + "/B10-P2.jsonl"
+            let deadline = Date().addingTimeInterval(120)
+            func training() -> Bool {
+                (try? String(contentsOfFile: log, encoding: .utf8))?.contains(#""type":"eval""#) == true
+            }
+            while !training() && Date() < deadline && job.isRunning { usleep(50_000) }
+            usleep(300_000)
+            try #require(job.isRunning, "the sweep ended before its run could be signalled")
+            job.signal(SIGUSR1)
+            let result = job.wait(timeout: 60)
+            #expect(result.status == 75, "\(result.standardError)")
+            #expect(result.standardError.contains("preempted during B=10 P=2"), "\(result.standardError)")
+            let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
+            #expect(manifest.last?.split(separator: "\t")[5] == "preempted", "\(manifest)")
+            #expect(try RunLogReader.records(at: log).last?["reason"] as? String == "preempted")
+        }
+
         @Test("Ctrl-C to the process group or SIGTERM to the script stops the sweep within seconds; the run is recorded as interrupted and a rerun goes on from it",
               arguments: [(SIGINT, true, Int32(130)), (SIGTERM, false, Int32(143))])
         func interruptedSweep(signal: Int32, toGroup: Bool, exitCode: Int32) throws {

@@ -130,6 +130,17 @@ public enum Launcher {
             }.sorted()
         }
 
+        /// The `count` ranks' process ids once they have all started (within 20 s, else an error).
+        public func waitForRanks(_ count: Int) throws -> [Int32] {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let ranks = rankPIDs
+                if ranks.count == count { return ranks }
+                usleep(50_000)
+            }
+            throw CocoaError(.fileReadUnknown)
+        }
+
         /// True until the launched process ends.
         public var isRunning: Bool { process.isRunning }
 

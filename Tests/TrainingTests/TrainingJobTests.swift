@@ -56,7 +56,8 @@ struct TrainingJobTests {
         let perStep = try #require(summary["step_seconds"] as? [String: Any])
         #expect((perStep["compute"] as? Double ?? 0) > 0 && perStep["allreduce"] as? Double == 0)
         #expect(summary["per_rank_batch"] as? Int == 10)
-        #expect(summary["allreduce_bytes"] as? Int == 4 * (6 + 2 + 3), "6 parameters, the noise scale's 2, 3 row digits")
+        #expect(summary["allreduce_bytes"] as? Int == 4 * (6 + 2 + 3 + 1),
+                "6 parameters, the noise scale's 2, 3 row digits, the stop flag")
         let byExamples = try run(nil)
         #expect(byExamples.header["eval_every_steps"] == nil)
         #expect(byExamples.evalSteps == [0] + Array(stride(from: 20, through: 140, by: 20)) + [150], "every 200 examples")
