@@ -30,7 +30,6 @@ extension Setting {
         case .checkpointPath: "--checkpoint"
         case .checkpointEvery: "--checkpoint-every"
         case .resumePath: "--resume"
-        case .gracefulSignal: "--graceful-signal"
         case .graceSeconds: "--grace-seconds"
         case .stallTimeout: "--stall-timeout"
         case .noiseScaleDecay: "--noise-scale-decay"

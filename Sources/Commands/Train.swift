@@ -34,7 +34,8 @@ struct Train: ParsableCommand {
             Exit codes: \(JobFailure.exitCodeHelp(
                 JobFailure.Kind.allCases, extra: ["130 interrupted (SIGINT)", "143 terminated (SIGTERM)"])). \
             SIGUSR1 (and SIGTERM with --graceful-signal TERM) stops at the next step boundary, checkpoints and exits \
-            75; under mpirun, signal mpirun, which forwards it to every rank.
+            75; under mpirun, send SIGUSR1 to mpirun, which forwards it to every rank (mpirun sent SIGTERM ends the \
+            job itself).
             """)
 
     @Option(help: "The data file (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")
@@ -131,7 +132,7 @@ struct Train: ParsableCommand {
     @Option(help: "Steps between checkpoints.")
     var checkpointEvery: Int = 0
 
-    @Option(help: "Continue from this checkpoint (same data, batch, optimizer and seed; the same or more epochs, any rank count); 'auto': from --checkpoint's file if it exists, else start fresh.")
+    @Option(help: "Continue from this checkpoint (same data, batch, optimizer and seed; the same or more epochs, any rank count); 'auto': from --checkpoint's file if it exists, else start fresh (a checkpoint named auto: ./auto).")
     var resume: String?
 
     @Option(help: "End the job when a collective has not completed for this many seconds.")

@@ -33,7 +33,6 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case checkpointEvery = "checkpoint_every"
     case resumePath = "resume_path"
     case stallTimeout = "stall_timeout"
-    case gracefulSignal = "graceful_signal"
     case graceSeconds = "grace_seconds"
     case noiseScaleDecay = "noise_scale_decay"
     case reproducible

@@ -14,7 +14,7 @@ import Foundation
 /// - otherwise the runs' own allreduce seconds per step at two ranks or more, fitted as alpha log2 N (the rounds
 ///   of a tree or recursive-doubling allreduce of a small message). The runs' figure includes waiting for the
 ///   slowest rank, which a profile of the bare collective does not.
-/// Without either, only the rank counts the runs measured are predicted, and only one rank when that is all.
+/// Without either (runs at one rank only, and no profile), only one rank is predicted.
 public struct StepTimeModel: Equatable, Sendable {
     /// Compute's fixed seconds per step and seconds per example of the largest share.
     public var fixedSeconds: Double
@@ -48,7 +48,7 @@ public struct StepTimeModel: Equatable, Sendable {
         compute(share: Self.share(globalBatch, ranks)) + (allreduceSeconds(ranks: ranks) ?? 0)
     }
 
-    /// Whether A(N) is known at `ranks`: one rank, a measured rank count, or any with a profile or fitted alpha.
+    /// Whether A(N) is known at `ranks`: always at one rank; at any rank count with a profile or a fitted alpha.
     public func predicts(ranks: Int) -> Bool { allreduceSeconds(ranks: ranks) != nil }
 
     /// Compute seconds per step at a largest share of `share` rows.

@@ -157,7 +157,7 @@ public final class Trainer<Group: Collective> {
         var position = try start()
         let constants = StepConstants(configuration, layout: layout, parameters: model.parameters)
         let firstEpoch = resume?.epoch ?? 0
-        // Read every step: a local, so that reading it retains nothing per step.
+        // Read every step (the stop request, the step count): from a local, not through self.
         let monitor = self.monitor
         for epoch in firstEpoch..<configuration.epochs {
             prepare(epoch: epoch, order: &order, buffers: buffers, step: position.step)
@@ -317,7 +317,8 @@ public final class Trainer<Group: Collective> {
                          learningRate: Float(position.rate))
     }
 
-    /// Evaluates and logs the loss (when ``StepConstants/isEvaluationDue(_:)``); ends the run as diverged when the loss is not finite or exceeds its value before training.
+    /// Evaluates and logs the loss (when ``StepConstants/isEvaluationDue(_:)``); ends the run as diverged when the
+    /// loss is not finite or exceeds its value before training.
     private func evaluate(_ position: inout Position, traced: Bool) throws {
         let evalEvery = configuration.evalEvery
         let evalStart = MonotonicClock.now()
@@ -366,9 +367,10 @@ public final class Trainer<Group: Collective> {
         progress?.finish()
         // Rank 0 names the signal it received; it may not have one yet when another rank's flag stopped the step.
         let signal = monitor?.stopSignalName
-        let message = "preempted by \(signal ?? "a graceful signal to another rank") at step \(position.step): " + (configuration.checkpointPath.map {
+        let outcome = configuration.checkpointPath.map {
             "checkpoint '\($0)' written; the same command with \(Setting.resumePath) auto continues it"
-        } ?? "no \(Setting.checkpointPath) was given, so a rerun starts over")
+        } ?? "no \(Setting.checkpointPath) was given, so a rerun starts over"
+        let message = "preempted by \(signal ?? "a graceful signal to another rank") at step \(position.step): \(outcome)"
         try log?.append(EndRecord(reason: "preempted", step: position.step, message: message, signal: signal))
         if collective.rank == 0 { Console.error(message, rank: 0, size: 1) }
         return JobFailure(kind: .preempted, message: message, reported: true)

@@ -11,6 +11,17 @@ extension EndToEnd {
         static let longRun = ["--data", SharedData.path, "--preset", "sgd", "--global-batch", "4", "--epochs", "6000",
                               "--quiet", "--eval-every", "100000000"]
 
+        /// Returns once the run's log holds its first evaluation (the one before the first step), and a little more:
+        /// its ranks are then training.
+        private func waitForTraining(_ log: String, _ job: Launcher.Job) {
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && job.isRunning
+                && (try? String(contentsOfFile: log, encoding: .utf8))?.contains(#""type":"eval""#) != true {
+                usleep(20_000)
+            }
+            usleep(300_000)
+        }
+
         private func summaryDigest(_ log: String) throws -> String? {
             try RunLogReader.records(at: log).last { $0["type"] as? String == "summary" }?["params_digest"] as? String
         }
@@ -27,7 +38,7 @@ extension EndToEnd {
                                           "--resume", "auto"]
             let job = try Launcher.start(command, ranks: 2)
             _ = try job.waitForRanks(2)
-            usleep(1_500_000)
+            waitForTraining(log, job)
             try #require(job.isRunning, "the run ended before the signal")
             let signalled = Date()
             job.signal(SIGUSR1)
@@ -58,7 +69,7 @@ extension EndToEnd {
             let fullLog = folder.appendingPathComponent("full.jsonl").path
             let log = folder.appendingPathComponent("run.jsonl").path
             let checkpoint = folder.appendingPathComponent("run.ckpt").path
-            let run = ["--data", SharedData.path, "--preset", "sgd", "--global-batch", "4", "--epochs", "1500",
+            let run = ["--data", SharedData.path, "--preset", "sgd", "--global-batch", "4", "--epochs", "6000",
                        "--quiet", "--eval-every", "100000000", "--reproducible"]
             let full = try Launcher.run(run + ["--log", fullLog], ranks: 1, timeout: 120)
             try #require(full.status == 0, "\(full.standardError)")
@@ -66,7 +77,7 @@ extension EndToEnd {
                                  "--resume", "auto"]
             let job = try Launcher.start(command, ranks: 2)
             _ = try job.waitForRanks(2)
-            usleep(1_500_000)
+            waitForTraining(log, job)
             try #require(job.isRunning, "the run ended before the signal")
             job.signal(SIGUSR1)
             let stopped = job.wait(timeout: 30)
