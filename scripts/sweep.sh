@@ -18,6 +18,10 @@
 #   --hostfile FILE            passed to scripts/run.sh (multi-host)
 #   --repeats N                run every point N times, repeat k with --seed k-1 (logs named ...-r<k>.jsonl):
 #                              compare --validate then knows the measurements' own spread (default 1)
+#   --checkpoint-every N       each run checkpoints every N steps to <log name>.ckpt beside its log, so a run
+#                              that was interrupted or preempted continues from there when the sweep is rerun
+#                              (--resume auto); the file is removed once the run is complete (default 10000;
+#                              0: no checkpoints, an interrupted run starts again)
 #   --dry-run                  list the runs and their commands, run nothing
 # Anything after -- goes to every airfoil-dp run (e.g. -- --optimizer adam --rows 1000); --rows N sets the
 # training rows the batches are checked against (default 1500). Combinations that cannot run (global batch <
@@ -31,8 +35,9 @@
 # sweep; Ctrl-C or SIGTERM stops it within seconds: the current run is recorded as interrupted and no further run
 # starts. SIGUSR1 (a batch system's time-limit warning) is passed to the current run, which stops at a step
 # boundary with its checkpoint (exit 75): it is recorded as preempted, no further run starts, and the sweep exits 75.
-# Every run is a line of manifest.tsv (status ok, diverged, failed, interrupted or preempted); the exit code is 0
-# when every run finished or diverged, 1 after failures, 130/143 when interrupted, 75 when preempted.
+# Every run is a line of manifest.tsv (status ok, diverged, failed, interrupted or preempted, and the checkpoint
+# interval); the exit code is 0 when every run finished or diverged, 1 after failures, 130/143 when interrupted,
+# 75 when preempted.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -50,6 +55,7 @@ out=""
 hostfile=()
 dry_run=0
 repeats=1
+checkpoint_every=10000
 extra=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -64,6 +70,7 @@ while [[ $# -gt 0 ]]; do
         --hostfile) hostfile=(--hostfile "${2:?--hostfile needs a file}"); shift 2 ;;
         --dry-run) dry_run=1; shift ;;
         --repeats) repeats="${2:?--repeats needs a number}"; shift 2 ;;
+        --checkpoint-every) checkpoint_every="${2:?--checkpoint-every needs a number}"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "sweep.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
@@ -72,6 +79,7 @@ done
 for value in $batches $rank_counts ${epochs:-1} $repeats; do
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: '$value' is not a positive whole number" >&2; exit 64; }
 done
+[[ "$checkpoint_every" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "sweep.sh: --checkpoint-every '$checkpoint_every' is not a whole number of steps" >&2; exit 64; }
 # The training rows the batches must fit: a passed-through --rows N, else airfoil-dp's default (1500 rows of a
 # file; every generated row of synthetic data, 100000 unless its rows= says, less --val-rows).
 training_rows=""
@@ -185,7 +193,8 @@ if [[ -d "$out" ]]; then
 fi
 if ((dry_run == 0)); then
     mkdir -p "$out"
-    [[ -f "$manifest" ]] || printf 'log\tranks\tglobal_batch\tlr\tepochs\tstatus\texit_code\tseconds\n' > "$manifest"
+    [[ -f "$manifest" ]] \
+        || printf 'log\tranks\tglobal_batch\tlr\tepochs\tstatus\texit_code\tseconds\tcheckpoint_every\n' > "$manifest"
 fi
 
 # Ctrl-C reaches the whole process group; SIGTERM (from kill or a batch system) only this script: either way the
@@ -206,7 +215,11 @@ for entry in "${plan[@]}"; do
     IFS=: read -r batch global ranks rate repeat <<<"$entry"
     run_options "$batch" "$global" "$ranks" "$rate" "$repeat"
     log="$out/$name.jsonl"
+    checkpoint="$out/$name.ckpt"
     command=("$repo/scripts/run.sh" -np "$ranks" "${hostfile[@]+"${hostfile[@]}"}" "${options[@]}" --log "$log")
+    if ((checkpoint_every > 0)); then
+        command+=(--checkpoint "$checkpoint" --checkpoint-every "$checkpoint_every" --resume auto)
+    fi
     elapsed=$(($(date +%s) - started))
     eta="?"
     ((done_runs > 0)) && eta="$((elapsed * (total - index + 1) / done_runs))s"
@@ -218,8 +231,9 @@ for entry in "${plan[@]}"; do
         echo "[$index/$total] B=$global P=$ranks${rate:+ lr=$rate}: complete log of the same run found, skipped" >&2
         continue
     fi
-    # An incomplete log is a run that failed or was interrupted: it starts again.
-    [[ -s "$log" ]] && command+=(--overwrite)
+    # An incomplete log is a run that failed, or was interrupted or preempted: it continues from its checkpoint
+    # when there is one, else starts again.
+    if [[ -s "$log" && ! -e "$checkpoint" ]]; then command+=(--overwrite); fi
     echo "[$index/$total] B=$global P=$ranks lr=$run_lr epochs=$run_epochs (elapsed ${elapsed}s, about $eta left)" >&2
     run_start=$(date +%s.%N)
     status=ok
@@ -253,8 +267,11 @@ for entry in "${plan[@]}"; do
         failed+=("B=$global P=$ranks${rate:+ lr=$rate} (exit $code)")
     fi
     seconds=$(awk -v a="$run_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(basename "$log")" "$ranks" "$global" "$run_lr" "$run_epochs" \
-        "$status" "$code" "$seconds" >> "$manifest"
+    # A manifest begun before the checkpoint interval was recorded keeps its eight columns.
+    row=("$(basename "$log")" "$ranks" "$global" "$run_lr" "$run_epochs" "$status" "$code" "$seconds")
+    [[ "$(head -n 1 "$manifest")" == *checkpoint_every ]] && row+=("$checkpoint_every")
+    (IFS=$'\t'; echo "${row[*]}") >> "$manifest"
+    if [[ $status == ok || $status == diverged ]]; then rm -f "$checkpoint"; fi
     done_runs=$((done_runs + 1))
     if ((interrupted)); then
         echo "sweep.sh: interrupted during B=$global P=$ranks${rate:+ lr=$rate} (recorded in $manifest); rerun the same command to go on from there" >&2

@@ -82,8 +82,15 @@ extension EndToEnd {
                                      "--dry-run", "--out", "unused"])
             #expect(listed.status == 0, "\(listed.standardError)")
             let lines = listed.standardOutput.split(separator: "\n")
-            #expect(lines.count == 2 && lines[0].hasSuffix("--seed 0 --log unused/B100-P1-r1.jsonl")
-                && lines[1].hasSuffix("--seed 1 --log unused/B100-P1-r2.jsonl"), "\(listed.standardOutput)")
+            #expect(lines.count == 2 && lines[0].contains("--seed 0 --log unused/B100-P1-r1.jsonl ")
+                && lines[1].contains("--seed 1 --log unused/B100-P1-r2.jsonl "), "\(listed.standardOutput)")
+            // Each run checkpoints beside its log, and continues from there when the sweep is rerun.
+            #expect(lines[0].hasSuffix("--checkpoint unused/B100-P1-r1.ckpt --checkpoint-every 10000 --resume auto"))
+            let unchecked = try script(["scripts/sweep.sh", "--batches", "100", "--ranks", "1", "--checkpoint-every", "0",
+                                        "--dry-run", "--out", "unused"])
+            #expect(!unchecked.standardOutput.contains("--checkpoint"), "\(unchecked.standardOutput)")
+            let badInterval = try script(["scripts/sweep.sh", "--checkpoint-every", "08", "--dry-run"])
+            #expect(badInterval.status == 64 && badInterval.standardError.contains("--checkpoint-every '08'"))
             let refused = try script(["scripts/sweep.sh", "--repeats", "0", "--dry-run"])
             #expect(refused.status == 64)
         }
@@ -147,7 +154,12 @@ extension EndToEnd {
             #expect(result.standardError.contains("preempted during B=10 P=2"), "\(result.standardError)")
             let manifest = try String(contentsOfFile: folder + "/manifest.tsv", encoding: .utf8).split(separator: "\n")
             #expect(manifest.last?.split(separator: "\t")[5] == "preempted", "\(manifest)")
-            #expect(try RunLogReader.records(at: log).last?["reason"] as? String == "preempted")
+            #expect(manifest.first?.hasSuffix("\tcheckpoint_every") == true && manifest.last?.hasSuffix("\t10000") == true)
+            let end = try RunLogReader.records(at: log).last
+            #expect(end?["reason"] as? String == "preempted")
+            // The run's checkpoint holds the step it stopped at: a rerun continues from there.
+            let saved = try String(contentsOfFile: folder + "/B10-P2.ckpt", encoding: .utf8)
+            #expect(saved.contains("\"step\":\(end?["step"] as? Int ?? -1),"), "the checkpoint is at the stop")
         }
 
         @Test("Ctrl-C to the process group or SIGTERM to the script stops the sweep within seconds; the run is recorded as interrupted and a rerun goes on from it",
@@ -191,8 +203,11 @@ extension EndToEnd {
                 let again = try script(arguments)
                 #expect(again.status == 0, "\(again.standardError)")
                 #expect(again.standardError.contains("B=10 P=1: complete log of the same run found, skipped"))
-                #expect(again.standardError.contains("[2/2] B=10 P=2 lr"), "the interrupted run starts again")
-                #expect(try RunLogReader.records(at: second).filter { $0["type"] as? String == "header" }.count == 1)
+                #expect(again.standardError.contains("[2/2] B=10 P=2 lr"), "the interrupted run goes on")
+                let records = try RunLogReader.records(at: second)
+                #expect(records.filter { $0["type"] as? String == "header" }.count == 1)
+                #expect(records.contains { $0["type"] as? String == "resume" }, "it continued from its checkpoint")
+                #expect(!FileManager.default.fileExists(atPath: folder + "/B10-P2.ckpt"), "removed once complete")
             }
         }
 
