@@ -130,22 +130,32 @@ extension EndToEnd {
             #expect(folders.count == 2, "\(folders)")
         }
 
-        @Test("SIGUSR1 to the sweep reaches its run, which stops at a step boundary: recorded as preempted, the sweep exits 75")
-        func preemptedSweep() throws {
-            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
-            let arguments = ["scripts/sweep.sh", "--batches", "10", "--ranks", "2", "--epochs", "200000", "--out", folder,
-                             "--", "--eval-every", "150000"]
+        /// Starts `scripts/sweep.sh arguments` in the background with the built binary first on the PATH; the launcher
+        /// starts it as the leader of its own process group, as a terminal starts a job.
+        private func startSweep(_ arguments: [String]) throws -> Launcher.Job {
             var settings = ["AIRFOIL_DP_DATA": SharedData.path]
             settings["PATH"] = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path + ":"
                 + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-            let job = try Launcher.startCommand(["bash"] + arguments, environment: settings,
-                                                directory: Self.repository.path)
-            let log = folder + "/B10-P2.jsonl"
+            return try Launcher.startCommand(["bash", "scripts/sweep.sh"] + arguments, environment: settings,
+                                             directory: Self.repository.path)
+        }
+
+        /// Returns once the file at `path` holds `text`, `job` has ended, or two minutes have passed.
+        private func wait(for path: String, toHold text: String, while job: Launcher.Job) {
             let deadline = Date().addingTimeInterval(120)
-            func training() -> Bool {
-                (try? String(contentsOfFile: log, encoding: .utf8))?.contains(#""type":"eval""#) == true
+            while Date() < deadline && job.isRunning
+                && (try? String(contentsOfFile: path, encoding: .utf8))?.contains(text) != true {
+                usleep(50_000)
             }
-            while !training() && Date() < deadline && job.isRunning { usleep(50_000) }
+        }
+
+        @Test("SIGUSR1 to the sweep reaches its run, which stops at a step boundary: recorded as preempted, the sweep exits 75")
+        func preemptedSweep() throws {
+            let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
+            let job = try startSweep(["--batches", "10", "--ranks", "2", "--epochs", "200000", "--out", folder,
+                                      "--", "--eval-every", "150000"])
+            let log = folder + "/B10-P2.jsonl"
+            wait(for: log, toHold: #""type":"eval""#, while: job)
             usleep(300_000)
             try #require(job.isRunning, "the sweep ended before its run could be signalled")
             job.signal(SIGUSR1)
@@ -169,22 +179,14 @@ extension EndToEnd {
             // The second run must still be going 3 s after it starts (the sweep passes SIGTERM on after 2 s): 200,000
             // epochs, evaluated every 100 (40,000 took 3.0 s at 2 ranks on a Zen 5 and once ended before the
             // signal; the rerun after SIGINT trains this run to the end, about 15 s there).
-            let arguments = ["scripts/sweep.sh", "--batches", "10", "--ranks", "1 2", "--epochs", "200000", "--out", folder,
-                             "--", "--eval-every", "150000"]
-            var settings = ["AIRFOIL_DP_DATA": SharedData.path]
-            settings["PATH"] = URL(fileURLWithPath: Launcher.binary).deletingLastPathComponent().path + ":"
-                + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-            // The launcher starts every command as the leader of its own process group, as a terminal starts a job.
-            let job = try Launcher.startCommand(["bash"] + arguments, environment: settings,
-                                                directory: Self.repository.path)
+            let sweep = ["--batches", "10", "--ranks", "1 2", "--epochs", "200000", "--out", folder,
+                         "--", "--eval-every", "150000"]
+            let arguments = ["scripts/sweep.sh"] + sweep
+            let job = try startSweep(sweep)
             let second = folder + "/B10-P2.jsonl"
-            let deadline = Date().addingTimeInterval(120)
             // Until the second run logs its header: its ranks are then training and log an interruption (the log
             // file exists from before the data is read, and a loaded machine took over a second from there).
-            func training() -> Bool {
-                (try? String(contentsOfFile: second, encoding: .utf8))?.contains(#""type":"header""#) == true
-            }
-            while !training() && Date() < deadline && job.isRunning { usleep(50_000) }
+            wait(for: second, toHold: #""type":"header""#, while: job)
             usleep(500_000)
             try #require(job.isRunning, "the sweep ended before its second run could be interrupted")
             let sent = Date()
