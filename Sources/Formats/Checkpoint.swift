@@ -154,7 +154,9 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         try require("state.stepInEpoch", state.stepInEpoch, in: 0...(state.epoch == epochs ? 0 : stepsPerEpoch - 1))
         let step = state.epoch * stepsPerEpoch + state.stepInEpoch
         try require("state.step", state.step, in: step...step)
-        try require("state.optimizerUpdates", state.optimizerUpdates, in: step...step)
+        // Fewer updates than steps is a resume at another rank count in the default mode: it skipped the rest of an
+        // epoch (``resumePoint(ranks:layout:)``), advancing the step but not the optimizer.
+        try require("state.optimizerUpdates", state.optimizerUpdates, in: 0...step)
         let examples = state.epoch * layout.rows
             + (state.stepInEpoch == 0 ? 0 : layout.slots(ofStep: state.stepInEpoch - 1).upperBound)
         try require("state.examples", state.examples, in: examples...examples)

@@ -89,6 +89,36 @@ extension EndToEnd {
             #expect(try summaryDigest(log) == summaryDigest(fullLog))
         }
 
+        /// A requeued job given another size, twice: in the default mode a mid-epoch checkpoint resumed at another rank
+        /// count skips to the next epoch, so the checkpoints after it count fewer optimizer updates than steps.
+        @Test("default mode: stopped at 2 ranks, resumed at 1 and stopped again, the second checkpoint (fewer updates than steps) resumes and finishes")
+        func stoppedAgainAfterAnotherRankCount() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let log = folder.appendingPathComponent("run.jsonl").path
+            let checkpoint = folder.appendingPathComponent("run.ckpt").path
+            let command = Self.longRun + ["--log", log, "--checkpoint", checkpoint, "--checkpoint-every", "100000000",
+                                          "--resume", "auto"]
+            for ranks in [2, 1] {
+                let job = try Launcher.start(command, ranks: ranks)
+                _ = try job.waitForRanks(ranks)
+                waitForTraining(log, job)
+                try #require(job.isRunning, "the run at \(ranks) ranks ended before the signal")
+                job.signal(SIGUSR1)
+                let stopped = job.wait(timeout: 30)
+                try #require(stopped.status == 75, "at \(ranks) ranks: \(stopped.standardError)")
+            }
+            let bytes = try #require(FileManager.default.contents(atPath: checkpoint))
+            let payload = bytes[(bytes.firstIndex(of: UInt8(ascii: "\n"))! + 1)...]
+            let state = try #require((try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])?["state"]
+                as? [String: Any])
+            let updates = try #require(state["optimizer_updates"] as? Int)
+            let step = try #require(state["step"] as? Int)
+            #expect(updates < step, "the 1-rank resume skipped no step: \(updates) updates at step \(step)")
+            let finished = try Launcher.run(command, ranks: 1, timeout: 120)
+            #expect(finished.status == 0, "\(finished.standardError)")
+            #expect(try summaryDigest(log) != nil)
+        }
+
         /// SIGTERM goes to the ranks, as Slurm's step daemon sends it at a time limit: mpirun, sent SIGTERM itself,
         /// ends the job on its own (exit 1 however the ranks stop).
         @Test("without --checkpoint a graceful stop still stops at a step boundary and exits 75; --graceful-signal TERM makes SIGTERM one")

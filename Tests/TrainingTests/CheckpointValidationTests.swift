@@ -71,7 +71,9 @@ struct CheckpointValidationTests {
         ("step_in_epoch", "1000000", "field 'state.step_in_epoch' is 1000000, outside 0..149"),
         ("epoch", "-1", "field 'state.epoch' is -1, outside 0..1"),
         ("step", "7", "field 'state.step' is 7, outside 148..148"),
-        ("optimizer_updates", "1099511627776", "field 'state.optimizer_updates' is 1099511627776, outside 148..148"),
+        ("optimizer_updates", "1099511627776", "field 'state.optimizer_updates' is 1099511627776, outside 0..148"),
+        ("optimizer_updates", "149", "field 'state.optimizer_updates' is 149, outside 0..148"),
+        ("optimizer_updates", "-1", "field 'state.optimizer_updates' is -1, outside 0..148"),
         ("examples", "5", "field 'state.examples' is 5, outside 1480..1480"),
         ("next_eval", "0", "field 'state.next_eval' is 0, outside 1481.."),
         ("train_seconds", "-3", "field 'state.train_seconds' is -3.0, outside 0..1000000000.0 seconds"),
@@ -103,6 +105,11 @@ struct CheckpointValidationTests {
         #expect(failure?.exitCode == 65, "\(String(describing: failure))")
         #expect(failure?.message.contains(message) == true, "\(failure?.message ?? "accepted")")
         #expect(failure?.message.contains("\n") == false)
+    }
+
+    @Test("fewer optimizer updates than steps, as a checkpoint written after a resume that skipped part of an epoch has, resumes")
+    func fewerUpdatesThanSteps() throws {
+        #expect(try resume(.adam, editing: Self.setState("optimizer_updates", "111")) == nil)
     }
 
     @Test("a negative second moment of Adam is refused, naming the value, not trained into a false divergence")
