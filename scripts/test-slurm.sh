@@ -8,7 +8,15 @@
 #   - train.sbatch from another folder by its absolute path, with AIRFOIL_DP_LAUNCHER=mpirun and --overcommit
 #   - a job asking for more CPUs than the cluster has, which sbatch must refuse at once (EnforcePartLimits=ALL)
 # waits for them (at most --timeout seconds), checks every job's state and exit code (scontrol), its log (a summary
-# record, the host list) and output, then stops exactly the daemons it started.
+# record, the host list) and output; then the time-limit path, one job after another, each sent the warning
+# mid-run as Slurm's --signal=B:USR1 sends it (scancel --signal=USR1 --batch):
+#   - train.sbatch at 2 ranks: it must checkpoint, requeue itself, resume and complete with the params_digest of an
+#     uninterrupted run
+#   - train.sbatch with AIRFOIL_DP_MAX_REQUEUES=0: it must end FAILED with exit 75, not requeued
+#   - train.sbatch --reproducible at 2 ranks with AIRFOIL_DP_REQUEUE=hold, given 1 task while held (scontrol
+#     update NumTasks=1 NumCPUs=1, then release): it must resume at 1 rank, bit-identical to a 1-rank run
+# and stops exactly the daemons it started. The cluster holds a requeued job for cred_expire + 1 s (set to 5 s
+# here; Slurm's default of 120 s would make the test wait minutes).
 #
 # Usage: scripts/test-slurm.sh [--timeout SECONDS] [--keep]
 #   --timeout SECONDS  how long to wait for the jobs (default 300)
@@ -104,6 +112,8 @@ SelectTypeParameters=CR_Core
 ReturnToService=2
 MinJobAge=3600
 EnforcePartLimits=ALL
+AuthInfo=cred_expire=5
+SchedulerParameters=bf_interval=1,sched_interval=2
 StateSaveLocation=$scratch/state
 SlurmdSpoolDir=$scratch/spool
 SlurmctldPidFile=$scratch/slurmctld.pid
@@ -195,4 +205,87 @@ if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
     "$repo/scripts/plot-runs" --scaling strong -o "$scratch/plots" "$scratch/runs/study" 2>/dev/null \
         || fail "plot-runs could not draw the study"
 fi
-echo "test-slurm.sh: PASSED (train, two sweep arrays of a rank-count study and the job from another folder completed; the oversized one was refused)"
+
+# The time-limit path. Each job runs long enough that the warning lands mid-run: the signal goes once its log has
+# a second eval record (the first is written before the first step).
+# signal_when_training JOB LOG: waits for the job to train, then sends SIGUSR1 to its batch shell only.
+signal_when_training() {
+    local job="$1" log="$2"
+    until [[ -f "$log" ]] && (($(grep -c '"type":"eval"' "$log") >= 2)); do
+        (($(date +%s) < deadline)) || fail "job $job did not start training within $timeout s: $(squeue -h -j "$job")"
+        [[ -n "$(squeue -h -j "$job" 2>/dev/null)" ]] || fail "job $job ended before its warning: $(job_state "$job")"
+        sleep 0.2
+    done
+    scancel --signal=USR1 --batch "$job" || fail "scancel --signal=USR1 --batch $job failed"
+}
+# wait_for_end JOB: waits until the job has left the queue.
+wait_for_end() {
+    while [[ -n "$(squeue -h -j "$1" 2>/dev/null)" ]]; do
+        (($(date +%s) < deadline)) || fail "job $1 still queued or running after $timeout s: $(squeue -h -j "$1")"
+        sleep 0.5
+    done
+}
+job_state() { scontrol show job "$1" | tr ' ' '\n' | grep -E '^(JobState|ExitCode|Restarts)=' | tr '\n' ' '; }
+# final_digest LOG: the params_digest of the log's summary record.
+final_digest() { tail -n 1 "$1" | sed -n 's/.*"params_digest":"\([0-9a-f]*\)".*/\1/p'; }
+# check_requeued JOB LOG ERRORS RANKS REFERENCE: the job was stopped once, requeued once and completed; its log
+# holds the preempted record and a resume at RANKS ranks, and ends with the reference run's params_digest.
+check_requeued() {
+    local job="$1" log="$2" errors="$3" resumed_ranks="$4" reference="$5" digest
+    [[ "$(job_state "$job")" == "JobState=COMPLETED Restarts=1 ExitCode=0:0 " ]] \
+        || fail "job $job: $(job_state "$job")($(cat "$errors"))"
+    grep -q '"reason":"preempted","signal":"SIGUSR1"' "$log" || fail "job $job: no preempted record in $log"
+    grep -q "\"ranks\":$resumed_ranks,\"start_time\":\"[^\"]*\",\"step\":[0-9]*,\"type\":\"resume\"" "$log" \
+        || fail "job $job: no resume at $resumed_ranks ranks in $log: $(grep '"resume"' "$log")"
+    digest="$(final_digest "$log")"
+    [[ -n "$digest" && "$digest" == "$reference" ]] \
+        || fail "job $job ended with params_digest '$digest', the uninterrupted run with '$reference'"
+}
+mapfile -t mpirun_flags < <(airfoil_dp_mpirun_flags 2)
+deadline=$(($(date +%s) + timeout))
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+if ((cpus >= 2)); then
+    long=(--preset minibatch10 --epochs 20000 --eval-every 15000 --quiet)
+    mpirun -np 2 "${mpirun_flags[@]}" "$binary" "${long[@]}" --log "$scratch/runs/reference.jsonl" >/dev/null \
+        || fail "the uninterrupted reference run failed"
+    requeued=$(cd "$repo" && AIRFOIL_DP_LOG="$scratch/runs/requeued.jsonl" sbatch --parsable --ntasks=2 \
+        --output="$scratch/requeued-%j.out" --error="$scratch/requeued-%j.err" scripts/slurm/train.sbatch "${long[@]}") \
+        || fail "sbatch of the job to requeue was refused"
+    signal_when_training "$requeued" "$scratch/runs/requeued.jsonl"
+    wait_for_end "$requeued"
+    check_requeued "$requeued" "$scratch/runs/requeued.jsonl" "$scratch/requeued-$requeued.err" 2 \
+        "$(final_digest "$scratch/runs/reference.jsonl")"
+    grep -q "scontrol requeue $requeued (requeue 1 of at most 5)" "$scratch/requeued-$requeued.err" \
+        || fail "job $requeued did not say it requeued itself: $(cat "$scratch/requeued-$requeued.err")"
+fi
+
+limited=$(cd "$repo" && AIRFOIL_DP_MAX_REQUEUES=0 AIRFOIL_DP_LOG="$scratch/runs/limited.jsonl" sbatch --parsable \
+    --output="$scratch/limited-%j.out" --error="$scratch/limited-%j.err" scripts/slurm/train.sbatch \
+    --preset minibatch10 --epochs 200000 --eval-every 15000 --quiet) || fail "sbatch of the job not to requeue was refused"
+signal_when_training "$limited" "$scratch/runs/limited.jsonl"
+wait_for_end "$limited"
+[[ "$(job_state "$limited")" == "JobState=FAILED Restarts=0 ExitCode=75:0 " ]] \
+    || fail "job $limited, allowed no requeue: $(job_state "$limited")"
+grep -q "requeued 0 times already (AIRFOIL_DP_MAX_REQUEUES=0): not requeued" "$scratch/limited-$limited.err" \
+    || fail "job $limited did not say why it was not requeued: $(cat "$scratch/limited-$limited.err")"
+[[ -s "$scratch/runs/limited.ckpt" ]] || fail "job $limited left no checkpoint to resubmit from"
+
+if ((cpus >= 2)); then
+    exact=(--preset minibatch10 --epochs 4000 --eval-every 15000 --quiet --reproducible)
+    "$binary" "${exact[@]}" --log "$scratch/runs/reference-1.jsonl" >/dev/null || fail "the 1-rank reference run failed"
+    resized=$(cd "$repo" && AIRFOIL_DP_REQUEUE=hold AIRFOIL_DP_LOG="$scratch/runs/resized.jsonl" sbatch --parsable \
+        --ntasks=2 --output="$scratch/resized-%j.out" --error="$scratch/resized-%j.err" scripts/slurm/train.sbatch \
+        "${exact[@]}") || fail "sbatch of the job to resize was refused"
+    signal_when_training "$resized" "$scratch/runs/resized.jsonl"
+    until [[ "$(squeue -h -j "$resized" -o '%T %r')" == "PENDING job requeued in held state" ]]; do
+        (($(date +%s) < deadline)) || fail "job $resized was not held after its warning: $(job_state "$resized")"
+        sleep 0.2
+    done
+    scontrol update JobId="$resized" NumTasks=1 NumCPUs=1 || fail "scontrol update of held job $resized failed"
+    scontrol release "$resized" || fail "scontrol release $resized failed"
+    wait_for_end "$resized"
+    check_requeued "$resized" "$scratch/runs/resized.jsonl" "$scratch/resized-$resized.err" 1 \
+        "$(final_digest "$scratch/runs/reference-1.jsonl")"
+fi
+echo "test-slurm.sh: PASSED (train, two sweep arrays of a rank-count study and the job from another folder completed; the oversized one was refused; the warned jobs checkpointed, requeued and resumed bit-identically, at 2 ranks and from 2 ranks to 1, and the one allowed no requeue ended with 75)"

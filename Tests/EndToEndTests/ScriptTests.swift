@@ -289,7 +289,8 @@ extension EndToEnd {
             let folder = try SharedData.temporaryDirectory()
             let settings = "env OMPI_MCA_mpi_yield_when_idle=1" + (getuid() == 0
                 ? " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" : "")
-            let task = " --log runs/sweep-77/B100-P8.jsonl --global-batch 100 --lr 0.4 --epochs 2 --optimizer adam"
+            let task = " --log runs/sweep-77/B100-P8.jsonl --checkpoint runs/sweep-77/B100-P8.ckpt --checkpoint-every 10000"
+                + " --resume auto --global-batch 100 --lr 0.4 --epochs 2 --optimizer adam"
             for (plugins, launcher) in [("none pmi2 pmix", "srun --mpi=pmix --kill-on-bad-exit=1"),
                                         ("none pmi2", "srun --mpi=pmi2 --kill-on-bad-exit=1"), ("none", "mpirun")] {
                 let fake = folder.appendingPathComponent("srun").path
@@ -304,6 +305,16 @@ extension EndToEnd {
                 #expect(printed.hasPrefix("\(settings) \(launcher) /") && printed.hasSuffix("/airfoil-dp\(task)"),
                         "plugins \(plugins): \(printed)")
             }
+        }
+
+        @Test("a requeued Slurm job's rank count comes from its allocation's task layout, and a layout it cannot read is refused")
+        func slurmTaskLayout() throws {
+            for (layout, tasks) in [("1", "1"), ("2(x3),1", "7"), ("4,2(x2)", "8")] {
+                let result = try script(["-c", "source scripts/lib/common.sh && airfoil_dp_slurm_allocated_tasks '\(layout)'"])
+                #expect(result.status == 0 && result.standardOutput == "\(tasks)\n", "\(layout): \(result.standardOutput)")
+            }
+            let refused = try script(["-c", "source scripts/lib/common.sh && airfoil_dp_slurm_allocated_tasks '2(x)'"])
+            #expect(refused.status == 65 && refused.standardError.contains("cannot read the task layout"))
         }
 
         @Test("every script answers --help with its usage and no line of its code", arguments: [

@@ -131,6 +131,26 @@ airfoil_dp_slurm_environment() {
     fi
 }
 
+# airfoil_dp_slurm_allocated_tasks LAYOUT: the task count of an allocation from its SLURM_TASKS_PER_NODE layout
+# ("2(x3),1" is 2 tasks on each of 3 nodes and 1 on another: 7). A requeued batch job keeps the SLURM_NTASKS of
+# its submission even when `scontrol update NumTasks=` gave it another size; its layout is the allocation's.
+airfoil_dp_slurm_allocated_tasks() {
+    local total=0 part
+    local -a parts
+    IFS=, read -ra parts <<<"$1"
+    for part in "${parts[@]}"; do
+        if [[ "$part" =~ ^([0-9]+)\(x([0-9]+)\)$ ]]; then
+            total=$((total + BASH_REMATCH[1] * BASH_REMATCH[2]))
+        elif [[ "$part" =~ ^[0-9]+$ ]]; then
+            total=$((total + part))
+        else
+            echo "$(basename "$0"): cannot read the task layout SLURM_TASKS_PER_NODE='$1'" >&2
+            return 65
+        fi
+    done
+    echo "$total"
+}
+
 # airfoil_dp_machine: this machine's name for a measured table: the CPU's model string with its family and model
 # numbers (virtual machines often say only "Intel(R) Xeon(R) Processor") and the core count.
 airfoil_dp_machine() {
