@@ -120,19 +120,25 @@ public enum InputFile {
     public static func read(_ descriptor: Int32, from offset: Int, count: Int, path: String, what: String) throws
         -> [UInt8]
     {
-        var bytes = [UInt8](repeating: 0, count: max(count, 0))
-        var done = 0
-        while done < count {
-            let got = bytes.withUnsafeMutableBytes {
-                pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done))
+        // Not zeroed first: pread writes every byte that is kept (a large read would otherwise write it twice).
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
+                if got < 0 && errno == EINTR { continue }
+                guard got >= 0 else {
+                    failure = errno
+                    break
+                }
+                if got == 0 { break }
+                done += got
             }
-            if got < 0 && errno == EINTR { continue }
-            guard got >= 0 else {
-                throw JobFailure(.missingData, "\(what) '\(path)' cannot be read: \(String(cString: strerror(errno)))")
-            }
-            if got == 0 { break }
-            done += got
+            initialized = done
         }
-        return done == bytes.count ? bytes : Array(bytes.prefix(done))
+        guard failure == 0 else {
+            throw JobFailure(.missingData, "\(what) '\(path)' cannot be read: \(String(cString: strerror(failure)))")
+        }
+        return bytes
     }
 }

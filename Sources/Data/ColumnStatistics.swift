@@ -28,19 +28,42 @@ public struct ColumnStatistics: Equatable, Sendable {
 
     /// Adds one row.
     public mutating func add(_ row: [Double]) {
-        count += 1
-        if uncarried == ExactSum.safeAdditions { carry() }
-        uncarried += 1
+        precondition(row.count == shift.count, "a row of \(row.count) values for \(shift.count) columns")
+        row.withUnsafeBufferPointer { add(rows: $0) }
+    }
+
+    /// Adds the rows of `values`, one after another (a whole number of rows).
+    public mutating func add(rows values: UnsafeBufferPointer<Double>) {
         let columns = shift.count
-        limbs.withUnsafeMutableBufferPointer { limbs in
-            for column in 0..<columns {
-                let delta = row[column] - shift[column]
-                let sum = limbs.baseAddress! + column * Self.limbCount
-                let squares = sum + columns * Self.limbCount
-                // Check the square first: a refused value adds to neither sum.
-                var added = ExactSum.add(delta * delta, to: squares, limbs: Self.limbCount)
-                added = added && ExactSum.add(delta, to: sum, limbs: Self.limbCount)
-                if !added { refused[column] += 1 }
+        precondition(values.count % columns == 0, "\(values.count) values are not rows of \(columns) columns")
+        guard let base = values.baseAddress else { return }
+        let rows = values.count / columns
+        shift.withUnsafeBufferPointer { shift in
+            var row = 0
+            while row < rows {
+                if uncarried == ExactSum.safeAdditions { carry() }
+                // Up to the next carry, in one pass over the limbs.
+                let batch = min(rows - row, ExactSum.safeAdditions - uncarried)
+                limbs.withUnsafeMutableBufferPointer { limbs in
+                    let limbs = limbs.baseAddress!
+                    for index in row..<(row + batch) {
+                        let values = base + index * columns
+                        for column in 0..<columns {
+                            let delta = values[column] - shift[column]
+                            let sum = limbs + column * Self.limbCount
+                            let squares = sum + columns * Self.limbCount
+                            // Check the square first: a refused value adds to neither sum.
+                            if !ExactSum.add(delta * delta, to: squares, limbs: Self.limbCount)
+                                || !ExactSum.add(delta, to: sum, limbs: Self.limbCount)
+                            {
+                                refused[column] += 1
+                            }
+                        }
+                    }
+                }
+                uncarried += batch
+                count += Int64(batch)
+                row += batch
             }
         }
     }

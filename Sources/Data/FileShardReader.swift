@@ -20,11 +20,11 @@ enum FileShardReader {
     {
         let file = try collective.agree { try DataFile(path: path) }
         defer { file.close() }
-        let first = try collective.agree { () -> (format: DelimitedParser.Format, values: [Double]) in
+        let first = try collective.agree { () -> (format: DelimitedParser.Format, values: [Double], length: Int) in
             guard let first = try file.firstLine() else {
                 throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
             }
-            return (first.format, first.values)
+            return (first.format, first.values, first.length)
         }
         let format = first.format
         let rank = collective.rank
@@ -49,12 +49,20 @@ enum FileShardReader {
         }
         var statistics = ColumnStatistics(shift: first.values)
         var rowSpans: [Range<Int>] = []
+        // The range's values, row after row: the rows this rank trains on that lie in its own range (all of them
+        // on one rank) are taken from here rather than parsed again.
+        var rangeValues: [Double] = []
+        // Room for the rows that lines as long as the first would make, so that the arrays rarely grow.
+        let expectedRows = bytes.count / max(first.length, 1) + 1
+        rowSpans.reserveCapacity(expectedRows)
+        rangeValues.reserveCapacity(expectedRows * format.columns)
         let scan = bytes.withUnsafeBytes { buffer in
             DelimitedParser.scan(buffer[min(firstLineStart, buffer.count)...], format: format) { _, values, span in
-                statistics.add(values)
                 rowSpans.append(span)
+                rangeValues.append(contentsOf: values)
             }
         }
+        rangeValues.withUnsafeBufferPointer { statistics.add(rows: $0) }
 
         // Global row and line numbers: one allreduce of every rank's counts.
         var counts = [Int64](repeating: 0, count: 3 * ranks)
@@ -102,10 +110,15 @@ enum FileShardReader {
                 for part in 0..<2 {
                     let slot = owner * 6 + part * 3
                     guard received[slot] >= 0 else { continue }
+                    if owner == rank {
+                        let rows = mine.clamped(to: part == 0 ? plan.training(of: rank) : plan.validation(of: rank))
+                        let columns = format.columns
+                        parts[part] += rangeValues[
+                            ((rows.lowerBound - rowsBefore) * columns)..<((rows.upperBound - rowsBefore) * columns)]
+                        continue
+                    }
                     let span = Int(received[slot + 1])..<Int(received[slot + 2])
-                    let text = owner == rank
-                        ? Array(bytes[(span.lowerBound - readStart)..<(span.upperBound - readStart)])
-                        : try file.read(from: span.lowerBound, count: span.count)
+                    let text = try file.read(from: span.lowerBound, count: span.count)
                     try text.withUnsafeBytes { buffer in
                         let result = DelimitedParser.scan(buffer[...], format: format) { _, values, _ in
                             parts[part] += values
@@ -173,17 +186,17 @@ final class DataFile {
         }
     }
 
-    /// The first non-blank line's format and values, reading from the start until that line is complete.
-    func firstLine() throws -> (format: DelimitedParser.Format, lineNumber: Int, values: [Double])? {
+    /// The first non-blank line's format and values, and the bytes up to its end (blank lines before it included),
+    /// reading from the start until that line is complete.
+    func firstLine() throws -> (format: DelimitedParser.Format, lineNumber: Int, values: [Double], length: Int)? {
         var prefix: [UInt8] = []
         while true {
             let chunk = try read(from: prefix.count, count: 4096)
             prefix += chunk
             let atEnd = chunk.isEmpty || prefix.count >= size
             if let lineEnd = Self.endOfFirstNonBlankLine(prefix) ?? (atEnd ? prefix.count : nil) {
-                return try prefix[..<lineEnd].withUnsafeBytes {
-                    try DelimitedParser.firstLine(of: $0, source: path)
-                }
+                let line = try prefix[..<lineEnd].withUnsafeBytes { try DelimitedParser.firstLine(of: $0, source: path) }
+                return line.map { ($0.format, $0.lineNumber, $0.values, lineEnd) }
             }
         }
     }
