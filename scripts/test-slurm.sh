@@ -8,7 +8,7 @@
 #   - train.sbatch from another folder by its absolute path, with AIRFOIL_DP_LAUNCHER=mpirun and --overcommit
 #   - a job asking for more CPUs than the cluster has, which sbatch must refuse at once (EnforcePartLimits=ALL)
 # waits for them (at most --timeout seconds), checks every job's state and exit code (scontrol), its log (a summary
-# record, the host list) and output; then the time-limit path, one job after another, each sent the warning
+# record, the host list) and output. Then the time-limit path, one job after another, each sent the warning
 # mid-run as Slurm's --signal=B:USR1 sends it (scancel --signal=USR1 --batch):
 #   - train.sbatch at 2 ranks: it must checkpoint, requeue itself, resume and complete with the params_digest of an
 #     uninterrupted run
