@@ -14,8 +14,6 @@ public struct ColumnStatistics: Equatable, Sendable {
     public private(set) var refused: [Int64]
     /// Per column, ``ExactSum/wideLimbs`` limbs each: the sums of `x - shift`, then of `(x - shift)^2`.
     private var limbs: [Int64]
-    /// Rows added since the limbs were last carried (``ExactSum/carry(_:limbs:)``).
-    private var uncarried = 0
 
     private static let limbCount = ExactSum.wideLimbs
 
@@ -33,38 +31,114 @@ public struct ColumnStatistics: Equatable, Sendable {
     }
 
     /// Adds the rows of `values`, one after another (a whole number of rows).
+    ///
+    /// The same exact sums as adding every value with ``ExactSum/add(_:to:limbs:)``, faster: a value whose last
+    /// significand bit weighs at least 2^-64 is added whole to a bucket for its exponent, and one smaller is rounded
+    /// to a multiple of 2^-64 exactly as ExactSum rounds it and added to one more bucket, all in Int64; every
+    /// ``rowsPerFlush`` rows the buckets go into the limbs (exact integers either way, so the sums are the same
+    /// bits however the rows are split or ordered).
     public mutating func add(rows values: UnsafeBufferPointer<Double>) {
         let columns = shift.count
         precondition(values.count % columns == 0, "\(values.count) values are not rows of \(columns) columns")
         guard let base = values.baseAddress else { return }
         let rows = values.count / columns
-        shift.withUnsafeBufferPointer { shift in
+        let sums = 2 * columns
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: sums * Self.buckets) { buckets in
+            let buckets = buckets.baseAddress!
+            buckets.initialize(repeating: 0, count: sums * Self.buckets)
             var row = 0
             while row < rows {
-                if uncarried == ExactSum.safeAdditions { carry() }
-                // Up to the next carry, in one pass over the limbs.
-                let batch = min(rows - row, ExactSum.safeAdditions - uncarried)
-                limbs.withUnsafeMutableBufferPointer { limbs in
-                    let limbs = limbs.baseAddress!
+                let batch = min(rows - row, Self.rowsPerFlush)
+                shift.withUnsafeBufferPointer { shift in
                     for index in row..<(row + batch) {
                         let values = base + index * columns
                         for column in 0..<columns {
                             let delta = values[column] - shift[column]
-                            let sum = limbs + column * Self.limbCount
-                            let squares = sum + columns * Self.limbCount
-                            // Check the square first: a refused value adds to neither sum.
-                            if !ExactSum.add(delta * delta, to: squares, limbs: Self.limbCount)
-                                || !ExactSum.add(delta, to: sum, limbs: Self.limbCount)
-                            {
+                            // A square that ExactSum refuses (not finite, or 2^159 and more) refuses the value: it
+                            // adds to neither sum (its delta, below 2^80, never is refused alone).
+                            if Self.addToBucket(delta * delta, buckets + (columns + column) * Self.buckets) {
+                                _ = Self.addToBucket(delta, buckets + column * Self.buckets)
+                            } else {
                                 refused[column] += 1
                             }
                         }
                     }
                 }
-                uncarried += batch
                 count += Int64(batch)
                 row += batch
+                flush(buckets)
             }
+        }
+    }
+
+    /// Buckets per sum: one for each exponent shift 0 ..< 171 of a value added whole (see ``addToBucket(_:_:)``),
+    /// and the last for the rounded small values.
+    private static let buckets = 172
+    /// Rows between flushes: each adds at most 2^53 in magnitude to a bucket, so 1024 of them stay below 2^63.
+    private static let rowsPerFlush = 1024
+
+    /// Adds `value` to its bucket: whole, when its last significand bit weighs 2^-64 or more (bucket `shift`, the
+    /// value being `significand * 2^(shift - 64)`); otherwise rounded to a multiple of 2^-64, ties to even, as
+    /// ``ExactSum/add(_:to:limbs:)`` rounds it (the last bucket). False for what ExactSum refuses: not finite, or
+    /// 2^159 and more (wide limbs).
+    @inline(__always)
+    private static func addToBucket(_ value: Double, _ buckets: UnsafeMutablePointer<Int64>) -> Bool {
+        let bits = value.bitPattern
+        let biased = Int((bits >> 52) & 0x7FF)
+        let significand = biased == 0 ? bits & 0xF_FFFF_FFFF_FFFF : bits & 0xF_FFFF_FFFF_FFFF | 1 << 52
+        if significand == 0 { return true }
+        let exponent = biased == 0 ? -1022 : biased - 1023
+        guard biased != 0x7FF, exponent < 159 else { return false }
+        let signed = Int64(bitPattern: bits) < 0 ? -Int64(significand) : Int64(significand)
+        let shift = exponent + 12
+        if shift >= 0 {
+            buckets[shift] &+= signed
+            return true
+        }
+        let drop = UInt64(-shift)
+        guard drop < 64 else { return true }  // under 2^-11 units: rounds to zero
+        let kept = significand &>> drop
+        let remainder = significand & ((1 &<< drop) - 1)
+        let half = UInt64(1) &<< (drop - 1)
+        let rounded = Int64(kept + (remainder > half || (remainder == half && kept & 1 == 1) ? 1 : 0))
+        buckets[Self.buckets - 1] &+= signed < 0 ? -rounded : rounded
+        return true
+    }
+
+    /// Adds every bucket to its sum's limbs and empties it, then carries.
+    private mutating func flush(_ buckets: UnsafeMutablePointer<Int64>) {
+        let sums = 2 * shift.count
+        limbs.withUnsafeMutableBufferPointer { limbs in
+            for sum in 0..<sums {
+                let target = limbs.baseAddress! + sum * Self.limbCount
+                let bucketsOfSum = buckets + sum * Self.buckets
+                for shift in 0..<Self.buckets where bucketsOfSum[shift] != 0 {
+                    // The rounded bucket is in units of 2^-64 (shift 0).
+                    Self.addWhole(bucketsOfSum[shift], shift: shift == Self.buckets - 1 ? 0 : shift, to: target)
+                    bucketsOfSum[shift] = 0
+                }
+            }
+        }
+        carry()
+    }
+
+    /// Adds `value * 2^shift` units of 2^-64 to the limbs, in 32-bit pieces (at most three, each below 2^32).
+    @inline(__always)
+    private static func addWhole(_ value: Int64, shift: Int, to limbs: UnsafeMutablePointer<Int64>) {
+        let sign: Int64 = value < 0 ? -1 : 1
+        let magnitude = value.magnitude
+        let limb = shift >> 5
+        let offset = UInt64(shift & 31)
+        let low = magnitude &<< offset
+        let high = offset == 0 ? 0 : magnitude &>> (64 - offset)
+        limbs[limb] &+= sign &* Int64(low & 0xFFFF_FFFF)
+        limbs[limb + 1] &+= sign &* Int64(low >> 32)
+        guard high != 0 else { return }
+        // Past the top limb (shifts from 161 on), the piece joins the top limb, which holds the rest with the sign.
+        if limb + 2 < Self.limbCount {
+            limbs[limb + 2] &+= sign &* Int64(high)
+        } else {
+            limbs[limb + 1] &+= sign &* Int64(high << 32)
         }
     }
 
@@ -76,8 +150,9 @@ public struct ColumnStatistics: Equatable, Sendable {
         return [count] + carried.refused + carried.limbs
     }
 
-    /// Carries every sum's limbs, so that they take ``ExactSum/safeAdditions`` more rows; a column whose sums grew
-    /// too large for that is refused (as a value too far from the reference row is).
+    /// Carries every sum's limbs, so that each but the top one is back below 2^32 and they take
+    /// ``ExactSum/safeAdditions`` more additions; a column whose sums grew too large for that is refused (as a value
+    /// too far from the reference row is).
     private mutating func carry() {
         let columns = shift.count
         limbs.withUnsafeMutableBufferPointer { limbs in
@@ -86,7 +161,6 @@ public struct ColumnStatistics: Equatable, Sendable {
                 refused[sum % columns] += 1
             }
         }
-        uncarried = 0
     }
 
     /// Replaces the partial sums with `packed` (the allreduced buffer).

@@ -107,65 +107,77 @@ public enum DelimitedParser {
     /// Scans the whole lines of `bytes` (the last may lack its line end), calling
     /// `visit(rowIndex, values, byteRange)` for every row up to the first problem; byte ranges are positions in
     /// `bytes` and include the line end.
+    public static func scan(
+        _ bytes: Slice<UnsafeRawBufferPointer>, format: Format, visit: (Int, [Double], Range<Int>) -> Void
+    ) -> ScanResult {
+        scanRows(bytes, format: format) { row, values, span in visit(row, Array(values), span) }
+    }
+
+    /// ``scan(_:format:visit:)`` handing each row's values in a buffer that is valid only during the call.
     ///
     /// Each line is first parsed in one pass over its bytes (``parseRowInPlace(_:limit:format:into:)``); a line
     /// that path does not take whole (a blank line, an error, a field it leaves to the general parser) is found
     /// with `memchr` and goes through ``parseRow(_:format:into:)``, whose result and message define the format.
-    public static func scan(
-        _ bytes: Slice<UnsafeRawBufferPointer>, format: Format, visit: (Int, [Double], Range<Int>) -> Void
+    static func scanRows(
+        _ bytes: Slice<UnsafeRawBufferPointer>, format: Format,
+        visit: (Int, UnsafeBufferPointer<Double>, Range<Int>) -> Void
     ) -> ScanResult {
         var result = ScanResult(lines: 0, rows: 0, problem: nil)
         guard let base = bytes.base.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return result }
         let limit = base + bytes.endIndex
         var values: [Double] = []
-        values.reserveCapacity(format.columns)
-        var start = bytes.startIndex
-        while start < bytes.endIndex {
-            let lineStart = start
-            result.lines += 1
-            if result.problem == nil,
-               let lineEnd = parseRowInPlace(base + lineStart, limit: limit, format: format, into: &values)
-            {
-                let end = lineEnd - base
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: format.columns) { row in
+            let row = row.baseAddress!
+            var start = bytes.startIndex
+            while start < bytes.endIndex {
+                let lineStart = start
+                result.lines += 1
+                if result.problem == nil,
+                   let lineEnd = parseRowInPlace(base + lineStart, limit: limit, format: format, into: row)
+                {
+                    let end = lineEnd - base
+                    start = end + 1
+                    visit(result.rows, UnsafeBufferPointer(start: row, count: format.columns),
+                          lineStart..<min(end + 1, bytes.endIndex))
+                    result.rows += 1
+                    continue
+                }
+                let end = memchr(base + lineStart, Int32(newline), bytes.endIndex - lineStart)
+                    .map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? bytes.endIndex
                 start = end + 1
-                visit(result.rows, values, lineStart..<min(end + 1, bytes.endIndex))
-                result.rows += 1
-                continue
-            }
-            let end = memchr(base + lineStart, Int32(newline), bytes.endIndex - lineStart)
-                .map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? bytes.endIndex
-            start = end + 1
-            guard result.problem == nil else { continue }
-            let line = bytes.base[lineStart..<end]
-            guard !line.allSatisfy(isBlank) else { continue }
-            switch parseRow(line, format: format, into: &values) {
-            case .failure(let problem):
-                result.problem = LineProblem(line: result.lines - 1, problem: problem.description)
-            case .success:
-                visit(result.rows, values, lineStart..<min(end + 1, bytes.endIndex))
-                result.rows += 1
+                guard result.problem == nil else { continue }
+                let line = bytes.base[lineStart..<end]
+                guard !line.allSatisfy(isBlank) else { continue }
+                switch parseRow(line, format: format, into: &values) {
+                case .failure(let problem):
+                    result.problem = LineProblem(line: result.lines - 1, problem: problem.description)
+                case .success:
+                    values.withUnsafeBufferPointer { visit(result.rows, $0, lineStart..<min(end + 1, bytes.endIndex)) }
+                    result.rows += 1
+                }
             }
         }
         return result
     }
 
-    /// Parses the line that starts at `line` into `values` (replacing them) when it holds `format.columns` numbers
-    /// of ``DecimalNumber``'s grammar, each with blanks around it allowed, separated by the delimiter: returns where
-    /// the line ends (its line end, or `limit`). Returns nil, leaving `values` undefined, for anything else.
+    /// Parses the line that starts at `line` into `values` (`format.columns` of them) when it holds that many
+    /// numbers of ``DecimalNumber``'s grammar, each with blanks around it allowed, separated by the delimiter:
+    /// returns where the line ends (its line end, or `limit`). Returns nil, leaving `values` undefined, for anything
+    /// else.
     ///
     /// Taking the longest number at each field's start and then only blanks up to the delimiter accepts exactly the
     /// fields that, split at the delimiter and trimmed, are a number of the grammar.
     @inline(__always)
     static func parseRowInPlace(
-        _ line: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>, format: Format, into values: inout [Double]
+        _ line: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>, format: Format,
+        into values: UnsafeMutablePointer<Double>
     ) -> UnsafePointer<UInt8>? {
-        values.removeAll(keepingCapacity: true)
         let delimiter = format.delimiter
         var cursor = line
         for column in 0..<format.columns {
             while cursor < limit && cursor.pointee != delimiter && isBlank(cursor.pointee) { cursor += 1 }
             guard let (value, end) = DecimalNumber.scan(cursor, limit: limit) else { return nil }
-            values.append(value)
+            values[column] = value
             cursor = end
             while cursor < limit && cursor.pointee != delimiter && isBlank(cursor.pointee) { cursor += 1 }
             if column < format.columns - 1 {

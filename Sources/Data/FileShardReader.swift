@@ -57,7 +57,7 @@ enum FileShardReader {
         rowSpans.reserveCapacity(expectedRows)
         rangeValues.reserveCapacity(expectedRows * format.columns)
         let scan = bytes.withUnsafeBytes { buffer in
-            DelimitedParser.scan(buffer[min(firstLineStart, buffer.count)...], format: format) { _, values, span in
+            DelimitedParser.scanRows(buffer[min(firstLineStart, buffer.count)...], format: format) { _, values, span in
                 rowSpans.append(span)
                 rangeValues.append(contentsOf: values)
             }
@@ -113,15 +113,19 @@ enum FileShardReader {
                     if owner == rank {
                         let rows = mine.clamped(to: part == 0 ? plan.training(of: rank) : plan.validation(of: rank))
                         let columns = format.columns
-                        parts[part] += rangeValues[
-                            ((rows.lowerBound - rowsBefore) * columns)..<((rows.upperBound - rowsBefore) * columns)]
+                        if rows == mine && parts[part].isEmpty {
+                            parts[part] = rangeValues  // the whole range (one rank): shared, not copied
+                        } else {
+                            parts[part] += rangeValues[
+                                ((rows.lowerBound - rowsBefore) * columns)..<((rows.upperBound - rowsBefore) * columns)]
+                        }
                         continue
                     }
                     let span = Int(received[slot + 1])..<Int(received[slot + 2])
                     let text = try file.read(from: span.lowerBound, count: span.count)
                     try text.withUnsafeBytes { buffer in
-                        let result = DelimitedParser.scan(buffer[...], format: format) { _, values, _ in
-                            parts[part] += values
+                        let result = DelimitedParser.scanRows(buffer[...], format: format) { _, values, _ in
+                            parts[part].append(contentsOf: values)
                         }
                         if result.problem != nil {
                             throw JobFailure(.runtime, "data file '\(path)' changed while it was being read")

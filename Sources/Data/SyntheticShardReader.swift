@@ -25,9 +25,9 @@ enum SyntheticShardReader {
             all.reserveCapacity(rows.count * (data.features + 1))
             for index in rows {
                 generator.row(index, into: &values)
-                statistics.add(values)
                 all += values
             }
+            all.withUnsafeBufferPointer { statistics.add(rows: $0) }
             return all
         }
         let training = plan.training(of: collective.rank)

@@ -36,6 +36,64 @@ struct ColumnStatisticsTests {
         return statistics
     }
 
+    /// The sums as ExactSum gives them value by value: the packed buffer (count, refused per column, carried limbs).
+    static func valueByValue(_ rows: [[Double]], shift: [Double]) -> [Int64] {
+        let columns = shift.count
+        let limbCount = ExactSum.wideLimbs
+        var limbs = [Int64](repeating: 0, count: 2 * columns * limbCount)
+        var refused = [Int64](repeating: 0, count: columns)
+        limbs.withUnsafeMutableBufferPointer { limbs in
+            for row in rows {
+                for column in 0..<columns {
+                    let delta = row[column] - shift[column]
+                    let sum = limbs.baseAddress! + column * limbCount
+                    if !(ExactSum.add(delta * delta, to: sum + columns * limbCount, limbs: limbCount)
+                         && ExactSum.add(delta, to: sum, limbs: limbCount)) {
+                        refused[column] += 1
+                    }
+                }
+            }
+            for sum in 0..<(2 * columns) { ExactSum.carry(limbs.baseAddress! + sum * limbCount, limbs: limbCount) }
+        }
+        return [Int64(rows.count)] + refused + limbs
+    }
+
+    @Test("rows added in bulk give ExactSum's value-by-value sums bit for bit, over every exponent, sign and refusal")
+    func bulkEqualsValueByValue() {
+        var state: UInt64 = 7
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state
+        }
+        // Values of every magnitude from subnormals to 2^200, zeros, infinities and NaN among them.
+        func value() -> Double {
+            switch next() % 16 {
+            case 0: return 0
+            case 1: return [Double.infinity, -.infinity, .nan, 1e200, -3e180][Int(next() % 5)]
+            case 2: return Double(bitPattern: next() >> 12)  // subnormal
+            default:
+                let exponent = Int(next() % 1280) - 1078
+                return Double(sign: next() % 2 == 0 ? .plus : .minus, exponent: min(exponent, 200),
+                              significand: 1 + Double(next() >> 11) / Double(1 << 53))
+            }
+        }
+        let shift = [0.5, -3, 1e-300, 12345.678]
+        let rows = (0..<5000).map { _ in (0..<4).map { _ in value() } }
+        var bulk = ColumnStatistics(shift: shift)
+        rows.flatMap { $0 }.withUnsafeBufferPointer { bulk.add(rows: $0) }
+        #expect(bulk.packed == Self.valueByValue(rows, shift: shift))
+        #expect(bulk.refused.allSatisfy { $0 > 0 })
+        // Split in two, each half added in bulk, and combined: the same bits again.
+        var first = ColumnStatistics(shift: shift)
+        var second = ColumnStatistics(shift: shift)
+        rows[..<1777].flatMap { $0 }.withUnsafeBufferPointer { first.add(rows: $0) }
+        rows[1777...].flatMap { $0 }.withUnsafeBufferPointer { second.add(rows: $0) }
+        var combined = first
+        combined.unpack(zip(first.packed, second.packed).map { $0 + $1 })
+        #expect(combined.packed == bulk.packed)
+        #expect(combined.means.map(\.bitPattern) == bulk.means.map(\.bitPattern))
+    }
+
     @Test("a value whose shifted square is beyond an exact sum's range is counted as refused and adds nothing")
     func refusedValue() {
         var statistics = ColumnStatistics(shift: [0, 0])
