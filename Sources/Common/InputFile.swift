@@ -123,6 +123,7 @@ public enum InputFile {
         // Not zeroed first: pread writes every byte that is kept (a large read would otherwise write it twice).
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+            HugePages.advise(UnsafeMutableRawPointer(buffer.baseAddress), bytes: buffer.count)
             var done = 0
             while done < count {
                 let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))

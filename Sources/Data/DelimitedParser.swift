@@ -160,6 +160,20 @@ public enum DelimitedParser {
         return result
     }
 
+    /// The line ends (newline bytes) in `bytes`, counted with `memchr`.
+    static func lineEnds(in bytes: Slice<UnsafeRawBufferPointer>) -> Int {
+        guard let base = bytes.base.baseAddress else { return 0 }
+        var count = 0
+        var position = bytes.startIndex
+        while position < bytes.endIndex,
+              let found = memchr(base + position, Int32(newline), bytes.endIndex - position)
+        {
+            count += 1
+            position = UnsafeRawPointer(found) - base + 1
+        }
+        return count
+    }
+
     /// Parses the line that starts at `line` into `values` (`format.columns` of them) when it holds that many
     /// numbers of ``DecimalNumber``'s grammar, each with blanks around it allowed, separated by the delimiter:
     /// returns where the line ends (its line end, or `limit`). Returns nil, leaving `values` undefined, for anything

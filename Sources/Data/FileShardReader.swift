@@ -20,11 +20,11 @@ enum FileShardReader {
     {
         let file = try collective.agree { try DataFile(path: path) }
         defer { file.close() }
-        let first = try collective.agree { () -> (format: DelimitedParser.Format, values: [Double], length: Int) in
+        let first = try collective.agree { () -> (format: DelimitedParser.Format, values: [Double]) in
             guard let first = try file.firstLine() else {
                 throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
             }
-            return (first.format, first.values, first.length)
+            return (first.format, first.values)
         }
         let format = first.format
         let rank = collective.rank
@@ -48,20 +48,31 @@ enum FileShardReader {
             if firstLineStart > end - readStart { firstLineStart = bytes.count }
         }
         var statistics = ColumnStatistics(shift: first.values)
-        var rowSpans: [Range<Int>] = []
-        // The range's values, row after row: the rows this rank trains on that lie in its own range (all of them
-        // on one rank) are taken from here rather than parsed again.
-        var rangeValues: [Double] = []
-        // Room for the rows that lines as long as the first would make, so that the arrays rarely grow.
-        let expectedRows = bytes.count / max(first.length, 1) + 1
-        rowSpans.reserveCapacity(expectedRows)
-        rangeValues.reserveCapacity(expectedRows * format.columns)
-        let scan = bytes.withUnsafeBytes { buffer in
-            DelimitedParser.scanRows(buffer[min(firstLineStart, buffer.count)...], format: format) { _, values, span in
-                rowSpans.append(span)
-                rangeValues.append(contentsOf: values)
+        // The range's rows: their values one after another and their byte spans. The rows this rank trains on that
+        // lie in its own range (all of them on one rank) are taken from here rather than parsed again. A row is a
+        // line, so the line ends counted first bound both arrays, which are then written in place, never grown.
+        let parsed = bytes.withUnsafeBytes { buffer in
+            let lines = buffer[min(firstLineStart, buffer.count)...]
+            let rowsAtMost = DelimitedParser.lineEnds(in: lines) + 1
+            var scan = DelimitedParser.ScanResult(lines: 0, rows: 0, problem: nil)
+            var rowSpans: [Range<Int>] = []
+            let rangeValues = [Double](unsafeUninitializedCapacity: rowsAtMost * format.columns) { values, written in
+                HugePages.advise(UnsafeMutableRawPointer(values.baseAddress), bytes: values.count * 8)
+                rowSpans = [Range<Int>](unsafeUninitializedCapacity: rowsAtMost) { spans, rows in
+                    HugePages.advise(UnsafeMutableRawPointer(spans.baseAddress), bytes: spans.count * 16)
+                    let columns = format.columns
+                    scan = DelimitedParser.scanRows(lines, format: format) { row, parsed, span in
+                        let target = values.baseAddress! + row * columns
+                        for column in 0..<columns { target[column] = parsed[column] }
+                        (spans.baseAddress! + row).initialize(to: span)
+                    }
+                    rows = scan.rows
+                }
+                written = scan.rows * format.columns
             }
+            return (scan, rowSpans, rangeValues)
         }
+        let (scan, rowSpans, rangeValues) = parsed
         rangeValues.withUnsafeBufferPointer { statistics.add(rows: $0) }
 
         // Global row and line numbers: one allreduce of every rank's counts.
@@ -190,17 +201,17 @@ final class DataFile {
         }
     }
 
-    /// The first non-blank line's format and values, and the bytes up to its end (blank lines before it included),
-    /// reading from the start until that line is complete.
-    func firstLine() throws -> (format: DelimitedParser.Format, lineNumber: Int, values: [Double], length: Int)? {
+    /// The first non-blank line's format and values, reading from the start until that line is complete.
+    func firstLine() throws -> (format: DelimitedParser.Format, lineNumber: Int, values: [Double])? {
         var prefix: [UInt8] = []
         while true {
             let chunk = try read(from: prefix.count, count: 4096)
             prefix += chunk
             let atEnd = chunk.isEmpty || prefix.count >= size
             if let lineEnd = Self.endOfFirstNonBlankLine(prefix) ?? (atEnd ? prefix.count : nil) {
-                let line = try prefix[..<lineEnd].withUnsafeBytes { try DelimitedParser.firstLine(of: $0, source: path) }
-                return line.map { ($0.format, $0.lineNumber, $0.values, lineEnd) }
+                return try prefix[..<lineEnd].withUnsafeBytes {
+                    try DelimitedParser.firstLine(of: $0, source: path)
+                }
             }
         }
     }

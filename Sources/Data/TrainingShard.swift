@@ -93,18 +93,33 @@ public struct TrainingShard: Sendable {
     {
         let rows = values.count / columns
         let features = columns - 1
-        var inputs: [Float] = []
-        var targets: [Float] = []
-        inputs.reserveCapacity(rows * (features + 1))
-        targets.reserveCapacity(rows)
-        for row in 0..<rows {
-            for column in 0..<columns {
-                let value = Float((values[row * columns + column] - means[column]) / deviations[column])
-                if column == features { targets.append(value) } else { inputs.append(value) }
+        let width = features + 1
+        return values.withUnsafeBufferPointer { values in
+            means.withUnsafeBufferPointer { means in
+                deviations.withUnsafeBufferPointer { deviations in
+                    let targets = [Float](unsafeUninitializedCapacity: rows) { targets, initialized in
+                        HugePages.advise(UnsafeMutableRawPointer(targets.baseAddress), bytes: rows * 4)
+                        for row in 0..<rows {
+                            targets[row] = Float((values[row * columns + features] - means[features]) / deviations[features])
+                        }
+                        initialized = rows
+                    }
+                    let inputs = [Float](unsafeUninitializedCapacity: rows * width) { inputs, initialized in
+                        HugePages.advise(UnsafeMutableRawPointer(inputs.baseAddress), bytes: rows * width * 4)
+                        for row in 0..<rows {
+                            let source = row * columns
+                            let target = row * width
+                            for column in 0..<features {
+                                inputs[target + column] = Float((values[source + column] - means[column]) / deviations[column])
+                            }
+                            inputs[target + features] = 1
+                        }
+                        initialized = rows * width
+                    }
+                    return (inputs, targets)
+                }
             }
-            inputs.append(1)
         }
-        return (inputs, targets)
     }
 
     /// d2l trains on the first 1500 of the airfoil file's 1503 rows.
