@@ -322,7 +322,8 @@ extension EndToEnd {
             "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
             "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
             "scripts/test-multihost.sh", "scripts/netns-agent.sh", "scripts/bundle.sh", ".ci/run", "scripts/fuzz.sh",
-            "scripts/chaos.sh", "scripts/test-slurm.sh", "scripts/check-kernel-symbols.sh",
+            "scripts/chaos.sh", "scripts/test-slurm.sh", "scripts/check-kernel-symbols.sh", "scripts/bench-preempt.sh",
+            "scripts/bench-load.sh",
         ])
         func help(path: String) throws {
             let result = try script([path, "--help"])

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Times loading a large text table: airfoil-dp at 1, 2 and 4 ranks (summary.seconds.load of a one-epoch run: reading,
+# validating, the exact column statistics and standardising, all it does before training) against pandas' read_csv
+# (C engine) and pyarrow's CSV reader with one thread and with threads, where the Python has them. Trials take turns
+# (one of each reader, then again), the file already in the page cache; the table gives each reader's median.
+#
+# Usage: scripts/bench-load.sh [--table FILE] [--trials N] [--python PATH] [--out FILE]
+#   --table FILE   the table (default: generated once into ~/.cache/airfoil-dp/bench-load.tsv: 3,550,000 rows of
+#                  five uniform features and y = 2 x0 - x1 + 0.5 x2 x3 + 0.1 N(0,1), six decimals, tab separated,
+#                  Python's random.Random(1); 192,396,357 bytes; about 20 s to write)
+#   --trials N     trials per reader (default 3)
+#   --python PATH  the Python with pandas and pyarrow (default python3; a reader it lacks is left out, said so)
+#   --out FILE     also write the table, with the machine and the command, to FILE (a Markdown page, such as
+#                  docs/loading.md)
+# Needs a built airfoil-dp (scripts/setup.sh) and mpirun.
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+table=""
+trials=3
+python=python3
+out=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h|--help) airfoil_dp_usage "$0"; exit 0 ;;
+        --table|--trials|--python|--out)
+            [[ $# -ge 2 ]] || { echo "bench-load.sh: $1 needs a value" >&2; exit 64; }
+            case "$1" in --table) table="$2" ;; --trials) trials="$2" ;; --python) python="$2" ;; --out) out="$2" ;; esac
+            shift 2 ;;
+        *) echo "bench-load.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
+    esac
+done
+[[ "$trials" =~ ^[1-9][0-9]*$ ]] || { echo "bench-load.sh: --trials must be a positive whole number" >&2; exit 64; }
+command -v "$python" >/dev/null 2>&1 || { echo "bench-load.sh: no Python at '$python'" >&2; exit 69; }
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+binary="$(airfoil_dp_binary "$repo")" || exit 69
+if [[ -z "$table" ]]; then
+    table="${XDG_CACHE_HOME:-$HOME/.cache}/airfoil-dp/bench-load.tsv"
+    if [[ ! -s "$table" ]]; then
+        mkdir -p "$(dirname "$table")"
+        echo "bench-load.sh: writing the table to $table (once)" >&2
+        "$python" - "$table.tmp" <<'PY'
+import random, sys
+r = random.Random(1)
+with open(sys.argv[1], "w") as f:
+    lines = []
+    for _ in range(3_550_000):
+        x = [r.random() for _ in range(5)]
+        y = 2 * x[0] - x[1] + 0.5 * x[2] * x[3] + 0.1 * r.gauss(0, 1)
+        lines.append("\t".join("%.6f" % v for v in x + [y]))
+        if len(lines) == 100_000:
+            f.write("\n".join(lines) + "\n")
+            lines = []
+    if lines:
+        f.write("\n".join(lines) + "\n")
+PY
+        mv "$table.tmp" "$table"
+    fi
+fi
+[[ -s "$table" ]] || { echo "bench-load.sh: no table at '$table'" >&2; exit 66; }
+bytes=$(stat -c %s "$table")
+rows=$(wc -l < "$table")
+cat "$table" > /dev/null  # into the page cache
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export OMPI_MCA_mpi_yield_when_idle=1
+
+# The readers: a name, then the command that prints its seconds.
+readers=()
+for ranks in 1 2 4; do readers+=("airfoil-dp, $ranks rank$([[ $ranks == 1 ]] || echo s)"); done
+airfoil_dp() {
+    local ranks="$1" flags
+    mapfile -t flags < <(airfoil_dp_mpirun_flags "$ranks")
+    mpirun -np "$ranks" "${flags[@]}" "$binary" --data "$table" --rows "$rows" --epochs 1 --global-batch 10000 \
+        --eval-every 100000000000 --quiet --log "$work/run.jsonl" --overwrite >/dev/null
+    "$python" -c 'import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["seconds"]["load"])' \
+        "$work/run.jsonl"
+}
+python_reader() {
+    "$python" - "$table" "$1" <<'PY'
+import sys, time
+path, reader = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+if reader == "pandas":
+    import pandas
+    pandas.read_csv(path, sep="\t", header=None, engine="c", dtype="float64")
+else:
+    import pyarrow.csv as csv
+    csv.read_csv(path, read_options=csv.ReadOptions(autogenerate_column_names=True, use_threads=reader == "threads"),
+                 parse_options=csv.ParseOptions(delimiter="\t"))
+print(time.perf_counter() - start)
+PY
+}
+python_readers=()
+if "$python" -c 'import pandas' 2>/dev/null; then
+    readers+=("pandas $("$python" -c 'import pandas; print(pandas.__version__)') read_csv, C engine")
+    python_readers+=(pandas)
+else
+    echo "bench-load.sh: $python has no pandas: left out" >&2
+fi
+if "$python" -c 'import pyarrow' 2>/dev/null; then
+    version="$("$python" -c 'import pyarrow; print(pyarrow.__version__)')"
+    readers+=("pyarrow $version csv.read_csv, one thread" "pyarrow $version csv.read_csv, threads ($(nproc) cores)")
+    python_readers+=(single threads)
+else
+    echo "bench-load.sh: $python has no pyarrow: left out" >&2
+fi
+
+declare -A seconds
+for trial in $(seq "$trials"); do
+    for index in "${!readers[@]}"; do
+        if ((index < 3)); then
+            value="$(airfoil_dp $((1 << index)))"
+        else
+            value="$(python_reader "${python_readers[$((index - 3))]}")"
+        fi
+        seconds[$index]+="$value "
+        echo "bench-load.sh: trial $trial, ${readers[$index]}: $value s" >&2
+    done
+done
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+report="$(
+    echo "Loading a ${bytes}-byte table ($rows rows, 6 columns, six decimals, tab separated) from the page cache;"
+    echo "$(airfoil_dp_machine); median of $trials trials, $(date -u +%Y-%m-%d)."
+    echo
+    echo "| reader | seconds | MB/s |"
+    echo "|---|---|---|"
+    for index in "${!readers[@]}"; do
+        value="$(median <<<"${seconds[$index]}")"
+        awk -v name="${readers[$index]}" -v s="$value" -v b="$bytes" \
+            'BEGIN { printf "| %s | %.3f | %.0f |\n", name, s, b / s / 1e6 }'
+    done
+)"
+echo "$report"
+if [[ -n "$out" ]]; then
+    {
+        echo "# Loading a large table"
+        echo
+        echo "Generated by \`scripts/bench-load.sh --trials $trials --out FILE\` (the Python given with \`--python\`): do not"
+        echo "edit by hand. airfoil-dp's figure is \`summary.seconds.load\` of a one-epoch run: reading, validating every"
+        echo "field, the exact column statistics and standardising; pandas and pyarrow only parse into memory."
+        echo
+        echo "$report"
+    } > "$out"
+fi
