@@ -23,12 +23,14 @@ done
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
-# Each preset's global batch, from the binary (the one source); all rows (0) counts as 1500.
+# Each preset's global batch, from the binary (the one source); all rows (0) counts as the training rows.
+airfoil_dp_default_data "$repo" || true
+all_rows="$(airfoil_dp_training_rows "$binary")" || exit $?
 declare -A batch=()
 presets=()
 while IFS=$'\t' read -r name _ global _; do
     presets+=("$name")
-    batch[$name]=$((global == 0 ? 1500 : global))
+    batch[$name]=$((global == 0 ? all_rows : global))
 done < <("$binary" presets)
 
 printf '%-14s' "preset"

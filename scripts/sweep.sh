@@ -23,9 +23,9 @@
 #                              (--resume auto); the file is removed once the run is complete (default 10000;
 #                              0: no checkpoints, an interrupted run starts again)
 #   --dry-run                  list the runs and their commands, run nothing
-# Anything after -- goes to every airfoil-dp run (e.g. -- --optimizer adam --rows 1000); --rows N sets the
-# training rows the batches are checked against (default 1500). Combinations that cannot run (global batch <
-# ranks, or > the training rows) are skipped with a note. Logs are named B<global batch>-P<ranks>.jsonl (with
+# Anything after -- goes to every airfoil-dp run (e.g. -- --optimizer adam --rows 1000); the batches are checked
+# against the training rows those runs will use (their --data, --rows and --val-rows, as `airfoil-dp info --shape`
+# counts them). Combinations that cannot run (global batch < ranks, or > the training rows) are skipped with a note. Logs are named B<global batch>-P<ranks>.jsonl (with
 # --lrs, -lr<rate> added).
 # A run that diverges (airfoil-dp's exit code 3, at a learning rate too large for its batch) is a result, not a
 # failure: its log ends with the step and the last finite loss, compare lists it as diverged, and it is not rerun.
@@ -80,31 +80,6 @@ for value in $batches $rank_counts ${epochs:-1} $repeats; do
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: '$value' is not a positive whole number" >&2; exit 64; }
 done
 [[ "$checkpoint_every" =~ ^(0|[1-9][0-9]*)$ ]] || { echo "sweep.sh: --checkpoint-every '$checkpoint_every' is not a whole number of steps" >&2; exit 64; }
-# The training rows the batches must fit: a passed-through --rows N, else airfoil-dp's default (1500 rows of a
-# file; every generated row of synthetic data, 100000 unless its rows= says, less --val-rows).
-training_rows=""
-data=""
-validation_rows=0
-for ((i = 0; i < ${#extra[@]}; i++)); do
-    case "${extra[$i]}" in
-        --rows) training_rows="${extra[$((i + 1))]:-}" ;;
-        --rows=*) training_rows="${extra[$i]#--rows=}" ;;
-        --data) data="${extra[$((i + 1))]:-}" ;;
-        --data=*) data="${extra[$i]#--data=}" ;;
-        --val-rows) validation_rows="${extra[$((i + 1))]:-0}" ;;
-        --val-rows=*) validation_rows="${extra[$i]#--val-rows=}" ;;
-    esac
-done
-if [[ -z "$training_rows" ]]; then
-    training_rows=1500
-    if [[ "$data" == synthetic:* ]]; then
-        training_rows=100000
-        generated="$(tr ',' '\n' <<<"${data#synthetic:}" | sed -n 's/^rows=//p')"
-        [[ -n "$generated" ]] && training_rows="$generated"
-        [[ "$validation_rows" =~ ^[0-9]+$ ]] && training_rows=$((training_rows - validation_rows))
-    fi
-fi
-[[ "$training_rows" =~ ^[1-9][0-9]*$ ]] || { echo "sweep.sh: --rows '$training_rows' is not a positive whole number" >&2; exit 64; }
 [[ -n "$lr" && -n "$lrs" ]] && { echo "sweep.sh: give --lr or --lrs, not both" >&2; exit 64; }
 for rate in $lr $lrs; do
     [[ "$rate" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }' \
@@ -125,6 +100,8 @@ fi
 manifest="$out/manifest.tsv"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
 airfoil_dp_default_data "$repo" || true
+# The training rows the batches must fit, as the runs will count them from the options passed through.
+training_rows="$(airfoil_dp_training_rows "$binary" "${extra[@]+"${extra[@]}"}")" || exit $?
 
 plan=()
 for batch in $batches; do

@@ -181,7 +181,8 @@ check_job() {
 srun_launcher="$(airfoil_dp_slurm_launcher auto | tr '\n' ' ')"
 check_job "$train" "$scratch/runs/train.jsonl" "$scratch/train-$train.err" "${srun_launcher% }"
 # The array task's batch (its preset's, raised to one example per rank) names its log.
-mapfile -t batches < <("$binary" presets | awk -F'\t' '{ print ($3 == 0 ? 1500 : $3) }' | sort -n)
+all_rows="$(airfoil_dp_training_rows "$binary")" || fail "airfoil-dp info --shape could not count the data's rows"
+mapfile -t batches < <("$binary" presets | awk -F'\t' -v all="$all_rows" '{ print ($3 == 0 ? all : $3) }' | sort -n)
 index=0
 for count in 1 "$ranks"; do
     array="${sweeps[$index]}"

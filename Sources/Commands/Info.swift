@@ -13,7 +13,28 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the ranks and hosts, the MPI library, the CPU's vector features and the build settings.")
 
+    @Flag(help: "Also read the data and print the training rows and columns a run would use ('rows: N', 'columns: N'), as train counts them from --data, --rows and --val-rows.")
+    var shape = false
+
+    @Option(help: "With --shape: the data (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")
+    var data: String?
+
+    @Option(help: "With --shape: train's --rows (default: 1500, or the whole file if shorter; all generated rows of synthetic data).")
+    var rows: Int?
+
+    @Option(help: "With --shape: train's --val-rows.")
+    var valRows: Int = 0
+
+    func validate() throws {
+        guard shape || (data == nil && rows == nil && valRows == 0) else {
+            throw ValidationError("--data, --rows and --val-rows go with --shape")
+        }
+    }
+
     func run() throws {
+        // Before MPI starts: a bad data file ends the command with its one line, as it would end a run.
+        let dataShape = try shape ? TrainingShard.shape(
+            path: DataLocation.resolve(flag: data), requestedRows: rows, validationRows: valRows) : nil
         let communicator = try Communicator.initialize()
         let hosts = try HostRanks.gather(communicator)
         if communicator.rank == 0 {
@@ -25,6 +46,10 @@ struct Info: ParsableCommand {
             Console.out("cpu vector features: \(CPUInfo.vectorFeatures.joined(separator: " "))")
             Console.out("kernel: \(BuildInfo.kernel)")
             Console.out("build: \(BuildInfo.settings)")
+            if let dataShape {
+                Console.out("rows: \(dataShape.trainingRows)")
+                Console.out("columns: \(dataShape.columns)")
+            }
         }
         communicator.finalize()
     }

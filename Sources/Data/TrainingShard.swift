@@ -87,6 +87,26 @@ public struct TrainingShard: Sendable {
             standardDeviations: deviations, bytesRead: bytesRead.map { Int($0) })
     }
 
+    /// The shape a run would load from `path` with these `--rows` and `--val-rows`, by the rules a run follows: a
+    /// file is read whole and validated in one process, as a one-rank run reads it, counting its rows and keeping
+    /// none; synthetic data are counted from their specification.
+    public static func shape(path: String, requestedRows: Int?, validationRows: Int) throws -> ShardShape {
+        let available: Int
+        let columns: Int
+        let defaultRows: Int
+        if let synthetic = try SyntheticData.parse(path) {
+            (available, columns, defaultRows) = (synthetic.rows, synthetic.features + 1, synthetic.rows - validationRows)
+        } else {
+            let file = try DataFile(path: path)
+            defer { file.close() }
+            let counted = try DelimitedParser.parse(try file.read(from: 0, count: file.size), source: path) { _, _ in }
+            (available, columns, defaultRows) = (counted.rows, counted.columns, defaultTrainingRows)
+        }
+        let plan = try ShardPlan.make(requested: requestedRows, validationRows: validationRows, available: available,
+                                      defaultRows: defaultRows, ranks: 1, source: path)
+        return plan.shape(columns: columns)
+    }
+
     /// Standardises rows of raw values (features, then target) into inputs with a trailing 1 and targets.
     public static func standardise(_ values: [Double], columns: Int, means: [Double], deviations: [Double])
         -> (inputs: [Float], targets: [Float])

@@ -88,6 +88,33 @@ extension EndToEnd {
             #expect(result.standardOutput.contains("steps on 1 rank, "), "\(result.standardOutput)")
         }
 
+        @Test("info --shape prints the training rows and columns a run would use, for a file and synthetic data, and refuses what a run refuses")
+        func infoShape() throws {
+            let data = SharedData.path
+            for (arguments, rows, columns) in [
+                (["--data", data], 1500, 6), (["--data", data, "--rows", "1000", "--val-rows", "100"], 1000, 6),
+                (["--data", "synthetic:rows=2000,features=3", "--val-rows", "100"], 1900, 4),
+            ] {
+                let result = try Launcher.run(["info", "--shape"] + arguments)
+                #expect(result.status == 0, "\(arguments): \(result.standardError)")
+                #expect(result.standardOutput.contains("\nrows: \(rows)\ncolumns: \(columns)\n"),
+                        "\(arguments): \(result.standardOutput)")
+            }
+            let folder = try SharedData.temporaryDirectory()
+            let bad = folder.appendingPathComponent("bad.dat").path
+            try "1\t2\n3\tx\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            for (arguments, status, message) in [
+                (["--shape", "--data", bad], Int32(65), "data file '\(bad)' line 2: column 2: 'x' is not a number"),
+                (["--shape", "--data", data, "--rows", "5000"], 64, "--rows 5000 is larger than the 1503 rows"),
+                (["--rows", "5"], 64, "--data, --rows and --val-rows go with --shape"),
+            ] {
+                let result = try Launcher.run(["info"] + arguments)
+                #expect(result.status == status && result.standardError.contains(message),
+                        "\(arguments): \(result.status) \(result.standardError)")
+                #expect(!result.standardOutput.contains("rows:"))
+            }
+        }
+
         @Test("bad input ends every rank fast, non-zero, with one error line from airfoil-dp",
               arguments: [
                   (["--global-batch", "2"] as [String], Int32(64)),

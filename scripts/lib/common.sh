@@ -66,6 +66,22 @@ airfoil_dp_preset_for_batch() {
         END { if (!found) print fallback }'
 }
 
+# airfoil_dp_training_rows BINARY [airfoil-dp options...]: the training rows a run with these options uses, from
+# their --data, --rows and --val-rows (the others are ignored), as `airfoil-dp info --shape` counts them: the one
+# source of "all rows" for the scripts.
+airfoil_dp_training_rows() {
+    local binary="$1" picked=()
+    shift
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --data|--rows|--val-rows) picked+=("$1" "${2:-}"); shift ;;
+            --data=*|--rows=*|--val-rows=*) picked+=("$1") ;;
+        esac
+        shift
+    done
+    "$binary" info --shape "${picked[@]+"${picked[@]}"}" | sed -n 's/^rows: //p'
+}
+
 # airfoil_dp_mpirun_flags RANKS [HOSTFILE]: the mpirun flags this project launches with, one per line: more
 # ranks than cores (--oversubscribe), root allowed, shared memory and loopback only on one host, ranks that yield
 # with a hostfile (which hides oversubscription from OpenMPI), and the Rabenseifner allreduce when one host runs
