@@ -1,3 +1,4 @@
+import Common
 import Data
 import Foundation
 import Glibc
@@ -128,6 +129,47 @@ struct DecimalAgainstStrtodTests {
             let mantissa = [1, 9_007_199_254_740_991, 9_007_199_254_740_992, 9_007_199_254_740_993, 123_456_789]
             return "\(negative ? "-" : "")\(mantissa[random.below(mantissa.count)])e\(power)"
         }
+    }
+
+    /// What the parser did before it read fields in place, as the definition of the format: a field, trimmed of
+    /// spaces, tabs and carriage returns, is accepted when Swift's `Double(String)` reads it whole, the value is
+    /// finite, and every character is a digit, a point, a sign or an exponent's e.
+    static func acceptedBefore(_ field: String) -> Double? {
+        let blank: Set<Character> = [" ", "\t", "\r"]
+        let trimmed = String(field.drop(while: { blank.contains($0) }).reversed().drop(while: { blank.contains($0) })
+            .reversed())
+        guard let value = Double(trimmed), value.isFinite,
+              trimmed.allSatisfy({ "0123456789.+-eE".contains($0) }) else { return nil }
+        return value
+    }
+
+    @Test("a million short fields of digits, points, signs, exponents, blanks and letters: accepted exactly when, and with the bits, the general parser accepts them")
+    func againstTheGeneralParser() throws {
+        var random = Generator(state: 42)
+        let alphabet = Array("0123456789012345678901234567890123456789..++--eeE  \t\rxnaifI")
+        var differences: [String] = []
+        for index in 0..<1_000_000 {
+            // A first line fixes the delimiter; the field is on the second, which only the line scanner reads. In a
+            // comma-separated file a tab is a blank.
+            let comma = index % 2 == 0
+            var field = String((0..<random.below(12)).map { _ in alphabet[random.below(alphabet.count)] })
+            if !comma { field = field.replacingOccurrences(of: "\t", with: " ") }
+            let delimiter = comma ? "," : "\t"
+            let text = Array("1\(delimiter)7\n\(field)\(delimiter)7\n".utf8)
+            var parsed: Double?
+            do {
+                try DelimitedParser.parse(text, source: "field") { row, values in
+                    if row == 1 { parsed = values[0] }
+                }
+            } catch is JobFailure {
+                parsed = nil
+            }
+            let expected = Self.acceptedBefore(field)
+            if parsed?.bitPattern != expected?.bitPattern && differences.count < 10 {
+                differences.append("'\(field)': parsed \(String(describing: parsed)), before \(String(describing: expected))")
+            }
+        }
+        #expect(differences.isEmpty, "\(differences)")
     }
 
     @Test("ten million random and adversarial decimal strings give strtod's bits")
