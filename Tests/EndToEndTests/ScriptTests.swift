@@ -307,6 +307,59 @@ extension EndToEnd {
             }
         }
 
+        /// train.sbatch's time-limit path without a cluster: a stand-in srun that records what it is sent and, on
+        /// SIGUSR1, exits 75 as the ranks do; a stand-in scontrol that records its arguments.
+        @Test("train.sbatch passes SIGUSR1 to its launcher and on exit 75 requeues the job (held, or not past the limit); a requeued job runs at its allocation's task count",
+              arguments: [
+                  ("signal", [:], "requeue 42"),
+                  ("signal", ["AIRFOIL_DP_REQUEUE": "hold"], "requeuehold 42"),
+                  ("signal", ["SLURM_RESTART_COUNT": "5"], ""),
+                  ("signal", ["AIRFOIL_DP_REQUEUE": "no"], ""),
+                  ("finish", ["SLURM_RESTART_COUNT": "1", "SLURM_TASKS_PER_NODE": "1"], ""),
+              ] as [(String, [String: String], String)])
+        func requeueWithoutCluster(run: String, settings: [String: String], requeue: String) throws {
+            let folder = try SharedData.temporaryDirectory()
+            let record = folder.appendingPathComponent("record").path
+            let srun = """
+                #!/bin/bash
+                [[ "$1" == --mpi=list ]] && { echo 'MPI plugin types are...'; printf '\tpmix\n'; exit 0; }
+                echo "tasks $SLURM_NTASKS" >> \(record)
+                [[ "$FAKE_RUN" == finish ]] && exit 0
+                trap 'echo usr1 >> \(record); exit 75' USR1
+                echo started >> \(record)
+                for _ in $(seq 300); do sleep 0.1; done
+                """
+            let scontrol = "#!/bin/sh\necho \"scontrol $*\" >> \(record)\n"
+            for (name, text) in [("srun", srun), ("scontrol", scontrol)] {
+                let path = folder.appendingPathComponent(name).path
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            }
+            // Signal the batch shell once the stand-in launcher runs, as Slurm signals it.
+            let driver = """
+                PATH=\(folder.path):$PATH bash scripts/slurm/train.sbatch --epochs 1 &
+                job=$!
+                if [[ "$FAKE_RUN" == signal ]]; then
+                    until grep -q started \(record) 2>/dev/null; do sleep 0.05; done
+                    kill -USR1 $job
+                fi
+                wait $job
+                """
+            var environment = ["SLURM_JOB_ID": "42", "SLURM_NTASKS": "2", "FAKE_RUN": run,
+                               "AIRFOIL_DP_LOG": folder.appendingPathComponent("run.jsonl").path]
+            environment.merge(settings) { $1 }
+            let result = try script(["-c", driver], environment: environment)
+            let lines = ((try? String(contentsOfFile: record, encoding: .utf8)) ?? "").split(separator: "\n")
+            let calls = lines.filter { $0.hasPrefix("scontrol ") && !$0.hasPrefix("scontrol show") }
+            if run == "signal" {
+                #expect(lines.filter { $0 == "usr1" }.count == 1, "\(lines)")
+                #expect(result.status == (requeue.isEmpty ? 75 : 0), "\(settings): \(result.standardError)")
+            } else {
+                #expect(result.status == 0 && lines.contains("tasks 1"), "\(lines) \(result.standardError)")
+            }
+            #expect(calls == (requeue.isEmpty ? [] : ["scontrol \(requeue)"]), "\(settings): \(calls)")
+        }
+
         @Test("a requeued Slurm job's rank count comes from its allocation's task layout, and a layout it cannot read is refused")
         func slurmTaskLayout() throws {
             for (layout, tasks) in [("1", "1"), ("2(x3),1", "7"), ("4,2(x2)", "8")] {
