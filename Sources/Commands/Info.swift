@@ -16,13 +16,13 @@ struct Info: ParsableCommand {
     @Flag(help: "Also read the data and print the training rows and columns a run would use ('rows: N', 'columns: N'), as train counts them from --data, --rows and --val-rows.")
     var shape = false
 
-    @Option(help: "With --shape: the data (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")
+    @Option(help: ArgumentHelp("(With --shape.) " + DataHelp.data))
     var data: String?
 
-    @Option(help: "With --shape: train's --rows (default: 1500, or the whole file if shorter; all generated rows of synthetic data).")
+    @Option(help: ArgumentHelp("(With --shape.) " + DataHelp.rows))
     var rows: Int?
 
-    @Option(help: "With --shape: train's --val-rows.")
+    @Option(help: ArgumentHelp("(With --shape.) " + DataHelp.validationRows + "."))
     var valRows: Int = 0
 
     func validate() throws {

@@ -38,10 +38,10 @@ struct Train: ParsableCommand {
             job itself).
             """)
 
-    @Option(help: "The data file (default: $AIRFOIL_DP_DATA, else data/airfoil_self_noise.dat).")
+    @Option(help: ArgumentHelp(DataHelp.data))
     var data: String?
 
-    @Option(help: "Train on the first N rows (default: 1500, or the whole file if shorter).")
+    @Option(help: ArgumentHelp(DataHelp.rows))
     var rows: Int?
 
     @Option(help: "The chapter's experiment to start from: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -52,7 +52,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "Hold out the N rows after the training rows; every eval record then carries val_loss.")
+    @Option(help: ArgumentHelp(DataHelp.validationRows + "; every eval record then carries val_loss."))
     var valRows: Int = 0
 
     @Option(help: "Save the trained model to this file at the end (rank 0; read by 'airfoil-dp predict').")
