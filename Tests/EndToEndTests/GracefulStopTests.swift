@@ -14,11 +14,7 @@ extension EndToEnd {
         /// Returns once the run's log holds its first evaluation (the one before the first step), and a little more:
         /// its ranks are then training.
         private func waitForTraining(_ log: String, _ job: Launcher.Job) {
-            let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline && job.isRunning
-                && (try? String(contentsOfFile: log, encoding: .utf8))?.contains(#""type":"eval""#) != true {
-                usleep(20_000)
-            }
+            job.wait(for: log, toHold: #""type":"eval""#, seconds: 30)
             usleep(300_000)
         }
 

@@ -140,22 +140,13 @@ extension EndToEnd {
                                              directory: Self.repository.path)
         }
 
-        /// Returns once the file at `path` holds `text`, `job` has ended, or two minutes have passed.
-        private func wait(for path: String, toHold text: String, while job: Launcher.Job) {
-            let deadline = Date().addingTimeInterval(120)
-            while Date() < deadline && job.isRunning
-                && (try? String(contentsOfFile: path, encoding: .utf8))?.contains(text) != true {
-                usleep(50_000)
-            }
-        }
-
         @Test("SIGUSR1 to the sweep reaches its run, which stops at a step boundary: recorded as preempted, the sweep exits 75")
         func preemptedSweep() throws {
             let folder = try SharedData.temporaryDirectory().appendingPathComponent("sweep").path
             let job = try startSweep(["--batches", "10", "--ranks", "2", "--epochs", "200000", "--out", folder,
                                       "--", "--eval-every", "150000"])
             let log = folder + "/B10-P2.jsonl"
-            wait(for: log, toHold: #""type":"eval""#, while: job)
+            job.wait(for: log, toHold: #""type":"eval""#)
             usleep(300_000)
             try #require(job.isRunning, "the sweep ended before its run could be signalled")
             job.signal(SIGUSR1)
@@ -186,7 +177,7 @@ extension EndToEnd {
             let second = folder + "/B10-P2.jsonl"
             // Until the second run logs its header: its ranks are then training and log an interruption (the log
             // file exists from before the data is read, and a loaded machine took over a second from there).
-            wait(for: second, toHold: #""type":"header""#, while: job)
+            job.wait(for: second, toHold: #""type":"header""#)
             usleep(500_000)
             try #require(job.isRunning, "the sweep ended before its second run could be interrupted")
             let sent = Date()

@@ -144,6 +144,15 @@ public enum Launcher {
         /// True until the launched process ends.
         public var isRunning: Bool { process.isRunning }
 
+        /// Returns once the file at `path` holds `text`, the process has ended, or `seconds` have passed.
+        public func wait(for path: String, toHold text: String, seconds: Double = 120) {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline && isRunning
+                && (try? String(contentsOfFile: path, encoding: .utf8))?.contains(text) != true {
+                usleep(20_000)
+            }
+        }
+
         /// Sends `signal` to the launched process.
         public func signal(_ signal: Int32) { kill(pid, signal) }
 
