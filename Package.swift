@@ -34,6 +34,7 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev", "openmpi-bin", "pkgconf"])]
         ),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
         .target(name: "CKernelSupport"),
         .target(name: "KernelCore", dependencies: ["CKernelSupport"]),
         .target(
@@ -49,7 +50,7 @@ let package = Package(
             swiftSettings: kernelSettings(level: nil, tune: nil)
         ),
         .target(name: "Common"),
-        .target(name: "Checksums", dependencies: ["CCrypto"]),
+        .target(name: "Checksums", dependencies: ["CCrypto", "CXXHash"]),
         .target(name: "MPI", dependencies: ["CMPI", "Common"]),
         .target(name: "Data", dependencies: ["Common", "MPI", "Checksums"]),
         .target(name: "Models", dependencies: ["Common", "Kernels"]),
@@ -110,6 +111,7 @@ let package = Package(
 if ProcessInfo.processInfo.environment["AIRFOIL_DP_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
         ("DataParser", ["Data", "Common"]),
+        ("BinaryData", ["Data", "Common", "Checksums", "MPI"]),
         ("CheckpointPayload", ["Formats", "Data", "Common"]),
         ("RunLog", ["Comparison"]),
         ("ModelFile", ["Formats", "Models", "Common", "Training"]),

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Times loading a large text table: airfoil-dp at 1, 2 and 4 ranks (summary.seconds.load of a one-epoch run: reading,
 # validating, the exact column statistics and standardising, all it does before training) against pandas' read_csv
-# (C engine) and pyarrow's CSV reader with one thread and with threads, where the Python has them. Trials take turns
-# (one of each reader, then again), the file already in the page cache; the table gives each reader's median.
+# (C engine) and pyarrow's CSV reader with one thread and with threads, where the Python has them; then the same
+# table converted to airfoil-dp's binary format (float64 and float32) at 1 and 2 ranks. Trials take turns (one of
+# each reader, then again), the files already in the page cache; the table gives each reader's median, and the
+# bytes each rank read per second.
 #
 # Usage: scripts/bench-load.sh [--table FILE] [--trials N] [--python PATH] [--out FILE]
 #   --table FILE   the table (default: generated once into ~/.cache/airfoil-dp/bench-load.tsv: 3,550,000 rows of
@@ -68,13 +70,20 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export OMPI_MCA_mpi_yield_when_idle=1
 
-# The readers: a name, then the command that prints its seconds.
-readers=()
-for ranks in 1 2 4; do readers+=("airfoil-dp, $ranks rank$([[ $ranks == 1 ]] || echo s)"); done
+"$binary" convert "$table" --out "$work/table.f64" >/dev/null
+"$binary" convert "$table" --out "$work/table.f32" --float32 >/dev/null
+cat "$work/table.f64" "$work/table.f32" > /dev/null
+
+# The readers: a name, what it runs (airfoil-dp:FILE:RANKS or python:READER) and the bytes of the file it reads.
+names=()
+runs=()
+sizes=()
+add_reader() { names+=("$1"); runs+=("$2"); sizes+=("$(stat -c %s "$3")"); }
+for ranks in 1 2 4; do add_reader "airfoil-dp text, $ranks rank$([[ $ranks == 1 ]] || echo s)" "airfoil-dp:$table:$ranks" "$table"; done
 airfoil_dp() {
-    local ranks="$1" flags
+    local file="$1" ranks="$2" flags
     mapfile -t flags < <(airfoil_dp_mpirun_flags "$ranks")
-    mpirun -np "$ranks" "${flags[@]}" "$binary" --data "$table" --rows "$rows" --epochs 1 --global-batch 10000 \
+    mpirun -np "$ranks" "${flags[@]}" "$binary" --data "$file" --rows "$rows" --epochs 1 --global-batch 10000 \
         --eval-every 100000000000 --quiet --log "$work/run.jsonl" --overwrite >/dev/null
     "$python" -c 'import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["seconds"]["load"])' \
         "$work/run.jsonl"
@@ -94,31 +103,36 @@ else:
 print(time.perf_counter() - start)
 PY
 }
-python_readers=()
 if "$python" -c 'import pandas' 2>/dev/null; then
-    readers+=("pandas $("$python" -c 'import pandas; print(pandas.__version__)') read_csv, C engine")
-    python_readers+=(pandas)
+    add_reader "pandas $("$python" -c 'import pandas; print(pandas.__version__)') read_csv, C engine" python:pandas "$table"
 else
     echo "bench-load.sh: $python has no pandas: left out" >&2
 fi
 if "$python" -c 'import pyarrow' 2>/dev/null; then
     version="$("$python" -c 'import pyarrow; print(pyarrow.__version__)')"
-    readers+=("pyarrow $version csv.read_csv, one thread" "pyarrow $version csv.read_csv, threads ($(nproc) cores)")
-    python_readers+=(single threads)
+    add_reader "pyarrow $version csv.read_csv, one thread" python:single "$table"
+    add_reader "pyarrow $version csv.read_csv, threads ($(nproc) cores)" python:threads "$table"
 else
     echo "bench-load.sh: $python has no pyarrow: left out" >&2
 fi
+for element in f64 f32; do
+    for ranks in 1 2; do
+        add_reader "airfoil-dp binary ${element/f/float}, $ranks rank$([[ $ranks == 1 ]] || echo s)" \
+            "airfoil-dp:$work/table.$element:$ranks" "$work/table.$element"
+    done
+done
 
 declare -A seconds
 for trial in $(seq "$trials"); do
-    for index in "${!readers[@]}"; do
-        if ((index < 3)); then
-            value="$(airfoil_dp $((1 << index)))"
+    for index in "${!names[@]}"; do
+        IFS=: read -r kind first second <<<"${runs[$index]}"
+        if [[ "$kind" == airfoil-dp ]]; then
+            value="$(airfoil_dp "$first" "$second")"
         else
-            value="$(python_reader "${python_readers[$((index - 3))]}")"
+            value="$(python_reader "$first")"
         fi
         seconds[$index]+="$value "
-        echo "bench-load.sh: trial $trial, ${readers[$index]}: $value s" >&2
+        echo "bench-load.sh: trial $trial, ${names[$index]}: $value s" >&2
     done
 done
 
@@ -127,12 +141,14 @@ report="$(
     echo "Loading a ${bytes}-byte table ($rows rows, 6 columns, six decimals, tab separated) from the page cache;"
     echo "$(airfoil_dp_machine); median of $trials trials, $(date -u +%Y-%m-%d)."
     echo
-    echo "| reader | seconds | MB/s |"
-    echo "|---|---|---|"
-    for index in "${!readers[@]}"; do
+    echo "| reader | file bytes | seconds | MB/s | MB/s per rank |"
+    echo "|---|---|---|---|---|"
+    for index in "${!names[@]}"; do
         value="$(median <<<"${seconds[$index]}")"
-        awk -v name="${readers[$index]}" -v s="$value" -v b="$bytes" \
-            'BEGIN { printf "| %s | %.3f | %.0f |\n", name, s, b / s / 1e6 }'
+        ranks="${runs[$index]##*:}"
+        [[ "$ranks" =~ ^[0-9]+$ ]] || ranks=1
+        awk -v name="${names[$index]}" -v s="$value" -v b="${sizes[$index]}" -v r="$ranks" \
+            'BEGIN { printf "| %s | %d | %.3f | %.0f | %.0f |\n", name, b, s, b / s / 1e6, b / r / s / 1e6 }'
     done
 )"
 echo "$report"
@@ -142,7 +158,11 @@ if [[ -n "$out" ]]; then
         echo
         echo "Generated by \`scripts/bench-load.sh --trials $trials --out FILE\` (the Python given with \`--python\`): do not"
         echo "edit by hand. airfoil-dp's figure is \`summary.seconds.load\` of a one-epoch run: reading, validating every"
-        echo "field, the exact column statistics and standardising; pandas and pyarrow only parse into memory."
+        echo "field, the exact column statistics and standardising; pandas and pyarrow only parse into memory. The binary"
+        echo "files are the same table after \`airfoil-dp convert\` (float64: the parsed values; float32: the standardised"
+        echo "values, half the size): each rank reads its rows, verifies every block's checksum and that every value is"
+        echo "finite, and standardises them. A rank's MB/s is its share of the file read per second (python: one process,"
+        echo "pyarrow's threads counted as one)."
         echo
         echo "$report"
     } > "$out"

@@ -3,7 +3,7 @@
 #
 # Usage: scripts/fuzz.sh [--runs N] TARGET SECONDS
 #        scripts/fuzz.sh --list
-#   TARGET    DataParser, CheckpointPayload, RunLog, ModelFile, ResumedLog, CommandLine, or all (each in turn)
+#   TARGET    DataParser, BinaryData, CheckpointPayload, RunLog, ModelFile, ResumedLog, CommandLine, or all (each in turn)
 #   SECONDS   how long to fuzz each target (libFuzzer's -max_total_time)
 #   --runs N  stop each target after N executions instead (SECONDS still bounds it)
 #   --list    print the targets and exit
@@ -16,7 +16,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() { airfoil_dp_usage "$0"; }
-targets=(DataParser CheckpointPayload RunLog ModelFile ResumedLog CommandLine)
+targets=(DataParser BinaryData CheckpointPayload RunLog ModelFile ResumedLog CommandLine)
 runs=-1
 positional=()
 while [ $# -gt 0 ]; do

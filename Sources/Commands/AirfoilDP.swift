@@ -17,7 +17,7 @@ public struct AirfoilDP: AsyncParsableCommand {
             Started without mpirun it trains as a single rank. 'train' is the default subcommand.
             """,
         version: version,
-        subcommands: [Train.self, Predict.self, FetchData.self, Info.self, Bench.self, Compare.self, Presets.self],
+        subcommands: [Train.self, Predict.self, Convert.self, FetchData.self, Info.self, Bench.self, Compare.self, Presets.self],
         defaultSubcommand: Train.self
     )
 

@@ -121,25 +121,28 @@ public enum InputFile {
         -> [UInt8]
     {
         // Not zeroed first: pread writes every byte that is kept (a large read would otherwise write it twice).
-        var failure: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+        try [UInt8](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
             HugePages.advise(UnsafeMutableRawPointer(buffer.baseAddress), bytes: buffer.count)
-            var done = 0
-            while done < count {
-                let got = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done))
-                if got < 0 && errno == EINTR { continue }
-                guard got >= 0 else {
-                    failure = errno
-                    break
-                }
-                if got == 0 { break }
-                done += got
+            initialized = try read(descriptor, into: UnsafeMutableRawBufferPointer(buffer), from: offset, path: path,
+                                   what: what)
+        }
+    }
+
+    /// Fills `buffer` from `offset` of an open file, as far as the file goes, and returns the bytes read.
+    /// - Throws: ``JobFailure`` of kind `.missingData` with the system's reason.
+    public static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, from offset: Int,
+                            path: String, what: String) throws -> Int
+    {
+        var done = 0
+        while done < buffer.count {
+            let got = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else {
+                throw JobFailure(.missingData, "\(what) '\(path)' cannot be read: \(String(cString: strerror(errno)))")
             }
-            initialized = done
+            if got == 0 { break }
+            done += got
         }
-        guard failure == 0 else {
-            throw JobFailure(.missingData, "\(what) '\(path)' cannot be read: \(String(cString: strerror(failure)))")
-        }
-        return bytes
+        return done
     }
 }

@@ -14,12 +14,10 @@ import MPI
 enum FileShardReader {
     /// Reads this rank's rows; `admit` sees the rows every rank will hold once they are counted, before any is
     /// kept, and may refuse them (the memory check).
-    static func read(path: String, requestedRows: Int?, requestedBy: String = "\(Setting.rows)", validationRows: Int,
-                     defaultRows: Int, collective: some Collective, admit: (ShardShape) throws -> Void) throws
-        -> RawShard
+    static func read(file: DataFile, requestedRows: Int?, requestedBy: String, validationRows: Int, defaultRows: Int,
+                     collective: some Collective, admit: (ShardShape) throws -> Void) throws -> RawShard
     {
-        let file = try collective.agree { try DataFile(path: path) }
-        defer { file.close() }
+        let path = file.path
         let first = try collective.agree { () -> (format: DelimitedParser.Format, values: [Double]) in
             guard let first = try file.firstLine() else {
                 throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
@@ -92,6 +90,7 @@ enum FileShardReader {
         var packed = statistics.packed
         try collective.allreduce(&packed, .sum)
         statistics.unpack(packed)
+        let standardisation = Result { () throws(JobFailure) in try statistics.standardisation(source: path) }
         let plan = try collective.agree {
             let plan = try ShardPlan.make(
                 requested: requestedRows, requestedBy: requestedBy, validationRows: validationRows,
@@ -154,8 +153,8 @@ enum FileShardReader {
         }
         return RawShard(
             dataRows: fileRows, columns: format.columns, trainingRows: plan.trainingRows,
-            training: plan.training(of: rank), trainingValues: parts[0], validationTotal: plan.validationRows,
-            validation: plan.validation(of: rank), validationValues: parts[1], statistics: statistics,
+            training: plan.training(of: rank), trainingValues: .raw(parts[0]), validationTotal: plan.validationRows,
+            validation: plan.validation(of: rank), validationValues: .raw(parts[1]), standardisation: standardisation,
             bytesRead: file.bytesRead)
     }
 }
@@ -184,6 +183,23 @@ final class DataFile {
         let bytes = try InputFile.read(descriptor, from: offset, count: count, path: path, what: "data file")
         bytesRead += bytes.count
         return bytes
+    }
+
+    /// Fills `buffer` with the bytes at `offset`.
+    /// - Throws: ``JobFailure``: `.missingData` when the file cannot be read, `.runtime` when it ends first (it
+    ///   shrank while it was being read).
+    func read(into buffer: UnsafeMutableRawBufferPointer, from offset: Int) throws {
+        let got = try InputFile.read(descriptor, into: buffer, from: offset, path: path, what: "data file")
+        bytesRead += got
+        guard got == buffer.count else { throw JobFailure(.runtime, "data file '\(path)' changed while it was being read") }
+    }
+
+    /// The header of a binary data file, checked against the file's size.
+    /// - Throws: ``JobFailure`` of kind `.invalidData` (one line) when it is damaged.
+    func binaryHeader() throws -> BinaryDataHeader {
+        let fixed = try read(from: 0, count: BinaryDataHeader.fixedBytes)
+        let length = try BinaryDataHeader.headerLength(fixedPart: fixed, fileSize: size, source: path)
+        return try BinaryDataHeader.decode(try read(from: 0, count: length), fileSize: size, source: path)
     }
 
     /// Appends bytes from `offset` up to and including the next line end (or the end of the file).

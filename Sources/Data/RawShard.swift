@@ -11,17 +11,42 @@ struct RawShard {
     var trainingRows: Int
     /// This rank's training rows (global row numbers) and their values, row after row.
     var training: Range<Int>
-    var trainingValues: [Double]
+    var trainingValues: ShardValues
     /// The held-out rows across all ranks, this rank's share (global row numbers) and their values.
     var validationTotal: Int
     var validation: Range<Int>
-    var validationValues: [Double]
-    /// Column sums of the whole data set, already combined across ranks.
-    var statistics: ColumnStatistics
+    var validationValues: ShardValues
+    /// The whole data set's statistics, the same on every rank, or why its columns cannot be standardised (which
+    /// only a run needs: `predict` standardises with a model's statistics).
+    var standardisation: Result<Standardisation, JobFailure>
     /// Bytes this rank read from the data file (0 for synthetic data).
     var bytesRead: Int
+    /// The binary format's name (``BinaryDataHeader/Element/formatName``), nil for text and synthetic data.
+    var format: String? = nil
 }
 
+/// Rows of values: as read (features, then the target, row after row), already standardised (a float32 binary file,
+/// read for its values), or already in the trainer's form (a binary file read for training, standardised block by
+/// block as it is read).
+enum ShardValues {
+    case raw([Double])
+    case standardised([Float])
+    case ready(inputs: [Float], targets: [Float])
+
+    /// The rows as the trainer holds them: inputs with a trailing 1 (the bias input) and targets, standardised by
+    /// `standardisation` unless they already are.
+    func standardised(columns: Int, by standardisation: Standardisation) -> (inputs: [Float], targets: [Float]) {
+        switch self {
+        case .raw(let values):
+            TrainingShard.standardise(values, columns: columns, means: standardisation.means,
+                                      deviations: standardisation.standardDeviations)
+        case .standardised(let values):
+            TrainingShard.split(values, columns: columns)
+        case .ready(let inputs, let targets):
+            (inputs, targets)
+        }
+    }
+}
 /// The rows every rank will hold, known once the data set's rows are counted and before any of them is kept: what a
 /// memory estimate needs.
 public struct ShardShape: Equatable, Sendable {

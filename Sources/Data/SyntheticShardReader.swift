@@ -6,13 +6,13 @@ enum SyntheticShardReader {
     /// Generates this rank's rows; `admit` sees the rows every rank will hold before any is made, and may refuse
     /// them (the memory check).
     static func read(_ data: SyntheticData, requestedRows: Int?, requestedBy: String = "\(Setting.rows)", validationRows: Int,
-                     collective: some Collective, admit: (ShardShape) throws -> Void) throws -> RawShard
+                     defaultRows: Int? = nil, collective: some Collective, admit: (ShardShape) throws -> Void) throws -> RawShard
     {
         let plan = try collective.agree {
             let plan = try ShardPlan.make(
                 requested: requestedRows, requestedBy: requestedBy, validationRows: validationRows,
                 available: data.rows,
-                defaultRows: data.rows - validationRows, ranks: collective.size, source: data.specification)
+                defaultRows: defaultRows ?? data.rows - validationRows, ranks: collective.size, source: data.specification)
             try admit(plan.shape(columns: data.features + 1))
             return plan
         }
@@ -37,9 +37,10 @@ enum SyntheticShardReader {
         var packed = statistics.packed
         try collective.allreduce(&packed, .sum)
         statistics.unpack(packed)
+        let standardisation = Result { () throws(JobFailure) in try statistics.standardisation(source: data.specification) }
         return RawShard(
             dataRows: data.rows, columns: data.features + 1, trainingRows: plan.trainingRows, training: training,
-            trainingValues: trainingValues, validationTotal: plan.validationRows, validation: validation,
-            validationValues: validationValues, statistics: statistics, bytesRead: 0)
+            trainingValues: .raw(trainingValues), validationTotal: plan.validationRows, validation: validation,
+            validationValues: .raw(validationValues), standardisation: standardisation, bytesRead: 0)
     }
 }

@@ -11,6 +11,8 @@ public struct TrainingShard: Sendable {
     public let source: String
     /// The synthetic data's settings, when the rows are generated.
     public let synthetic: SyntheticData?
+    /// The binary data format's name (`binary-float64`, `binary-float32`); nil for text and synthetic data.
+    public let format: String?
     /// The number of data rows in the file (or the synthetic data set).
     public let fileRows: Int
     /// The number of leading rows used for training.
@@ -46,41 +48,27 @@ public struct TrainingShard: Sendable {
     /// standardising every column with statistics of the whole data set, computed collectively.
     ///
     /// `path` names a file or, starting with `synthetic`, generated data (``SyntheticData``). A file is read by
-    /// byte ranges (``FileShardReader``): each rank reads about a P-th of it. `admit` is shown the shards' shape
+    /// byte ranges (``FileShardReader``): each rank reads about a P-th of it; a binary data file (``BinaryDataHeader``)
+    /// by rows: each rank reads and verifies the blocks that hold its rows. `admit` is shown the shards' shape
     /// once the rows are counted, before any is kept, and may refuse it (every rank calls it; a refusal is agreed).
     public static func load(
         path: String, requestedRows: Int?, validationRows: Int = 0, collective: some Collective,
         admit: (ShardShape) throws -> Void = { _ in }
     ) throws -> TrainingShard {
         let synthetic = try collective.agree { try SyntheticData.parse(path) }
-        let raw = if let synthetic {
-            try SyntheticShardReader.read(
-                synthetic, requestedRows: requestedRows, validationRows: validationRows, collective: collective,
-                admit: admit)
-        } else {
-            try FileShardReader.read(
-                path: path, requestedRows: requestedRows, validationRows: validationRows,
-                defaultRows: defaultTrainingRows, collective: collective, admit: admit)
-        }
-        let means = raw.statistics.means
-        let deviations = raw.statistics.standardDeviations
-        try collective.agree {
-            if let column = raw.statistics.refused.firstIndex(where: { $0 > 0 }) {
-                throw JobFailure(.invalidData, "data file '\(path)': column \(column + 1) has values too far from "
-                    + "the first row's (beyond about 6e23) to standardise exactly")
-            }
-            if let constant = deviations.firstIndex(of: 0) {
-                throw JobFailure(.invalidData, "data file '\(path)': column \(constant + 1) is constant "
-                    + "(standard deviation 0), so it cannot be standardised")
-            }
-        }
+        let raw = try ShardReader.read(
+            path: path, requestedRows: requestedRows, validationRows: validationRows, collective: collective,
+            admit: admit)
+        let standardisation = try collective.agree { try raw.standardisation.get() }
+        let means = standardisation.means
+        let deviations = standardisation.standardDeviations
         var bytesRead = [Int64](repeating: 0, count: collective.size)
         bytesRead[collective.rank] = Int64(raw.bytesRead)
         try collective.allreduce(&bytesRead, .sum)
-        let training = standardise(raw.trainingValues, columns: raw.columns, means: means, deviations: deviations)
-        let validation = standardise(raw.validationValues, columns: raw.columns, means: means, deviations: deviations)
+        let training = raw.trainingValues.standardised(columns: raw.columns, by: standardisation)
+        let validation = raw.validationValues.standardised(columns: raw.columns, by: standardisation)
         return TrainingShard(
-            source: path, synthetic: synthetic, fileRows: raw.dataRows, trainingRows: raw.trainingRows,
+            source: path, synthetic: synthetic, format: raw.format, fileRows: raw.dataRows, trainingRows: raw.trainingRows,
             features: raw.columns - 1, rows: raw.training, inputs: training.inputs, targets: training.targets,
             validationRows: raw.validation, validationRowsTotal: raw.validationTotal,
             validationInputs: validation.inputs, validationTargets: validation.targets, means: means,
@@ -88,8 +76,8 @@ public struct TrainingShard: Sendable {
     }
 
     /// The shape a run would load from `path` with these `--rows` and `--val-rows`, by the rules a run follows: a
-    /// file is read whole and validated in one process, as a one-rank run reads it, counting its rows and keeping
-    /// none; synthetic data are counted from their specification.
+    /// text file is read whole and validated in one process, as a one-rank run reads it, counting its rows and
+    /// keeping none; a binary file's header is read and checked; synthetic data are counted from their specification.
     public static func shape(path: String, requestedRows: Int?, validationRows: Int) throws -> ShardShape {
         let available: Int
         let columns: Int
@@ -99,8 +87,14 @@ public struct TrainingShard: Sendable {
         } else {
             let file = try DataFile(path: path)
             defer { file.close() }
-            let counted = try DelimitedParser.parse(try file.read(from: 0, count: file.size), source: path) { _, _ in }
-            (available, columns, defaultRows) = (counted.rows, counted.columns, defaultTrainingRows)
+            if BinaryDataHeader.isBinary(try file.read(from: 0, count: BinaryDataHeader.magic.count)) {
+                let header = try file.binaryHeader()
+                (available, columns) = (header.rows, header.columns)
+            } else {
+                let counted = try DelimitedParser.parse(try file.read(from: 0, count: file.size), source: path) { _, _ in }
+                (available, columns) = (counted.rows, counted.columns)
+            }
+            defaultRows = defaultTrainingRows
         }
         let plan = try ShardPlan.make(requested: requestedRows, validationRows: validationRows, available: available,
                                       defaultRows: defaultRows, ranks: 1, source: path)
@@ -111,35 +105,41 @@ public struct TrainingShard: Sendable {
     public static func standardise(_ values: [Double], columns: Int, means: [Double], deviations: [Double])
         -> (inputs: [Float], targets: [Float])
     {
-        let rows = values.count / columns
-        let features = columns - 1
-        let width = features + 1
+        let standardisation = Standardisation(means: means, standardDeviations: deviations)
         return values.withUnsafeBufferPointer { values in
-            means.withUnsafeBufferPointer { means in
-                deviations.withUnsafeBufferPointer { deviations in
-                    let targets = [Float](unsafeUninitializedCapacity: rows) { targets, initialized in
-                        HugePages.advise(UnsafeMutableRawPointer(targets.baseAddress), bytes: rows * 4)
-                        for row in 0..<rows {
-                            targets[row] = Float((values[row * columns + features] - means[features]) / deviations[features])
-                        }
-                        initialized = rows
-                    }
-                    let inputs = [Float](unsafeUninitializedCapacity: rows * width) { inputs, initialized in
-                        HugePages.advise(UnsafeMutableRawPointer(inputs.baseAddress), bytes: rows * width * 4)
-                        for row in 0..<rows {
-                            let source = row * columns
-                            let target = row * width
-                            for column in 0..<features {
-                                inputs[target + column] = Float((values[source + column] - means[column]) / deviations[column])
-                            }
-                            inputs[target + features] = 1
-                        }
-                        initialized = rows * width
-                    }
-                    return (inputs, targets)
-                }
+            trainerArrays(rows: values.count / columns, columns: columns) { inputs, targets in
+                standardisation.standardise(values.baseAddress!, rows: values.count / columns, columns: columns,
+                                            inputs: inputs, targets: targets)
             }
         }
+    }
+
+    /// Splits rows of standardised values (features, then target) into inputs with a trailing 1 and targets.
+    static func split(_ values: [Float], columns: Int) -> (inputs: [Float], targets: [Float]) {
+        values.withUnsafeBufferPointer { values in
+            trainerArrays(rows: values.count / columns, columns: columns) { inputs, targets in
+                Standardisation.split(values.baseAddress!, rows: values.count / columns, columns: columns,
+                                      inputs: inputs, targets: targets)
+            }
+        }
+    }
+
+    /// The inputs (`rows` rows of `columns`: the features and the bias input) and targets that `fill` writes whole.
+    static func trainerArrays(
+        rows: Int, columns: Int,
+        _ fill: (_ inputs: UnsafeMutablePointer<Float>, _ targets: UnsafeMutablePointer<Float>) throws -> Void
+    ) rethrows -> (inputs: [Float], targets: [Float]) {
+        var targets: [Float] = []
+        let inputs = try [Float](unsafeUninitializedCapacity: rows * columns) { inputs, initialized in
+            HugePages.advise(UnsafeMutableRawPointer(inputs.baseAddress), bytes: rows * columns * 4)
+            targets = try [Float](unsafeUninitializedCapacity: rows) { targets, written in
+                HugePages.advise(UnsafeMutableRawPointer(targets.baseAddress), bytes: rows * 4)
+                if rows > 0 { try fill(inputs.baseAddress!, targets.baseAddress!) }
+                written = rows
+            }
+            initialized = rows * columns
+        }
+        return (inputs, targets)
     }
 
     /// d2l trains on the first 1500 of the airfoil file's 1503 rows.
@@ -155,14 +155,12 @@ public enum LeadingRows {
     public static func read(
         path: String, rows: Int, rowsFrom: String = "\(Setting.rows)", admit: (ShardShape) throws -> Void = { _ in }
     ) throws -> (columns: Int, values: [Double]) {
-        let raw = if let synthetic = try SyntheticData.parse(path) {
-            try SyntheticShardReader.read(
-                synthetic, requestedRows: rows, requestedBy: rowsFrom, validationRows: 0, collective: SingleProcess(),
-                admit: admit)
-        } else {
-            try FileShardReader.read(path: path, requestedRows: rows, requestedBy: rowsFrom, validationRows: 0,
-                                     defaultRows: rows, collective: SingleProcess(), admit: admit)
+        let raw = try ShardReader.read(path: path, requestedRows: rows, requestedBy: rowsFrom, validationRows: 0,
+                                       defaultRows: rows, rawValues: true, collective: SingleProcess(), admit: admit)
+        guard case .raw(let values) = raw.trainingValues else {
+            throw JobFailure(.invalidData, "data file '\(path)' holds float32 standardised values (convert --float32); "
+                + "predicting needs the values themselves: convert the data without --float32")
         }
-        return (raw.columns, raw.trainingValues)
+        return (raw.columns, values)
     }
 }

@@ -42,16 +42,20 @@ public struct DataDescription: Codable, Equatable, Sendable {
     /// The generator's settings and version, for synthetic data (a changed generator never passes for the same
     /// data).
     public var synthetic: SyntheticData?
+    /// The binary data format read (`binary-float64`, `binary-float32`: ``BinaryDataHeader``); absent for text and
+    /// synthetic data. Not compared when a run continues another: a binary file trains to the bits of its text.
+    public var format: String?
 
     /// Creates a description.
     public init(path: String, fileRows: Int, trainingRows: Int, features: Int, validationRows: Int = 0,
-                synthetic: SyntheticData? = nil) {
+                synthetic: SyntheticData? = nil, format: String? = nil) {
         self.path = path
         self.fileRows = fileRows
         self.trainingRows = trainingRows
         self.features = features
         self.validationRows = validationRows
         self.synthetic = synthetic
+        self.format = format
     }
 }
 

@@ -98,7 +98,8 @@ public enum TrainingJob {
         var data: DataDescription {
             DataDescription(
                 path: shard.source, fileRows: shard.fileRows, trainingRows: shard.trainingRows,
-                features: shard.features, validationRows: shard.validationRowsTotal, synthetic: shard.synthetic)
+                features: shard.features, validationRows: shard.validationRowsTotal, synthetic: shard.synthetic,
+                format: shard.format)
         }
     }
 
