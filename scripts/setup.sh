@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up airfoil-dp on a Debian machine: installs OpenMPI, OpenSSL's libcrypto (SHA-1) and pkgconf through apt
+# Sets up airfoil-dp on a Debian machine: installs OpenMPI, OpenSSL's libcrypto (SHA-1), xxHash's header (the
+# binary data format's block checksums, compiled in: nothing to install on the nodes) and pkgconf through apt
 # where missing, builds the release binary, and installs it into PREFIX/bin so that `mpirun ... airfoil-dp`
 # finds it by name, with its manual page and shell completions under PREFIX/share.
 #
@@ -33,9 +34,10 @@ command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 pkg-config --exists ompi-c 2>/dev/null || missing+=(libopenmpi-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
 pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
+[[ -f /usr/include/xxhash.h ]] || missing+=(libxxhash-dev)
 if ((${#missing[@]})); then
     echo "setup.sh: installing ${missing[*]} through apt" >&2
-    airfoil_dp_apt_install libopenmpi-dev openmpi-bin pkgconf libssl-dev
+    airfoil_dp_apt_install libopenmpi-dev openmpi-bin pkgconf libssl-dev libxxhash-dev
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup.sh: swift is not on the PATH (install Swift 6 from swift.org)" >&2; exit 69; }
 

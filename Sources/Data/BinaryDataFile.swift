@@ -53,6 +53,8 @@ public struct BinaryDataHeader: Equatable, Sendable {
     public var rowBytes: Int { columns * element.size }
     public var headerBytes: Int { Self.fixedBytes + 16 * columns + 8 * blocks + 8 }
     public var fileBytes: Int { headerBytes + rows * rowBytes }
+    /// The bytes of the largest block: at most the body's (a header may declare blocks larger than the file).
+    public var largestBlockBytes: Int { min(rowsPerBlock, rows) * rowBytes }
 
     /// The rows of block `block`.
     public func rows(ofBlock block: Int) -> Range<Int> {

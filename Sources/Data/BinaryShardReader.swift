@@ -47,8 +47,7 @@ enum BinaryShardReader {
     {
         let columns = header.columns
         let (inputs, targets) = try TrainingShard.trainerArrays(rows: rows.count, columns: columns) { inputs, targets in
-            let blockBytes = header.rowsPerBlock * header.rowBytes
-            try withUnsafeTemporaryAllocation(byteCount: blockBytes, alignment: 64) { buffer in
+            try withUnsafeTemporaryAllocation(byteCount: header.largestBlockBytes, alignment: 64) { buffer in
                 try forEachBlock(holding: rows, of: file, header, into: buffer) { blockRows, bytes in
                     let kept = blockRows.clamped(to: rows)
                     let source = bytes.baseAddress! + (kept.lowerBound - blockRows.lowerBound) * header.rowBytes
@@ -105,8 +104,7 @@ enum BinaryShardReader {
         _ body: (Range<Int>, UnsafeRawBufferPointer) throws -> Void
     ) throws {
         guard !rows.isEmpty else { return }
-        let blockBytes = header.rowsPerBlock * header.rowBytes
-        let own = buffer == nil ? UnsafeMutableRawBufferPointer.allocate(byteCount: blockBytes, alignment: 64) : nil
+        let own = buffer == nil ? UnsafeMutableRawBufferPointer.allocate(byteCount: header.largestBlockBytes, alignment: 64) : nil
         defer { own?.deallocate() }
         let buffer = buffer ?? own!
         for block in (rows.lowerBound / header.rowsPerBlock)...((rows.upperBound - 1) / header.rowsPerBlock) {

@@ -121,6 +121,18 @@ struct BinaryDataFileTests {
         #expect(refusal(path) == nil)
     }
 
+    @Test("a header that declares blocks far larger than the file costs no more memory than the file (found by fuzzing)")
+    func hugeBlocksDeclared() throws {
+        let folder = try SharedData.temporaryDirectory()
+        let path = try convert("synthetic:rows=40,features=2", .float64, in: folder)
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        var header = try BinaryDataHeader.decode(bytes, fileSize: bytes.count, source: path)
+        header.rowsPerBlock = 0x7FFF_FFFF  // one block still, of 40 rows: a 48 GB buffer if sized by the declaration
+        bytes.replaceSubrange(0..<header.headerBytes, with: header.encoded())
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(try load(path, rows: 40).inputs.count == 40 * 3)
+    }
+
     @Test("a rank reads and verifies only the blocks that hold its rows")
     func readsOnlyItsBlocks() throws {
         let folder = try SharedData.temporaryDirectory()
