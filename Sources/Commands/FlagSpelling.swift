@@ -25,6 +25,7 @@ extension Setting {
         case .epochs: "--epochs"
         case .evalEvery: "--eval-every"
         case .evalEverySteps: "--eval-every-steps"
+        case .evalRows: "--eval-rows"
         case .logPath: "--log"
         case .overwriteLog: "--overwrite"
         case .checkpointPath: "--checkpoint"

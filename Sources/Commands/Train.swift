@@ -111,8 +111,13 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate the loss each time this many more examples have been seen.")
     var evalEvery: Int = 200
 
-    @Option(help: "Evaluate every N steps instead of by examples (finer steps to a target: each evaluation walks the whole training set).")
+    @Option(help: "Evaluate every N steps instead of by examples (finer steps to a target: each evaluation walks the --eval-rows).")
     var evalEverySteps: Int?
+
+    @Option(help: ArgumentHelp(
+        "Evaluate the training loss on a fixed sample of N training rows, drawn once from --seed (the same rows at any rank count); the summary's final_loss stays over every row (default: every row up to 65536, else a 65536-row sample).",
+        valueName: "N"))
+    var evalRows: Int?
 
     @Option(help: "Write a JSON Lines run log to this file (rank 0); a resumed run appends to it.")
     var log: String?
@@ -193,6 +198,7 @@ struct Train: ParsableCommand {
         configuration.model = try modelOptions.specification()
         configuration.validationRows = valRows
         configuration.evalEverySteps = evalEverySteps
+        configuration.evalRows = evalRows
         configuration.saveModelPath = saveModel
         configuration.timelinePath = timeline
         configuration.timelineSteps = timelineSteps

@@ -27,6 +27,7 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case epochs
     case evalEvery = "eval_every"
     case evalEverySteps = "eval_every_steps"
+    case evalRows = "eval_rows"
     case logPath = "log_path"
     case overwriteLog = "overwrite_log"
     case checkpointPath = "checkpoint_path"

@@ -145,6 +145,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         try require("configuration.epochs", epochs, in: 1...(Int.max / (2 * layout.rows)))
         try require("configuration.evalEvery", configuration.evalEvery, in: 1...Int.max)
         if let steps = configuration.evalEverySteps { try require("configuration.evalEverySteps", steps, in: 1...Int.max) }
+        if let rows = configuration.evalRows { try require("configuration.evalRows", rows, in: 1...Int.max) }
         try require("ranks", ranks, in: 1...Int(Int32.max))
         try requireBuffer("state.parameters", state.parameters)
         try requireBuffer("state.optimizerFirst", state.optimizerFirst)

@@ -45,10 +45,13 @@ public struct DataDescription: Codable, Equatable, Sendable {
     /// The binary data format read (`binary-float64`, `binary-float32`: ``BinaryDataHeader``); absent for text and
     /// synthetic data. Not compared when a run continues another: a binary file trains to the bits of its text.
     public var format: String?
+    /// The training rows each evaluation walks, when they are a sample (``TrainingConfiguration/evalRows``);
+    /// absent when evaluations walk every training row.
+    public var evalRows: Int?
 
     /// Creates a description.
     public init(path: String, fileRows: Int, trainingRows: Int, features: Int, validationRows: Int = 0,
-                synthetic: SyntheticData? = nil, format: String? = nil) {
+                synthetic: SyntheticData? = nil, format: String? = nil, evalRows: Int? = nil) {
         self.path = path
         self.fileRows = fileRows
         self.trainingRows = trainingRows
@@ -56,17 +59,25 @@ public struct DataDescription: Codable, Equatable, Sendable {
         self.validationRows = validationRows
         self.synthetic = synthetic
         self.format = format
+        self.evalRows = evalRows
     }
 }
 
 extension DataDescription {
     /// Why a run on this data cannot continue a run on `earlier`'s, as a phrase that follows "was written", or nil.
-    /// Row counts and features are compared; the path may differ (data moved between nodes).
+    /// Row counts, features and the evaluation sample's size are compared; the path may differ (data moved between
+    /// nodes).
     public func continuationProblem(of earlier: DataDescription) -> String? {
         if fileRows != earlier.fileRows || trainingRows != earlier.trainingRows {
             return "was written for other data (\(earlier.fileRows) file rows, \(earlier.trainingRows) training rows)"
         }
-        return features == earlier.features ? nil : "was written for a model with \(earlier.features) features"
+        if features != earlier.features { return "was written for a model with \(earlier.features) features" }
+        if evalRows != earlier.evalRows {
+            // Its losses, the loss before training (the divergence threshold) included, are over other rows.
+            return "was written with evaluations on \(earlier.evalRows.map { "a sample of \($0) rows" } ?? "every row"), "
+                + "not \(evalRows.map { "a sample of \($0)" } ?? "every row") (\(Setting.evalRows))"
+        }
+        return nil
     }
 }
 

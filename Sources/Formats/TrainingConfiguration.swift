@@ -59,6 +59,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// `--eval-every-steps`: evaluate every this many steps instead (nil: by `evalEvery`; absent from logs and
     /// checkpoints then, as in those written before it existed).
     public var evalEverySteps: Int?
+    /// `--eval-rows`: the training rows each periodic evaluation walks, a fixed sample when fewer than the training
+    /// rows (nil: every row up to 65,536, else a sample of 65,536; absent from logs and checkpoints then, as in
+    /// those written before it existed).
+    public var evalRows: Int?
     /// The JSON Lines run log to write, if any.
     public var logPath: String?
     /// Whether a new run may replace a run log that already holds records.
@@ -151,6 +155,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if let maxLR, !(maxLR > 0 && maxLR.isFinite) { found.append("\(Setting.maximumRate) must be a positive number (got \(maxLR))") }
         if epochs <= 0 { found.append("\(Setting.epochs) must be positive (got \(epochs))") }
         if evalEvery <= 0 { found.append("\(Setting.evalEvery) must be positive (got \(evalEvery))") }
+        if let evalRows, evalRows <= 0 { found.append("\(Setting.evalRows) must be positive (got \(evalRows))") }
         if let evalEverySteps, evalEverySteps <= 0 {
             found.append("\(Setting.evalEverySteps) must be positive (got \(evalEverySteps))")
         }

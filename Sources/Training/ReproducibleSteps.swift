@@ -127,9 +127,10 @@ final class ReproducibleSteps<Group: Collective> {
         return allreduceNanoseconds
     }
 
-    /// The mean loss over the training rows and, when there are any, the held-out rows: each row's loss from a call
-    /// for that row alone, summed exactly; NaN when a loss is too large for the sums.
-    func evaluate() throws -> (loss: Double, validation: Double?) {
+    /// The mean loss over the training rows (the evaluation `sample`'s, when there is one) and, when there are any,
+    /// the held-out rows: each row's loss from a call for that row alone, summed exactly; NaN when a loss is too
+    /// large for the sums.
+    func evaluate(sample: EvaluationSample?) throws -> (loss: Double, validation: Double?) {
         var totals = [Int64](repeating: 0, count: 2 * limbs + 1)
         func add(_ inputs: [Float], _ targets: [Float], rows: Int, at offset: Int) {
             let width = shard.inputWidth
@@ -154,12 +155,16 @@ final class ReproducibleSteps<Group: Collective> {
                 }
             }
         }
-        add(shard.inputs, shard.targets, rows: shard.rows.count, at: 0)
+        if let sample {
+            add(sample.inputs, sample.targets, rows: sample.count, at: 0)
+        } else {
+            add(shard.inputs, shard.targets, rows: shard.rows.count, at: 0)
+        }
         add(shard.validationInputs, shard.validationTargets, rows: shard.validationRows.count, at: limbs)
         try collective.allreduce(&totals, .sum)
         guard totals[2 * limbs] == 0 else { return (.nan, nil) }
         let loss = totals.withUnsafeBufferPointer { ExactSum.double($0.baseAddress!, limbs: limbs) }
-            / Double(layout.rows)
+            / Double(sample?.total ?? layout.rows)
         guard shard.validationRowsTotal > 0 else { return (loss, nil) }
         let validation = totals.withUnsafeBufferPointer { ExactSum.double($0.baseAddress! + limbs, limbs: limbs) }
         return (loss, validation / Double(shard.validationRowsTotal))

@@ -91,6 +91,8 @@ public final class Trainer<Group: Collective> {
     private let monitor: JobMonitor?
     private let timeline: Timeline?
     private let fault: FaultInjection?
+    /// The training rows the periodic evaluations walk, when they are a sample (`--eval-rows`).
+    private let sample: EvaluationSample?
     /// The steps and evaluations of `--reproducible`; nil in the default mode.
     private let reproducible: ReproducibleSteps<Group>?
     /// Rows this rank adds to its count of every step's share (1 under the `miscount-batch` fault, else 0).
@@ -128,6 +130,9 @@ public final class Trainer<Group: Collective> {
         rank = collective.rank
         timesAllreduce = collective.size > 1
         extraRows = hooks.fault?.isDue(.miscountBatch, rank: collective.rank) == true ? 1 : 0
+        sample = EvaluationSample.size(requested: configuration.evalRows, trainingRows: shard.trainingRows).map {
+            EvaluationSample(shard: shard, total: $0, seed: configuration.seed)
+        }
         reproducible = configuration.isReproducible
             ? ReproducibleSteps(model: model, shard: shard, layout: layout, collective: collective,
                                 seed: configuration.seed, estimatesNoise: configuration.noiseScaleDecay != nil)
@@ -402,13 +407,15 @@ public final class Trainer<Group: Collective> {
                 replicasIdentical: false)
         }
         progress?.finish()
+        // The periodic evaluations walked a sample; the final loss is over every training row.
+        let finalLoss = sample == nil ? position.lastLoss : try evaluate(allRows: true).loss
         let computeNanoseconds = position.trainNanoseconds - min(position.allreduceNanoseconds, position.trainNanoseconds)
         let trainSeconds = Double(position.trainNanoseconds) * 1e-9
         let segmentSteps = Double(max(position.step - position.segmentStartStep, 1))
         let segmentNanoseconds = position.trainNanoseconds - min(position.segmentStartNanoseconds, position.trainNanoseconds)
         let segmentCompute = segmentNanoseconds - min(position.allreduceNanoseconds, segmentNanoseconds)
         return TrainingSummary(
-            finalLoss: position.lastLoss, secondsPerEpoch: trainSeconds / Double(configuration.epochs),
+            finalLoss: finalLoss, secondsPerEpoch: trainSeconds / Double(configuration.epochs),
             examplesPerSecond: trainSeconds > 0 ? Double(position.examples) / trainSeconds : 0,
             steps: position.step, examples: position.examples,
             seconds: TimeSplit(
@@ -539,10 +546,11 @@ public final class Trainer<Group: Collective> {
         mark = now
     }
 
-    /// The mean loss over the whole training set, and over the held-out rows when there are any: each rank's
-    /// shards, then one allreduce of the sums and counts.
-    private func evaluate() throws -> (loss: Double, validation: Double?) {
-        if let reproducible { return try reproducible.evaluate() }
+    /// The mean loss over the training set (the evaluation sample, unless `allRows` or there is none), and over the
+    /// held-out rows when there are any: each rank's rows, then one allreduce of the sums and counts.
+    private func evaluate(allRows: Bool = false) throws -> (loss: Double, validation: Double?) {
+        let sample = allRows ? nil : self.sample
+        if let reproducible { return try reproducible.evaluate(sample: sample) }
         func lossSum(_ inputs: [Float], _ targets: [Float], _ count: Int) -> Double {
             inputs.withUnsafeBufferPointer { inputs in
                 targets.withUnsafeBufferPointer { targets in
@@ -551,7 +559,11 @@ public final class Trainer<Group: Collective> {
                 }
             }
         }
-        var totals = [lossSum(shard.inputs, shard.targets, shard.rows.count), Double(shard.rows.count)]
+        var totals = if let sample {
+            [lossSum(sample.inputs, sample.targets, sample.count), Double(sample.count)]
+        } else {
+            [lossSum(shard.inputs, shard.targets, shard.rows.count), Double(shard.rows.count)]
+        }
         let validates = shard.validationRowsTotal > 0
         if validates {
             totals += [lossSum(shard.validationInputs, shard.validationTargets, shard.validationRows.count),

@@ -99,7 +99,8 @@ public enum TrainingJob {
             DataDescription(
                 path: shard.source, fileRows: shard.fileRows, trainingRows: shard.trainingRows,
                 features: shard.features, validationRows: shard.validationRowsTotal, synthetic: shard.synthetic,
-                format: shard.format)
+                format: shard.format,
+                evalRows: EvaluationSample.size(requested: configuration.evalRows, trainingRows: shard.trainingRows))
         }
     }
 
