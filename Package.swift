@@ -98,7 +98,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ComparisonTests", dependencies: ["Comparison", "Formats", "TestSupport"]),
-        .testTarget(name: "DocsTests", dependencies: ["Commands", "Common", "Formats"]),
+        .testTarget(name: "DocsTests", dependencies: ["Commands", "Common", "Formats", "Data"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["airfoil-dp", "Commands", "Common", "Formats", "Data", "Models", "MPI", "TestSupport"]),

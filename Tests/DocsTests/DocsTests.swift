@@ -1,5 +1,6 @@
 import Commands
 import Common
+import Data
 import Formats
 import Foundation
 import Testing
@@ -116,6 +117,7 @@ struct DocsTests {
             "checkpoint (`--checkpoint`)": Checkpoint.formatVersion, "model file (`--save-model`)": ModelFile.formatVersion,
             "run log (`--log`)": RunLogSchema.version,
             "network profile (`bench allreduce --network-profile`)": NetworkProfile.formatVersion,
+            "binary data (`convert --out`)": Int(BinaryDataHeader.formatVersion),
         ]
         for (file, version) in expected {
             let row = try #require(try Self.guideRow(startingWith: file), "no row for \(file)")
