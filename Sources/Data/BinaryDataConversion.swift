@@ -15,8 +15,8 @@ public enum BinaryDataConversion {
                                        rawValues: true, collective: SingleProcess(), admit: { _ in })
         let standardisation = try raw.standardisation.get()
         switch (raw.trainingValues, element) {
-        case (.raw(let values), _):
-            return file(values: values, columns: raw.columns, standardisation: standardisation, element: element)
+        case (.raw, _):
+            return file(values: raw.trainingValues.rawValues!, columns: raw.columns, standardisation: standardisation, element: element)
         case (.standardised(let values), .float32Standardised):
             return file(values: values, columns: raw.columns, standardisation: standardisation)
         case (.standardised, .float64):

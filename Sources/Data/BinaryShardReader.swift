@@ -27,7 +27,7 @@ enum BinaryShardReader {
         func values(_ rows: Range<Int>) throws -> ShardValues {
             if !rawValues { return try trainerRows(rows, of: file, header, standardisation) }
             return switch header.element {
-            case .float64: .raw(try self.values(Double.self, rows, of: file, header))
+            case .float64: .raw([try self.values(Double.self, rows, of: file, header)[...]])
             case .float32Standardised: .standardised(try self.values(Float.self, rows, of: file, header))
             }
         }

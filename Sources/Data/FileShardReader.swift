@@ -28,62 +28,25 @@ enum FileShardReader {
         let rank = collective.rank
         let ranks = collective.size
 
-        // This rank's byte range, read with the whole of the row that crosses its end.
+        // This rank's byte range, read and parsed a chunk at a time, with the whole of the row that crosses its end.
         let start = Int(Int64(file.size) * Int64(rank) / Int64(ranks))
         let end = Int(Int64(file.size) * Int64(rank + 1) / Int64(ranks))
-        let readStart = max(start - 1, 0)
-        let bytes = try collective.agree { () -> [UInt8] in
-            var bytes = try file.read(from: readStart, count: end - readStart)
-            if end < file.size && bytes.last != DelimitedParser.newline {
-                try file.extendToLineEnd(&bytes, from: end)
-            }
-            return bytes
-        }
-        // The first line that starts in the range: at `start`, or after the first line end at or after start - 1.
-        var firstLineStart = 0
-        if start > 0 {
-            firstLineStart = (bytes.firstIndex(of: DelimitedParser.newline) ?? bytes.count) + 1
-            if firstLineStart > end - readStart { firstLineStart = bytes.count }
-        }
         var statistics = ColumnStatistics(shift: first.values)
-        // The range's rows: their values one after another and their byte spans. The rows this rank trains on that
-        // lie in its own range (all of them on one rank) are taken from here rather than parsed again. A row is a
-        // line, so the line ends counted first bound both arrays, which are then written in place, never grown.
-        let parsed = bytes.withUnsafeBytes { buffer in
-            let lines = buffer[min(firstLineStart, buffer.count)...]
-            let rowsAtMost = DelimitedParser.lineEnds(in: lines) + 1
-            var scan = DelimitedParser.ScanResult(lines: 0, rows: 0, problem: nil)
-            var rowSpans: [Range<Int>] = []
-            let rangeValues = [Double](unsafeUninitializedCapacity: rowsAtMost * format.columns) { values, written in
-                HugePages.advise(UnsafeMutableRawPointer(values.baseAddress), bytes: values.count * 8)
-                rowSpans = [Range<Int>](unsafeUninitializedCapacity: rowsAtMost) { spans, rows in
-                    HugePages.advise(UnsafeMutableRawPointer(spans.baseAddress), bytes: spans.count * 16)
-                    let columns = format.columns
-                    scan = DelimitedParser.scanRows(lines, format: format) { row, parsed, span in
-                        let target = values.baseAddress! + row * columns
-                        for column in 0..<columns { target[column] = parsed[column] }
-                        (spans.baseAddress! + row).initialize(to: span)
-                    }
-                    rows = scan.rows
-                }
-                written = scan.rows * format.columns
-            }
-            return (scan, rowSpans, rangeValues)
+        let range = try collective.agree {
+            try RangeRows(file: file, start: start, end: end, format: format, statistics: &statistics)
         }
-        let (scan, rowSpans, rangeValues) = parsed
-        rangeValues.withUnsafeBufferPointer { statistics.add(rows: $0) }
 
         // Global row and line numbers: one allreduce of every rank's counts.
         var counts = [Int64](repeating: 0, count: 3 * ranks)
-        counts[3 * rank] = Int64(scan.rows)
-        counts[3 * rank + 1] = Int64(scan.lines)
-        counts[3 * rank + 2] = Int64(scan.problem.map { $0.line + 1 } ?? 0)
+        counts[3 * rank] = Int64(range.rows)
+        counts[3 * rank + 1] = Int64(range.lines)
+        counts[3 * rank + 2] = Int64(range.problem.map { $0.line + 1 } ?? 0)
         try collective.allreduce(&counts, .sum)
         let linesBefore = (0..<rank).reduce(0) { $0 + Int(counts[3 * $1 + 1]) }
         let rowsBefore = (0..<rank).reduce(0) { $0 + Int(counts[3 * $1]) }
         let fileRows = (0..<ranks).reduce(0) { $0 + Int(counts[3 * $1]) }
         try collective.agree {
-            if let problem = scan.problem {
+            if let problem = range.problem {
                 throw JobFailure(.invalidData, "data file '\(path)' line \(linesBefore + problem.line + 1): \(problem.problem)")
             }
         }
@@ -101,20 +64,24 @@ enum FileShardReader {
 
         // Tell every rank the byte span of its rows that lie in this rank's range: (first row, start, end) for its
         // training rows and for its held-out rows, -1 where there are none.
-        let mine = rowsBefore..<(rowsBefore + scan.rows)
+        let mine = rowsBefore..<(rowsBefore + range.rows)
         var spans = [Int64](repeating: -1, count: ranks * 6)
         for other in 0..<ranks {
             for (part, wanted) in [plan.training(of: other), plan.validation(of: other)].enumerated() {
                 let overlap = mine.clamped(to: wanted)
                 guard !overlap.isEmpty else { continue }
                 let slot = other * 6 + part * 3
+                let bytes = range.span(of: (overlap.lowerBound - rowsBefore)..<(overlap.upperBound - rowsBefore))
                 spans[slot] = Int64(overlap.lowerBound)
-                spans[slot + 1] = Int64(readStart + rowSpans[overlap.lowerBound - rowsBefore].lowerBound)
-                spans[slot + 2] = Int64(readStart + rowSpans[overlap.upperBound - 1 - rowsBefore].upperBound)
+                spans[slot + 1] = Int64(bytes.lowerBound)
+                spans[slot + 2] = Int64(bytes.upperBound)
             }
         }
         let received = try collective.alltoall(spans, countPerRank: 6)
-        var parts: [[Double]] = [[], []]
+        // Each part's values in row order: slices of this rank's own chunks (no copy) and the rows other ranks'
+        // ranges hold, parsed here.
+        var parts: [[ArraySlice<Double>]] = [[], []]
+        let columns = format.columns
         try collective.agree {
             for owner in 0..<ranks {
                 for part in 0..<2 {
@@ -122,31 +89,28 @@ enum FileShardReader {
                     guard received[slot] >= 0 else { continue }
                     if owner == rank {
                         let rows = mine.clamped(to: part == 0 ? plan.training(of: rank) : plan.validation(of: rank))
-                        let columns = format.columns
-                        if rows == mine && parts[part].isEmpty {
-                            parts[part] = rangeValues  // the whole range (one rank): shared, not copied
-                        } else {
-                            parts[part] += rangeValues[
-                                ((rows.lowerBound - rowsBefore) * columns)..<((rows.upperBound - rowsBefore) * columns)]
-                        }
+                        parts[part] += range.values(
+                            of: (rows.lowerBound - rowsBefore)..<(rows.upperBound - rowsBefore), columns: columns)
                         continue
                     }
                     let span = Int(received[slot + 1])..<Int(received[slot + 2])
                     let text = try file.read(from: span.lowerBound, count: span.count)
+                    var values: [Double] = []
                     try text.withUnsafeBytes { buffer in
-                        let result = DelimitedParser.scanRows(buffer[...], format: format) { _, values, _ in
-                            parts[part].append(contentsOf: values)
+                        let result = DelimitedParser.scanRows(buffer[...], format: format) { _, row, _ in
+                            values.append(contentsOf: row)
                         }
                         if result.problem != nil {
                             throw JobFailure(.runtime, "data file '\(path)' changed while it was being read")
                         }
                     }
+                    parts[part].append(values[...])
                 }
             }
             let training = plan.training(of: rank)
             let validation = plan.validation(of: rank)
-            guard parts[0].count == training.count * format.columns,
-                  parts[1].count == validation.count * format.columns
+            guard parts[0].reduce(0, { $0 + $1.count }) == training.count * columns,
+                  parts[1].reduce(0, { $0 + $1.count }) == validation.count * columns
             else {
                 throw JobFailure(.runtime, "data file '\(path)' changed while it was being read")
             }
@@ -192,6 +156,13 @@ final class DataFile {
         let got = try InputFile.read(descriptor, into: buffer, from: offset, path: path, what: "data file")
         bytesRead += got
         guard got == buffer.count else { throw JobFailure(.runtime, "data file '\(path)' changed while it was being read") }
+    }
+
+    /// Fills `buffer` from `offset` as far as the file goes, and returns the bytes read.
+    func readAvailable(into buffer: UnsafeMutableRawBufferPointer, from offset: Int) throws -> Int {
+        let got = try InputFile.read(descriptor, into: buffer, from: offset, path: path, what: "data file")
+        bytesRead += got
+        return got
     }
 
     /// The header of a binary data file, checked against the file's size.

@@ -25,11 +25,11 @@ struct RawShard {
     var format: String? = nil
 }
 
-/// Rows of values: as read (features, then the target, row after row), already standardised (a float32 binary file,
-/// read for its values), or already in the trainer's form (a binary file read for training, standardised block by
-/// block as it is read).
+/// Rows of values: as read (features, then the target, row after row, in pieces that follow each other: a text
+/// file's chunks are kept as parsed), already standardised (a float32 binary file, read for its values), or already
+/// in the trainer's form (a binary file read for training, standardised block by block as it is read).
 enum ShardValues {
-    case raw([Double])
+    case raw([ArraySlice<Double>])
     case standardised([Float])
     case ready(inputs: [Float], targets: [Float])
 
@@ -37,14 +37,19 @@ enum ShardValues {
     /// `standardisation` unless they already are.
     func standardised(columns: Int, by standardisation: Standardisation) -> (inputs: [Float], targets: [Float]) {
         switch self {
-        case .raw(let values):
-            TrainingShard.standardise(values, columns: columns, means: standardisation.means,
-                                      deviations: standardisation.standardDeviations)
+        case .raw(let pieces):
+            TrainingShard.standardise(pieces, columns: columns, by: standardisation)
         case .standardised(let values):
             TrainingShard.split(values, columns: columns)
         case .ready(let inputs, let targets):
             (inputs, targets)
         }
+    }
+
+    /// The raw values in one array (nil for standardised values).
+    var rawValues: [Double]? {
+        guard case .raw(let pieces) = self else { return nil }
+        return pieces.count == 1 ? Array(pieces[0]) : Array(pieces.joined())
     }
 }
 /// The rows every rank will hold, known once the data set's rows are counted and before any of them is kept: what a

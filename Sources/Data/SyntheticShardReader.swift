@@ -40,7 +40,7 @@ enum SyntheticShardReader {
         let standardisation = Result { () throws(JobFailure) in try statistics.standardisation(source: data.specification) }
         return RawShard(
             dataRows: data.rows, columns: data.features + 1, trainingRows: plan.trainingRows, training: training,
-            trainingValues: .raw(trainingValues), validationTotal: plan.validationRows, validation: validation,
-            validationValues: .raw(validationValues), standardisation: standardisation, bytesRead: 0)
+            trainingValues: .raw([trainingValues[...]]), validationTotal: plan.validationRows, validation: validation,
+            validationValues: .raw([validationValues[...]]), standardisation: standardisation, bytesRead: 0)
     }
 }

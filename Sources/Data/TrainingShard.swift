@@ -114,6 +114,23 @@ public struct TrainingShard: Sendable {
         }
     }
 
+    /// Standardises rows of raw values given in pieces that follow each other (each a whole number of rows).
+    static func standardise(_ pieces: [ArraySlice<Double>], columns: Int, by standardisation: Standardisation)
+        -> (inputs: [Float], targets: [Float])
+    {
+        let rows = pieces.reduce(0) { $0 + $1.count } / columns
+        return trainerArrays(rows: rows, columns: columns) { inputs, targets in
+            var row = 0
+            for piece in pieces where !piece.isEmpty {
+                piece.withUnsafeBufferPointer { values in
+                    standardisation.standardise(values.baseAddress!, rows: values.count / columns, columns: columns,
+                                                inputs: inputs + row * columns, targets: targets + row)
+                }
+                row += piece.count / columns
+            }
+        }
+    }
+
     /// Splits rows of standardised values (features, then target) into inputs with a trailing 1 and targets.
     static func split(_ values: [Float], columns: Int) -> (inputs: [Float], targets: [Float]) {
         values.withUnsafeBufferPointer { values in
@@ -157,7 +174,7 @@ public enum LeadingRows {
     ) throws -> (columns: Int, values: [Double]) {
         let raw = try ShardReader.read(path: path, requestedRows: rows, requestedBy: rowsFrom, validationRows: 0,
                                        defaultRows: rows, rawValues: true, collective: SingleProcess(), admit: admit)
-        guard case .raw(let values) = raw.trainingValues else {
+        guard let values = raw.trainingValues.rawValues else {
             throw JobFailure(.invalidData, "data file '\(path)' holds float32 standardised values (convert --float32); "
                 + "predicting needs the values themselves: convert the data without --float32")
         }
