@@ -83,25 +83,37 @@ public struct ColumnStatistics: Equatable, Sendable {
     /// 2^159 and more (wide limbs).
     @inline(__always)
     private static func addToBucket(_ value: Double, _ buckets: UnsafeMutablePointer<Int64>) -> Bool {
+        // The common case first, without a branch on the data beyond one range check: a normal value added whole
+        // (shift 0 ..< 171 is biased exponent 1011 ..< 1182), its significand negated by the sign mask.
+        let bits = value.bitPattern
+        let shift = Int(truncatingIfNeeded: (bits >> 52) & 0x7FF) &- 1011
+        if UInt(bitPattern: shift) < 171 {
+            let magnitude = Int64(bitPattern: bits & 0xF_FFFF_FFFF_FFFF | 1 << 52)
+            let sign = Int64(bitPattern: bits) >> 63
+            buckets[shift] &+= (magnitude ^ sign) &- sign
+            return true
+        }
+        return addOutsideWholeRange(value, buckets)
+    }
+
+    /// ``addToBucket(_:_:)`` for the rest: zeros, values rounded to the last bucket (subnormals among them), and what
+    /// ExactSum refuses.
+    @inline(never)
+    private static func addOutsideWholeRange(_ value: Double, _ buckets: UnsafeMutablePointer<Int64>) -> Bool {
         let bits = value.bitPattern
         let biased = Int((bits >> 52) & 0x7FF)
         let significand = biased == 0 ? bits & 0xF_FFFF_FFFF_FFFF : bits & 0xF_FFFF_FFFF_FFFF | 1 << 52
         if significand == 0 { return true }
         let exponent = biased == 0 ? -1022 : biased - 1023
         guard biased != 0x7FF, exponent < 159 else { return false }
-        let signed = Int64(bitPattern: bits) < 0 ? -Int64(significand) : Int64(significand)
-        let shift = exponent + 12
-        if shift >= 0 {
-            buckets[shift] &+= signed
-            return true
-        }
-        let drop = UInt64(-shift)
+        // Below the whole range: the significand loses `drop` bits, rounded to even.
+        let drop = UInt64(-(exponent + 12))
         guard drop < 64 else { return true }  // under 2^-11 units: rounds to zero
         let kept = significand &>> drop
         let remainder = significand & ((1 &<< drop) - 1)
         let half = UInt64(1) &<< (drop - 1)
         let rounded = Int64(kept + (remainder > half || (remainder == half && kept & 1 == 1) ? 1 : 0))
-        buckets[Self.buckets - 1] &+= signed < 0 ? -rounded : rounded
+        buckets[Self.buckets - 1] &+= Int64(bitPattern: bits) < 0 ? -rounded : rounded
         return true
     }
 

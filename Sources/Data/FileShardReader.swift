@@ -33,7 +33,9 @@ enum FileShardReader {
         let end = Int(Int64(file.size) * Int64(rank + 1) / Int64(ranks))
         var statistics = ColumnStatistics(shift: first.values)
         let range = try collective.agree {
-            try RangeRows(file: file, start: start, end: end, format: format, statistics: &statistics)
+            // One rank exchanges no spans, so it keeps no row starts.
+            try RangeRows(file: file, start: start, end: end, format: format, statistics: &statistics,
+                          rowStarts: ranks > 1)
         }
 
         // Global row and line numbers: one allreduce of every rank's counts.
@@ -71,7 +73,9 @@ enum FileShardReader {
                 let overlap = mine.clamped(to: wanted)
                 guard !overlap.isEmpty else { continue }
                 let slot = other * 6 + part * 3
-                let bytes = range.span(of: (overlap.lowerBound - rowsBefore)..<(overlap.upperBound - rowsBefore))
+                // A rank's own rows come from its chunks, not from their bytes.
+                let bytes = other == rank ? 0..<0
+                    : range.span(of: (overlap.lowerBound - rowsBefore)..<(overlap.upperBound - rowsBefore))
                 spans[slot] = Int64(overlap.lowerBound)
                 spans[slot + 1] = Int64(bytes.lowerBound)
                 spans[slot + 2] = Int64(bytes.upperBound)

@@ -12,8 +12,9 @@ struct RangeRows {
     private(set) var chunks: [[Double]] = []
     /// The number of rows before each chunk's first, and the total last.
     private var chunkStarts = [0]
-    /// Every row's first byte (file offset).
+    /// Every row's first byte (file offset), when asked for: only the span exchange between ranks needs them.
     private(set) var rowStarts: [Int] = []
+    private var recordsRowStarts = true
     /// The file offset just past the range's last line (the end of the line that crosses the range's end).
     private(set) var end = 0
     /// Lines scanned, blank ones included, and the first problem (its line counted from the range's first line).
@@ -27,10 +28,38 @@ struct RangeRows {
     static let chunkBytes = 4 << 20
 
     /// Parses the rows that start in `start ..< end` of `file` (a row belongs to the range where it starts),
-    /// adding each chunk's values to `statistics`.
-    init(file: DataFile, start: Int, end: Int, format: DelimitedParser.Format, statistics: inout ColumnStatistics)
-        throws
+    /// adding each chunk's values to `statistics`; records where each row starts when `rowStarts` (for
+    /// ``span(of:)``).
+    init(file: DataFile, start: Int, end: Int, format: DelimitedParser.Format, statistics: inout ColumnStatistics,
+         rowStarts: Bool) throws
     {
+        recordsRowStarts = rowStarts
+        self.end = try Self.forEachLines(of: file, start: start, end: end) { lines, offset in
+            parse(lines, offset: offset, format: format, statistics: &statistics)
+        }
+    }
+
+    /// The rows and lines of a whole file, validated a chunk at a time and not kept (`info --shape`), and its
+    /// first problem.
+    static func count(_ file: DataFile, format: DelimitedParser.Format) throws -> DelimitedParser.ScanResult {
+        var total = DelimitedParser.ScanResult(lines: 0, rows: 0, problem: nil)
+        _ = try forEachLines(of: file, start: 0, end: file.size) { lines, _ in
+            let scan = DelimitedParser.scanRows(lines, format: format) { _, _, _ in }
+            if total.problem == nil, let found = scan.problem {
+                total.problem = .init(line: total.lines + found.line, problem: found.problem)
+            }
+            total.lines += scan.lines
+            total.rows += scan.rows
+        }
+        return total
+    }
+
+    /// Reads the lines that start in `start ..< end` of `file` in chunks of whole lines (the last may lack its
+    /// line end) through one reused buffer, handing each chunk to `body` with the file offset of the buffer's
+    /// first byte; returns the file offset just past the last line.
+    private static func forEachLines(
+        of file: DataFile, start: Int, end: Int, _ body: (Slice<UnsafeRawBufferPointer>, Int) throws -> Void
+    ) throws -> Int {
         var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkBytes, alignment: 64)
         defer { buffer.deallocate() }
         // The buffer holds `filled` bytes of the file from `offset`; `position` is the next byte to read. Past the
@@ -76,36 +105,36 @@ struct RangeRows {
                 first = newline + 1
                 skipping = false
             }
-            if whole > first { parse(buffer, first..<whole, offset: offset, format: format, statistics: &statistics) }
+            if whole > first { try body(UnsafeRawBufferPointer(buffer)[first..<whole], offset) }
             (offset, filled) = (offset + whole, filled - whole)
             if filled > 0 { Self.moveTail(buffer, from: whole, count: filled) }
         }
-        self.end = offset
+        return offset
     }
 
-    /// Parses the whole lines at `lines` of `buffer`, whose first byte is the file's `offset`.
+    /// Parses whole lines (`bytes`, of a buffer whose first byte is the file's `offset`).
     private mutating func parse(
-        _ buffer: UnsafeMutableRawBufferPointer, _ lines: Range<Int>, offset: Int, format: DelimitedParser.Format,
+        _ bytes: Slice<UnsafeRawBufferPointer>, offset: Int, format: DelimitedParser.Format,
         statistics: inout ColumnStatistics
     ) {
-        let bytes = UnsafeRawBufferPointer(buffer)[lines]
         guard problem == nil else {
             // Past a problem the job fails; the lines are still counted, for the global line numbers.
-            self.lines += DelimitedParser.lineEnds(in: bytes) + (buffer[lines.upperBound - 1] == DelimitedParser.newline ? 0 : 1)
+            lines += DelimitedParser.lineEnds(in: bytes) + (bytes.last == DelimitedParser.newline ? 0 : 1)
             return
         }
         let rowsAtMost = DelimitedParser.lineEnds(in: bytes) + 1
         let columns = format.columns
         var scan = DelimitedParser.ScanResult(lines: 0, rows: 0, problem: nil)
-        let firstRow = rowStarts.count
-        if rowStarts.capacity < firstRow + rowsAtMost {  // geometrically: reserving exactly would copy every chunk
+        let firstRow = rows
+        if recordsRowStarts && rowStarts.capacity < firstRow + rowsAtMost {  // geometrically: reserving exactly would copy every chunk
             rowStarts.reserveCapacity(max(firstRow + rowsAtMost, 2 * rowStarts.capacity))
         }
         let values = [Double](unsafeUninitializedCapacity: rowsAtMost * columns) { values, written in
+            HugePages.advise(UnsafeMutableRawPointer(values.baseAddress), bytes: values.count * 8)
             scan = DelimitedParser.scanRows(bytes, format: format) { row, parsed, span in
                 let target = values.baseAddress! + row * columns
                 for column in 0..<columns { target[column] = parsed[column] }
-                rowStarts.append(offset + span.lowerBound)
+                if recordsRowStarts { rowStarts.append(offset + span.lowerBound) }
             }
             written = scan.rows * columns
         }
@@ -130,9 +159,10 @@ struct RangeRows {
     }
 
     /// The file bytes of rows `rows` (numbered within the range): from the first's start to the next row's start
-    /// (blank lines between included), or to the range's end.
+    /// (blank lines between included), or to the range's end. Needs the row starts recorded.
     func span(of rows: Range<Int>) -> Range<Int> {
-        rowStarts[rows.lowerBound]..<(rows.upperBound < rowStarts.count ? rowStarts[rows.upperBound] : end)
+        precondition(recordsRowStarts, "row starts were not recorded")
+        return rowStarts[rows.lowerBound]..<(rows.upperBound < rowStarts.count ? rowStarts[rows.upperBound] : end)
     }
 
     private static func firstNewline(in buffer: UnsafeMutableRawBufferPointer, from: Int, to: Int) -> Int? {

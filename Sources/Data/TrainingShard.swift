@@ -76,8 +76,8 @@ public struct TrainingShard: Sendable {
     }
 
     /// The shape a run would load from `path` with these `--rows` and `--val-rows`, by the rules a run follows: a
-    /// text file is read whole and validated in one process, as a one-rank run reads it, counting its rows and
-    /// keeping none; a binary file's header is read and checked; synthetic data are counted from their specification.
+    /// text file is read a chunk at a time and validated in one process, as a one-rank run reads it, counting its
+    /// rows and keeping none; a binary file's header is read and checked; synthetic data are counted from their specification.
     public static func shape(path: String, requestedRows: Int?, validationRows: Int) throws -> ShardShape {
         let available: Int
         let columns: Int
@@ -91,8 +91,14 @@ public struct TrainingShard: Sendable {
                 let header = try file.binaryHeader()
                 (available, columns) = (header.rows, header.columns)
             } else {
-                let counted = try DelimitedParser.parse(try file.read(from: 0, count: file.size), source: path) { _, _ in }
-                (available, columns) = (counted.rows, counted.columns)
+                guard let first = try file.firstLine() else {
+                    throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
+                }
+                let counted = try RangeRows.count(file, format: first.format)
+                if let problem = counted.problem {
+                    throw JobFailure(.invalidData, "data file '\(path)' line \(problem.line + 1): \(problem.problem)")
+                }
+                (available, columns) = (counted.rows, first.format.columns)
             }
             defaultRows = defaultTrainingRows
         }
