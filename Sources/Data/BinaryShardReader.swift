@@ -126,13 +126,22 @@ enum BinaryShardReader {
         }
     }
 
-    /// The index of the first value of `bytes` that is infinite or not a number, or nil: a branch-free count
-    /// first, which the compiler vectorises, and a search only when it finds one.
-    private static func firstNonFinite<Value: BinaryFloatingPoint>(_ bytes: UnsafeRawBufferPointer, as: Value.Type) -> Int? {
-        let values = UnsafeBufferPointer(
-            start: bytes.baseAddress?.assumingMemoryBound(to: Value.self), count: bytes.count / MemoryLayout<Value>.stride)
-        var nonFinite = 0
-        for value in values { nonFinite &+= value.isFinite ? 0 : 1 }
+    /// The index of the first value of `bytes` that is infinite or not a number (all exponent bits set), or nil:
+    /// a branch-free count over the bit patterns first, which the compiler vectorises, and a search only when it
+    /// finds one.
+    private static func firstNonFinite(_ bytes: UnsafeRawBufferPointer, as: Double.Type) -> Int? {
+        let values = bytes.bindMemory(to: Double.self)
+        let exponent: UInt64 = 0x7FF0_0000_0000_0000
+        var nonFinite: UInt64 = 0
+        for value in values { nonFinite &+= value.bitPattern & exponent == exponent ? 1 : 0 }
+        return nonFinite == 0 ? nil : values.firstIndex { !$0.isFinite }
+    }
+
+    private static func firstNonFinite(_ bytes: UnsafeRawBufferPointer, as: Float.Type) -> Int? {
+        let values = bytes.bindMemory(to: Float.self)
+        let exponent: UInt32 = 0x7F80_0000
+        var nonFinite: UInt32 = 0
+        for value in values { nonFinite &+= value.bitPattern & exponent == exponent ? 1 : 0 }
         return nonFinite == 0 ? nil : values.firstIndex { !$0.isFinite }
     }
 

@@ -74,4 +74,37 @@ struct TextChunkTests {
                     "\(failure.message)")
         }
     }
+
+    @Test("400 damaged airfoil files: info --shape's chunked count accepts, counts and refuses as the whole-file parser does")
+    func countAgreesWithParse() throws {
+        let original = Array(SharedData.bytes.prefix(4000))
+        var random = TestRandom(state: 77)
+        let path = try SharedData.temporaryDirectory().appendingPathComponent("damaged.dat").path
+        for _ in 0..<400 {
+            var bytes = original
+            for _ in 0...random.below(3) {
+                let at = random.below(bytes.count + 1)
+                switch random.below(6) {
+                case 0: bytes = Array(bytes.prefix(at))
+                case 1: bytes.insert(contentsOf: [0x0D], at: at)
+                case 2: bytes.insert(contentsOf: Array("\n \r\n\n".utf8), at: at)
+                case 3: bytes.insert(contentsOf: Array("x".utf8), at: at)
+                case 4: if at < bytes.count { bytes.remove(at: at) }
+                default: bytes.insert(0, at: at)
+                }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let whole = Result { try DelimitedParser.parse(bytes, source: path) { _, _ in }.rows }
+            let counted = Result {
+                try TrainingShard.shape(path: path, requestedRows: nil, validationRows: 0).trainingRows  // all: < 1500
+            }
+            switch (whole, counted) {
+            case (.success(let expected), .success(let found)): #expect(found == expected)
+            case (.failure(let expected as JobFailure), .failure(let found as JobFailure)):
+                #expect(found.message == expected.message)
+            default:
+                Issue.record("the whole-file parser gave \(whole), the chunked count \(counted)")
+            }
+        }
+    }
 }
