@@ -61,7 +61,9 @@ enum BinaryShardReader {
                         // beyond Float's range.
                         let written = UnsafeRawBufferPointer(start: inputs, count: kept.count * columns * 4)
                         let target = UnsafeRawBufferPointer(start: targets, count: kept.count * 4)
-                        if let index = firstNonFinite(written, as: Float.self) ?? firstNonFinite(target, as: Float.self).map({ $0 * columns + columns - 1 }) {
+                        if let index = firstNonFinite(written, exponent: floatExponent)
+                            ?? firstNonFinite(target, exponent: floatExponent).map({ $0 * columns + columns - 1 })
+                        {
                             throw damaged(file, "row \(kept.lowerBound + index / columns + 1) column \(index % columns + 1) "
                                 + "lies beyond Float's range once standardised by the header's statistics")
                         }
@@ -116,8 +118,8 @@ enum BinaryShardReader {
                 throw damaged(file, "block \(blockRows.lowerBound / header.rowsPerBlock) (rows \(blockRows.lowerBound + 1) "
                     + "to \(blockRows.upperBound)) fails its checksum")
             }
-            let nonFinite = header.element == .float64 ? firstNonFinite(block, as: Double.self)
-                : firstNonFinite(block, as: Float.self)
+            let nonFinite = header.element == .float64 ? firstNonFinite(block, exponent: doubleExponent)
+                : firstNonFinite(block, exponent: floatExponent)
             if let index = nonFinite {
                 throw damaged(file, "row \(blockRows.lowerBound + index / header.columns + 1) column "
                     + "\(index % header.columns + 1) is not a finite number")
@@ -126,24 +128,21 @@ enum BinaryShardReader {
         }
     }
 
-    /// The index of the first value of `bytes` that is infinite or not a number (all exponent bits set), or nil:
-    /// a branch-free count over the bit patterns first, which the compiler vectorises, and a search only when it
-    /// finds one.
-    private static func firstNonFinite(_ bytes: UnsafeRawBufferPointer, as: Double.Type) -> Int? {
-        let values = bytes.bindMemory(to: Double.self)
-        let exponent: UInt64 = 0x7FF0_0000_0000_0000
-        var nonFinite: UInt64 = 0
-        for value in values { nonFinite &+= value.bitPattern & exponent == exponent ? 1 : 0 }
-        return nonFinite == 0 ? nil : values.firstIndex { !$0.isFinite }
+    /// The index of the first value of `bytes` that is infinite or not a number (all its `exponent` bits set:
+    /// `Bits` is the values' bit pattern, UInt64 for Double, UInt32 for Float), or nil: a branch-free count
+    /// first, which the compiler vectorises, and a search only when it finds one.
+    private static func firstNonFinite<Bits: FixedWidthInteger & UnsignedInteger>(
+        _ bytes: UnsafeRawBufferPointer, exponent: Bits
+    ) -> Int? {
+        bytes.withMemoryRebound(to: Bits.self) { words in
+            var nonFinite: Bits = 0
+            for word in words { nonFinite &+= word & exponent == exponent ? 1 : 0 }
+            return nonFinite == 0 ? nil : words.firstIndex { $0 & exponent == exponent }
+        }
     }
 
-    private static func firstNonFinite(_ bytes: UnsafeRawBufferPointer, as: Float.Type) -> Int? {
-        let values = bytes.bindMemory(to: Float.self)
-        let exponent: UInt32 = 0x7F80_0000
-        var nonFinite: UInt32 = 0
-        for value in values { nonFinite &+= value.bitPattern & exponent == exponent ? 1 : 0 }
-        return nonFinite == 0 ? nil : values.firstIndex { !$0.isFinite }
-    }
+    private static let doubleExponent: UInt64 = 0x7FF0_0000_0000_0000
+    private static let floatExponent: UInt32 = 0x7F80_0000
 
     private static func damaged(_ file: DataFile, _ problem: String) -> JobFailure {
         JobFailure(.invalidData, "data file '\(file.path)' is damaged: \(problem)")
