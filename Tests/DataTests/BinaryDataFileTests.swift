@@ -88,12 +88,12 @@ struct BinaryDataFileTests {
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             return refusal(path)
         }
-        // A NaN written over a value, with the block's checksum and then the header's recomputed: only the
-        // finiteness check can see it.
-        func forged(row: Int, column: Int) -> (inout [UInt8]) -> Void {
+        // A value written over another, with the block's checksum and then the header's recomputed: only the checks
+        // of the values can see it.
+        func forged(row: Int, column: Int, value: Double) -> (inout [UInt8]) -> Void {
             { bytes in
                 let offset = header.headerBytes + (row * header.columns + column) * 8
-                withUnsafeBytes(of: Double.nan.bitPattern.littleEndian) { bytes.replaceSubrange(offset..<(offset + 8), with: $0) }
+                withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.replaceSubrange(offset..<(offset + 8), with: $0) }
                 var edited = header
                 let block = row / header.rowsPerBlock
                 let blockRows = header.rows(ofBlock: block)
@@ -110,7 +110,9 @@ struct BinaryDataFileTests {
             ("but the file has 4800177 bytes", { $0.append(0) }),
             ("is binary format version 2; this airfoil-dp reads version 1 (convert the data again, or update)", { $0[8] = 2 }),
             ("element type 3 is neither 1 (float64) nor 2 (float32)", { $0[12] = 3 }),
-            ("row 70001 column 4 is not a finite number", forged(row: 70_000, column: 3)),
+            ("row 70001 column 4 is not a finite number", forged(row: 70_000, column: 3, value: .nan)),
+            ("row 90001 column 6 lies beyond Float's range once standardised by the header's statistics",
+             forged(row: 90_000, column: 5, value: 1e300)),
         ]
         for (message, edit) in cases {
             let failure = try damaged(edit)
