@@ -18,12 +18,7 @@ enum FileShardReader {
                      collective: some Collective, admit: (ShardShape) throws -> Void) throws -> RawShard
     {
         let path = file.path
-        let first = try collective.agree { () -> (format: DelimitedParser.Format, values: [Double]) in
-            guard let first = try file.firstLine() else {
-                throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
-            }
-            return (first.format, first.values)
-        }
+        let first = try collective.agree { try file.firstRow() }
         let format = first.format
         let rank = collective.rank
         let ranks = collective.size
@@ -190,6 +185,15 @@ final class DataFile {
             bytes += chunk
             position += chunk.count
         }
+    }
+
+    /// The first row's format and values.
+    /// - Throws: ``JobFailure`` of kind `.invalidData` when the file has no row, or the row is not one.
+    func firstRow() throws -> (format: DelimitedParser.Format, values: [Double]) {
+        guard let first = try firstLine() else {
+            throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
+        }
+        return (first.format, first.values)
     }
 
     /// The first non-blank line's format and values, reading from the start until that line is complete.

@@ -91,9 +91,7 @@ public struct TrainingShard: Sendable {
                 let header = try file.binaryHeader()
                 (available, columns) = (header.rows, header.columns)
             } else {
-                guard let first = try file.firstLine() else {
-                    throw JobFailure(.invalidData, "data file '\(path)' is empty: it has no rows")
-                }
+                let first = try file.firstRow()
                 let counted = try RangeRows.count(file, format: first.format)
                 if let problem = counted.problem {
                     throw JobFailure(.invalidData, "data file '\(path)' line \(problem.line + 1): \(problem.problem)")
@@ -111,13 +109,7 @@ public struct TrainingShard: Sendable {
     public static func standardise(_ values: [Double], columns: Int, means: [Double], deviations: [Double])
         -> (inputs: [Float], targets: [Float])
     {
-        let standardisation = Standardisation(means: means, standardDeviations: deviations)
-        return values.withUnsafeBufferPointer { values in
-            trainerArrays(rows: values.count / columns, columns: columns) { inputs, targets in
-                standardisation.standardise(values.baseAddress!, rows: values.count / columns, columns: columns,
-                                            inputs: inputs, targets: targets)
-            }
-        }
+        standardise([values[...]], columns: columns, by: Standardisation(means: means, standardDeviations: deviations))
     }
 
     /// Standardises rows of raw values given in pieces that follow each other (each a whole number of rows).
