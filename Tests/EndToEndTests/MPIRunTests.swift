@@ -120,6 +120,7 @@ extension EndToEnd {
                   (["--global-batch", "2"] as [String], Int32(64)),
                   (["--preset", "nope"], Int32(64)),
                   (["--rows", "9999"], Int32(64)),
+                  (["--eval-rows", "0"], Int32(64)),
                   (["--log", "/nonexistent/dir/run.jsonl"], Int32(73)),
                   (["--data", "/nonexistent/airfoil.dat"], Int32(66)),
               ])
