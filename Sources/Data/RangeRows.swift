@@ -60,11 +60,13 @@ struct RangeRows {
     private static func forEachLines(
         of file: DataFile, start: Int, end: Int, _ body: (Slice<UnsafeRawBufferPointer>, Int) throws -> Void
     ) throws -> Int {
-        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkBytes, alignment: 64)
-        defer { buffer.deallocate() }
         // The buffer holds `filled` bytes of the file from `offset`; `position` is the next byte to read. Past the
-        // range's end (`extending`), small reads look for the end of the line that crosses it.
+        // range's end (`extending`), small reads look for the end of the line that crosses it. A range smaller
+        // than a chunk gets a buffer of its size (it grows if a line needs more).
         let readStart = max(start - 1, 0)
+        var buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: min(Self.chunkBytes, end - readStart + 1), alignment: 64)
+        defer { buffer.deallocate() }
         var (offset, filled, position) = (readStart, 0, readStart)
         var extending = false
         var finished = false
