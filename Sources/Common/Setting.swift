@@ -44,16 +44,19 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case modelFile = "model_file"
     case predictionsPath = "predictions_path"
 
-    private static let spelling = Mutex<@Sendable (Setting) -> String>({ $0.rawValue })
+    /// Every setting's spelling, computed once when it is set: a lookup allocates nothing, where calling a stored
+    /// closure took a reabstraction context each time (libFuzzer saw one per data file opened).
+    private static let spelling = Mutex<[Setting: String]>(
+        Dictionary(uniqueKeysWithValues: allCases.map { ($0, $0.rawValue) }))
 
     /// Makes every later message spell settings with `spelling` (the command line's flags).
-    public static func spell(with spelling: @escaping @Sendable (Setting) -> String) {
-        self.spelling.withLock { $0 = spelling }
+    public static func spell(with spelling: @Sendable (Setting) -> String) {
+        let table = Dictionary(uniqueKeysWithValues: allCases.map { ($0, spelling($0)) })
+        self.spelling.withLock { $0 = table }
     }
 
     /// The setting as messages spell it now.
     public var description: String {
-        let spell = Self.spelling.withLock { $0 }
-        return spell(self)
+        Self.spelling.withLock { $0[self]! }
     }
 }
