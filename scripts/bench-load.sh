@@ -213,7 +213,8 @@ if [[ -n "$out" ]]; then
         echo "files are the same table after \`airfoil-dp convert\` (float64: the parsed values; float32: the standardised"
         echo "values, half the size): each rank reads its rows, verifies every block's checksum and that every value is"
         echo "finite, and standardises them. A rank's MB/s is its share of the file read per second (python: one process,"
-        echo "pyarrow's threads counted as one)."
+        echo "pyarrow's threads counted as one). Compare readers within one run: on a shared virtual machine a whole run can"
+        echo "move by a third from one hour to the next."
         echo
         echo "$report"
         if [[ -n "$memory_report" ]]; then
