@@ -44,16 +44,15 @@ public final class RunLog: Sendable {
         }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         wasEmpty = status.st_size == 0
+        // Every stored property is set from here on, so a throw runs deinit, which closes the descriptor: closing
+        // it here too closed it twice, and the second close could take a descriptor another thread had just opened.
         guard !continuing else { return }
         if status.st_size > 0 && !overwrite {
-            close(descriptor)
             throw JobFailure(.output, "the run log '\(path)' already holds a run: give \(Setting.overwriteLog) to replace it, "
                 + "or \(Setting.resumePath) CHECKPOINT to continue it")
         }
         guard ftruncate(descriptor, 0) == 0 else {
-            let failure = SystemError()
-            close(descriptor)
-            throw JobFailure(.output, "cannot empty the run log '\(path)': \(failure.reason)")
+            throw JobFailure(.output, "cannot empty the run log '\(path)': \(SystemError().reason)")
         }
     }
 

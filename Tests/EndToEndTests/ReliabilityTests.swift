@@ -151,6 +151,25 @@ extension EndToEnd {
             #expect(end?["step"] as? Int == 0)
         }
 
+        @Test("no descriptor is closed twice, refused runs included (a second close can take another thread's file)")
+        func noDoubleClose() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let trace = folder.appendingPathComponent("trace").path
+            let log = folder.appendingPathComponent("run.jsonl").path
+            try "{}\n".write(toFile: log, atomically: true, encoding: .utf8)
+            for (command, status) in [
+                (["--data", SharedData.path, "--epochs", "1", "--quiet", "--log", log], Int32(73)),  // holds a run
+                (["--data", SharedData.path, "--epochs", "1", "--quiet", "--log", log, "--overwrite"], 0),
+            ] {
+                let result = try Launcher.runCommand(
+                    ["strace", "-f", "-qq", "-e", "trace=close", "-o", trace, Launcher.binary] + command)
+                #expect(result.status == status, "\(result.standardError)")
+                let lines = (try String(contentsOfFile: trace, encoding: .utf8)).split(separator: "\n")
+                #expect(!lines.isEmpty && !lines.contains { $0.contains("EBADF") },
+                        "\(lines.filter { $0.contains("EBADF") })")
+            }
+        }
+
         @Test("a file written in place (fetched data, checkpoint, model file) is renamed, then its folder synced")
         func folderSyncedAfterRename() throws {
             let folder = try SharedData.temporaryDirectory()
