@@ -8,12 +8,17 @@
 /// AVX-512's 32 registers), else 16; the last columns short of 16 go through `edgeSliver`, a zero-padded copy of
 /// their `depth x 16` block of `B` (`depth * 16` floats of scratch). Rows past `m` in the last tile repeat row 0
 /// and are not stored, so nothing is read out of bounds.
+///
+/// With `rowInvariant` a row left alone (a product of one row, or the last of the six-row tiles) goes through the
+/// four-row tile rather than ``directRow``'s split sums: every element of `C` is then one chain of multiply-adds
+/// over the depth in order, so a row's bits depend on that row and `B` alone, never on the batch around it
+/// (`--reproducible`).
 @inlinable @inline(__always)
 public func directProduct<Arithmetic: VectorArithmetic>(
     wide: Bool, m: Int, n: Int, k: Int, alpha: Float,
     a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, edgeSliver: UnsafeMutablePointer<Float>,
-    _ arithmetic: Arithmetic.Type
+    rowInvariant: Bool, _ arithmetic: Arithmetic.Type
 ) {
     if k <= (wide ? 6 : 1) && n % 16 == 0 {
         directShallowProduct(m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride,
@@ -24,13 +29,15 @@ public func directProduct<Arithmetic: VectorArithmetic>(
     if wide {
         while n - column >= 64 {
             directRows6x64(m: m, depth: k, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b + column,
-                           ldb: ldb, c: c + column, ldc: ldc, alpha: alpha, beta: beta, arithmetic)
+                           ldb: ldb, c: c + column, ldc: ldc, alpha: alpha, beta: beta, rowInvariant: rowInvariant,
+                           arithmetic)
             column += 64
         }
     }
     while n - column >= 16 {
         directRows6x16(m: m, depth: k, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b + column,
-                       ldb: ldb, c: c + column, ldc: ldc, alpha: alpha, beta: beta, columns: 16, arithmetic)
+                       ldb: ldb, c: c + column, ldc: ldc, alpha: alpha, beta: beta, columns: 16,
+                       rowInvariant: rowInvariant, arithmetic)
         column += 16
     }
     guard column < n else { return }
@@ -41,7 +48,8 @@ public func directProduct<Arithmetic: VectorArithmetic>(
         (target + remaining).update(repeating: 0, count: 16 - remaining)
     }
     directRows6x16(m: m, depth: k, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: edgeSliver, ldb: 16,
-                   c: c + column, ldc: ldc, alpha: alpha, beta: beta, columns: remaining, arithmetic)
+                   c: c + column, ldc: ldc, alpha: alpha, beta: beta, columns: remaining, rowInvariant: rowInvariant,
+                   arithmetic)
 }
 
 /// A product of at most six depth steps (one with 16 vector registers), `C = alpha * op(A) B + beta * C`: the weight
@@ -182,7 +190,7 @@ func storeSum(
     line.storeBytes(of: value, toByteOffset: byteOffset, as: SIMD16<Float>.self)
 }
 
-/// A block of 64 columns of ``directProduct(wide:m:n:k:alpha:a:aRowStride:aDepthStride:b:ldb:beta:c:ldc:edgeSliver:_:)``
+/// A block of 64 columns of ``directProduct(wide:m:n:k:alpha:a:aRowStride:aDepthStride:b:ldb:beta:c:ldc:edgeSliver:rowInvariant:_:)``
 /// down all `m` rows, six at a time (a last single row by ``directRow``). Each block shape is a function of its
 /// own, kept out of line (still specialised and compiled for each instruction set) so that its loop has the
 /// registers to itself: inlined into one function, the tiles spilled their loop counters and ran at a third of the
@@ -190,11 +198,12 @@ func storeSum(
 @inlinable @inline(never)
 func directRows6x64<Arithmetic: VectorArithmetic>(
     m: Int, depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int, b: UnsafePointer<Float>,
-    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float, _: Arithmetic.Type
+    ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float, rowInvariant: Bool,
+    _: Arithmetic.Type
 ) {
     for row in stride(from: 0, to: m, by: 6) {
         let rows = min(6, m - row)
-        if rows == 1 {
+        if rows == 1 && !rowInvariant {
             directRow(vectors: 4, depth: depth, a: a + row * aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb,
                       c: c + row * ldc, alpha: alpha, beta: beta, columns: 64, Arithmetic.self)
         } else if rows <= 4 {
@@ -209,16 +218,17 @@ func directRows6x64<Arithmetic: VectorArithmetic>(
     }
 }
 
-/// A block of 16 columns (`columns` of them stored) down all `m` rows: as ``directRows6x64``.
+/// A block of 16 columns (`columns` of them stored) down all `m` rows: as ``directRows6x64``. With `rowInvariant`
+/// a row left alone takes the four-row tile (see ``directProduct(wide:m:n:k:alpha:a:aRowStride:aDepthStride:b:ldb:beta:c:ldc:edgeSliver:rowInvariant:_:)``).
 @inlinable @inline(never)
 func directRows6x16<Arithmetic: VectorArithmetic>(
     m: Int, depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int, b: UnsafePointer<Float>,
     ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float, columns: Int,
-    _: Arithmetic.Type
+    rowInvariant: Bool, _: Arithmetic.Type
 ) {
     for row in stride(from: 0, to: m, by: 6) {
         let rows = min(6, m - row)
-        if rows == 1 {
+        if rows == 1 && !rowInvariant {
             directRow(vectors: 1, depth: depth, a: a + row * aRowStride, aDepthStride: aDepthStride, b: b, ldb: ldb,
                       c: c + row * ldc, alpha: alpha, beta: beta, columns: columns, Arithmetic.self)
         } else if rows <= 4 {

@@ -17,21 +17,31 @@
 public final class GEMM {
     /// The kernels and block sizes this instance uses.
     public let kernels: KernelSet
+    /// Whether each row of `C` must be the same bits whatever the other rows of the product (`--reproducible`).
+    /// The paths above choose by shape, and their orders of summation differ (a row left alone by the tiles splits
+    /// its depth in two sums, a few rows against `B^T` are dot products, large shapes are blocked), so a row's last
+    /// bits can depend on how many rows came with it. In this mode a product with `A` as stored always takes the
+    /// direct tiles, whose every element is one chain of multiply-adds over the depth in order, and a product with
+    /// one column the dot product of each row: a row's result is then a function of that row and `B` alone.
+    public let rowInvariant: Bool
 
     private var packedA = PackingBuffer()
     private var packedB = PackingBuffer()
     private var vectorScratch = PackingBuffer()
 
-    /// Creates a GEMM with empty packing buffers, running `kernels` (by default the set chosen at start-up).
-    public init(kernels: KernelSet = .active) {
+    /// Creates a GEMM with empty packing buffers, running `kernels` (by default the set chosen at start-up), row
+    /// invariant or not (``rowInvariant``).
+    public init(kernels: KernelSet = .active, rowInvariant: Bool = false) {
         self.kernels = kernels
+        self.rowInvariant = rowInvariant
     }
 
     /// Computes `C = alpha * op(A) * op(B) + beta * C`.
     ///
     /// All matrices are row-major. `op(A)` is `m x k`: stored `m x k` with row stride `lda` when `transA` is
     /// `.none`, stored `k x m` when `.transposed`; likewise `op(B)` is `k x n`. `C` is `m x n` with row stride
-    /// `ldc`. When `beta` is 0, `C` is not read (it may hold NaN). Any size, including 0, is accepted.
+    /// `ldc`. When `beta` is 0, `C` is not read (it may hold NaN). Any size, including 0, is accepted; a
+    /// ``rowInvariant`` instance takes `A` as stored only.
     public func multiply(
         _ transA: Transpose, _ transB: Transpose,
         m: Int, n: Int, k: Int,
@@ -46,11 +56,17 @@ public final class GEMM {
             scale(c, rows: m, columns: n, ldc: ldc, by: beta)
             return
         }
+        precondition(!rowInvariant || transA == .none, "a row-invariant product reads A as stored")
         if n == 1 {
             let incX = transB == .none ? ldb : 1
             MatrixVector.multiply(
                 transA, rows: m, depth: k, alpha: alpha, a: a, lda: lda, x: b, incX: incX,
                 beta: beta, y: c, incY: ldc, scratch: &vectorScratch, kernels: kernels)
+            return
+        }
+        if rowInvariant {
+            direct(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c,
+                   ldc: ldc)
             return
         }
         if m == 1 && k * n > Self.l1DirectLimit {
@@ -91,7 +107,7 @@ public final class GEMM {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        if transB == .transposed && transA == .none && m <= Self.dotProductRows && k >= 16 {
+        if transB == .transposed && transA == .none && m <= Self.dotProductRows && k >= 16 && !rowInvariant {
             kernels.transposedProduct(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
@@ -105,7 +121,7 @@ public final class GEMM {
             rowStrideOfB = n
         }
         kernels.directProduct(m, n, k, alpha, a, transA == .none ? lda : 1, transA == .none ? 1 : lda, rowsOfB,
-                              rowStrideOfB, beta, c, ldc, edgeSliver)
+                              rowStrideOfB, beta, c, ldc, edgeSliver, rowInvariant)
     }
 
     private func blocked(

@@ -46,10 +46,22 @@ public struct KernelSet: Sendable {
         UnsafeMutablePointer<Float>, Int
     ) -> Void
     /// The packing-free product for small shapes (`KernelCore.directProduct`): m, n, k, alpha, A, A's row and depth
-    /// strides, B, ldb, beta, C, ldc, `16 k` floats of scratch.
+    /// strides, B, ldb, beta, C, ldc, `16 k` floats of scratch, whether rows must not depend on their batch.
     let directProduct: @Sendable (
         Int, Int, Int, Float, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, Float,
-        UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>
+        UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>, Bool
+    ) -> Void
+    /// `--reproducible`'s integer sums of rounded products (`KernelCore.fixedPointOuterSum`): rows, left, its row
+    /// stride and count, right, its row stride and count, sums, their strides along left and right.
+    public let fixedPointOuterSum: @Sendable (
+        Int, UnsafePointer<Double>, Int, Int, UnsafePointer<Double>, Int, Int, UnsafeMutablePointer<Int64>, Int, Int
+    ) -> Void
+    /// The linear model's gradient in `--reproducible`'s integers (`KernelCore.linearFixedPointGradient`): columns,
+    /// column stride, width, targets, count, weights, the inputs' and residuals' scales, sums, `width` vectors of
+    /// scratch.
+    public let linearFixedPointGradient: @Sendable (
+        UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, UnsafePointer<Float>, Double, Double,
+        UnsafeMutablePointer<Int64>, UnsafeMutablePointer<SIMD8<Int64>>
     ) -> Void
     /// `A B^T` for few rows of `A` by dot products (`KernelCore.transposedProduct`): m, n, k, alpha, A, lda, B, ldb,
     /// beta, C, ldc.
@@ -90,7 +102,17 @@ public struct KernelSet: Sendable {
                 },
                 directProduct: {
                     AVX512Kernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
-                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
+                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12, rowInvariant: $13)
+                },
+                fixedPointOuterSum: {
+                    AVX512Kernels.fixedPointOuterSum(rows: $0, left: $1, leftStride: $2, leftCount: $3, right: $4,
+                                           rightStride: $5, rightCount: $6, sums: $7, sumsLeftStride: $8,
+                                           sumsRightStride: $9)
+                },
+                linearFixedPointGradient: {
+                    AVX512Kernels.linearFixedPointGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4,
+                                                 weights: $5, inputScale: $6, residualScale: $7, sums: $8,
+                                                 accumulators: $9)
                 },
                 transposedProduct: {
                     AVX512Kernels.transposedProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, lda: $5, b: $6, ldb: $7, beta: $8,
@@ -129,7 +151,17 @@ public struct KernelSet: Sendable {
                 },
                 directProduct: {
                     AVX2Kernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
-                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
+                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12, rowInvariant: $13)
+                },
+                fixedPointOuterSum: {
+                    AVX2Kernels.fixedPointOuterSum(rows: $0, left: $1, leftStride: $2, leftCount: $3, right: $4,
+                                           rightStride: $5, rightCount: $6, sums: $7, sumsLeftStride: $8,
+                                           sumsRightStride: $9)
+                },
+                linearFixedPointGradient: {
+                    AVX2Kernels.linearFixedPointGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4,
+                                                 weights: $5, inputScale: $6, residualScale: $7, sums: $8,
+                                                 accumulators: $9)
                 },
                 transposedProduct: {
                     AVX2Kernels.transposedProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, lda: $5, b: $6, ldb: $7, beta: $8,
@@ -160,7 +192,17 @@ public struct KernelSet: Sendable {
                 },
                 directProduct: {
                     PortableKernels.directProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, aRowStride: $5, aDepthStride: $6, b: $7,
-                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12)
+                                      ldb: $8, beta: $9, c: $10, ldc: $11, edgeSliver: $12, rowInvariant: $13)
+                },
+                fixedPointOuterSum: {
+                    PortableKernels.fixedPointOuterSum(rows: $0, left: $1, leftStride: $2, leftCount: $3, right: $4,
+                                           rightStride: $5, rightCount: $6, sums: $7, sumsLeftStride: $8,
+                                           sumsRightStride: $9)
+                },
+                linearFixedPointGradient: {
+                    PortableKernels.linearFixedPointGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4,
+                                                 weights: $5, inputScale: $6, residualScale: $7, sums: $8,
+                                                 accumulators: $9)
                 },
                 transposedProduct: {
                     PortableKernels.transposedProduct(m: $0, n: $1, k: $2, alpha: $3, a: $4, lda: $5, b: $6, ldb: $7, beta: $8,

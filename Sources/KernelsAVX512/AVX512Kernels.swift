@@ -56,11 +56,11 @@ public enum AVX512Kernels {
     public static func directProduct(
         m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-        edgeSliver: UnsafeMutablePointer<Float>
+        edgeSliver: UnsafeMutablePointer<Float>, rowInvariant: Bool
     ) {
         KernelCore.directProduct(
             wide: true, m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b,
-            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, AVX512Arithmetic.self)
+            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, rowInvariant: rowInvariant, AVX512Arithmetic.self)
     }
 
     /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`).
@@ -71,6 +71,29 @@ public enum AVX512Kernels {
         KernelCore.transposedProduct(
             wide: true, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
             AVX512Arithmetic.self)
+    }
+
+    /// `--reproducible`'s integer sums of products (`KernelCore.fixedPointOuterSum`).
+    public static func fixedPointOuterSum(
+        rows: Int, left: UnsafePointer<Double>, leftStride: Int, leftCount: Int, right: UnsafePointer<Double>,
+        rightStride: Int, rightCount: Int, sums: UnsafeMutablePointer<Int64>, sumsLeftStride: Int, sumsRightStride: Int
+    ) {
+        KernelCore.fixedPointOuterSum(
+            rows: rows, left: left, leftStride: leftStride, leftCount: leftCount, right: right, rightStride: rightStride,
+            rightCount: rightCount, sums: sums, sumsLeftStride: sumsLeftStride, sumsRightStride: sumsRightStride,
+            AVX512Arithmetic.self)
+    }
+
+    /// The linear model's gradient in `--reproducible`'s integers (`KernelCore.linearFixedPointGradient`).
+    public static func linearFixedPointGradient(
+        columns: UnsafePointer<Float>, columnStride: Int, width: Int, targets: UnsafePointer<Float>, count: Int,
+        weights: UnsafePointer<Float>, inputScale: Double, residualScale: Double, sums: UnsafeMutablePointer<Int64>,
+        accumulators: UnsafeMutablePointer<SIMD8<Int64>>
+    ) {
+        KernelCore.linearFixedPointGradient(
+            columns: columns, columnStride: columnStride, width: width, targets: targets, count: count,
+            weights: weights, inputScale: inputScale, residualScale: residualScale, sums: sums,
+            accumulators: accumulators, AVX512Arithmetic.self)
     }
 
     public static func linearGradient(
@@ -115,6 +138,11 @@ enum AVX512Arithmetic: VectorArithmetic {
 
     @inline(__always)
     static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+        c.addingProduct(a, b)
+    }
+
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD8<Double>, _ b: SIMD8<Double>, _ c: SIMD8<Double>) -> SIMD8<Double> {
         c.addingProduct(a, b)
     }
 }

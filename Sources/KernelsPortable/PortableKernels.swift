@@ -37,11 +37,11 @@ public enum PortableKernels {
     public static func directProduct(
         m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-        edgeSliver: UnsafeMutablePointer<Float>
+        edgeSliver: UnsafeMutablePointer<Float>, rowInvariant: Bool
     ) {
         KernelCore.directProduct(
             wide: false, m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride, aDepthStride: aDepthStride, b: b,
-            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, PortableArithmetic.self)
+            ldb: ldb, beta: beta, c: c, ldc: ldc, edgeSliver: edgeSliver, rowInvariant: rowInvariant, PortableArithmetic.self)
     }
 
     /// `A B^T` for few rows of `A`, by dot products along the depth (`KernelCore.transposedProduct`), one row by eight columns.
@@ -52,6 +52,29 @@ public enum PortableKernels {
         KernelCore.transposedProduct(
             wide: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
             PortableArithmetic.self)
+    }
+
+    /// `--reproducible`'s integer sums of products (`KernelCore.fixedPointOuterSum`).
+    public static func fixedPointOuterSum(
+        rows: Int, left: UnsafePointer<Double>, leftStride: Int, leftCount: Int, right: UnsafePointer<Double>,
+        rightStride: Int, rightCount: Int, sums: UnsafeMutablePointer<Int64>, sumsLeftStride: Int, sumsRightStride: Int
+    ) {
+        KernelCore.fixedPointOuterSum(
+            rows: rows, left: left, leftStride: leftStride, leftCount: leftCount, right: right, rightStride: rightStride,
+            rightCount: rightCount, sums: sums, sumsLeftStride: sumsLeftStride, sumsRightStride: sumsRightStride,
+            PortableArithmetic.self)
+    }
+
+    /// The linear model's gradient in `--reproducible`'s integers (`KernelCore.linearFixedPointGradient`).
+    public static func linearFixedPointGradient(
+        columns: UnsafePointer<Float>, columnStride: Int, width: Int, targets: UnsafePointer<Float>, count: Int,
+        weights: UnsafePointer<Float>, inputScale: Double, residualScale: Double, sums: UnsafeMutablePointer<Int64>,
+        accumulators: UnsafeMutablePointer<SIMD8<Int64>>
+    ) {
+        KernelCore.linearFixedPointGradient(
+            columns: columns, columnStride: columnStride, width: width, targets: targets, count: count,
+            weights: weights, inputScale: inputScale, residualScale: residualScale, sums: sums,
+            accumulators: accumulators, PortableArithmetic.self)
     }
 
     public static func linearGradient(
@@ -98,6 +121,15 @@ enum PortableArithmetic: VectorArithmetic {
 
     @inline(__always)
     static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+        #if arch(arm64)
+        c.addingProduct(a, b)
+        #else
+        a * b + c
+        #endif
+    }
+
+    @inline(__always)
+    static func multiplyAdd(_ a: SIMD8<Double>, _ b: SIMD8<Double>, _ c: SIMD8<Double>) -> SIMD8<Double> {
         #if arch(arm64)
         c.addingProduct(a, b)
         #else

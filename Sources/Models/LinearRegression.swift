@@ -12,6 +12,8 @@ public final class LinearRegression: Model {
     private let residuals: UnsafeMutableBufferPointer<Float>
     /// Scratch of the fused gradient kernel: one vector per input.
     private let accumulators: UnsafeMutablePointer<SIMD16<Float>>
+    /// Scratch of `--reproducible`'s fused kernel: one vector per input.
+    private let integerAccumulators: UnsafeMutablePointer<SIMD8<Int64>>
     private let gemm: GEMM
     private let kernels: KernelSet
 
@@ -21,11 +23,16 @@ public final class LinearRegression: Model {
     ///   - inputWidth: features plus one (the bias input).
     ///   - maxRows: the most rows any call will pass; scratch space is allocated once for them.
     ///   - kernels: the instruction set's kernels (by default the set chosen at start-up).
-    public init(inputWidth: Int, maxRows: Int, seed: UInt64, kernels: KernelSet = .active) {
+    ///   - rowInvariant: whether predictions must not depend on the batch around a row (`GEMM.rowInvariant`).
+    public init(
+        inputWidth: Int, maxRows: Int, seed: UInt64, kernels: KernelSet = .active, rowInvariant: Bool = false
+    ) {
         self.kernels = kernels
-        gemm = GEMM(kernels: kernels)
+        gemm = GEMM(kernels: kernels, rowInvariant: rowInvariant)
         accumulators = .allocate(capacity: inputWidth)
         accumulators.initialize(repeating: SIMD16(), count: inputWidth)
+        integerAccumulators = .allocate(capacity: inputWidth)
+        integerAccumulators.initialize(repeating: SIMD8(), count: inputWidth)
         var generator = SeededGenerator(seed: seed, stream: 0)
         parameters = .allocate(capacity: inputWidth)
         for index in 0..<inputWidth {
@@ -39,6 +46,7 @@ public final class LinearRegression: Model {
         parameters.deallocate()
         residuals.deallocate()
         accumulators.deallocate()
+        integerAccumulators.deallocate()
     }
 
     /// The width of an input row (features and bias input).
@@ -72,19 +80,45 @@ public final class LinearRegression: Model {
                       beta: 0, c: gradient, ldc: 1)
     }
 
-    public func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double {
-        var total = 0.0
-        var start = 0
-        while start < count {
-            let rows = min(maxRows, count - start)
-            computeResiduals(inputs: inputs + start * inputWidth, targets: targets + start, count: rows)
-            for index in 0..<rows {
-                let error = Double(residuals[index])
-                total += error * error
-            }
-            start += rows
+    public var parameterBlocks: [Range<Int>] { [0..<inputWidth] }
+
+    /// One block: the inputs times the residual `x . w - y`, bounded by `sum_f |x_f| |w_f|` plus the largest target.
+    public func fixedPointScales(
+        inputBounds: UnsafePointer<Double>, targetBound: Double, rows: Int,
+        into scales: UnsafeMutablePointer<FixedPointScale>
+    ) -> Bool {
+        var inputBound = 0.0
+        var residualBound = targetBound
+        for feature in 0..<inputWidth {
+            inputBound = max(inputBound, inputBounds[feature])
+            residualBound += inputBounds[feature] * Double(parameters[feature].magnitude)
         }
-        return total / 2
+        guard let scale = FixedPointScale(activationBound: inputBound, deltaBound: residualBound, rows: rows) else {
+            return false
+        }
+        scales[0] = scale
+        return true
+    }
+
+    /// By columns only: the fused kernel forms eight residuals in Float, one multiply-add per feature in order
+    /// (whatever their lanes), and adds their rounded products with the inputs to the sums.
+    public func accumulateFixedPointGradient(
+        _ batch: Batch, scales: UnsafePointer<FixedPointScale>, into sums: UnsafeMutablePointer<Int64>
+    ) {
+        precondition(batch.layout == .columns, "the linear model's integer gradient reads batches by columns")
+        kernels.linearFixedPointGradient(
+            batch.inputs, batch.stride, inputWidth, batch.targets, batch.count, parameters.baseAddress!,
+            scales[0].activationScale, scales[0].deltaScale, sums, integerAccumulators)
+    }
+
+    public func squaredErrors(
+        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int, into losses: UnsafeMutablePointer<Double>
+    ) {
+        computeResiduals(inputs: inputs, targets: targets, count: count)
+        for index in 0..<count {
+            let error = Double(residuals[index])
+            losses[index] = error * error / 2
+        }
     }
 
     public func predict(inputs: UnsafePointer<Float>, count: Int, into predictions: UnsafeMutablePointer<Float>) {

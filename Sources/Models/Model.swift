@@ -23,13 +23,51 @@ public protocol Model: AnyObject {
     /// Writes the predictions (standardised units) of `count` rows into `predictions`.
     func predict(inputs: UnsafePointer<Float>, count: Int, into predictions: UnsafeMutablePointer<Float>)
 
-    /// The sum over `count` rows (any number: taken ``maxRows`` at a time) of `(y_hat - y)^2 / 2`, in Double.
-    func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double
+    /// Writes each of `count` rows' (at most ``maxRows``) loss `(y_hat - y)^2 / 2`, in Double, into `losses`.
+    func squaredErrors(
+        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int, into losses: UnsafeMutablePointer<Double>)
+
+    // `--reproducible`'s gradient: each row's terms rounded to integers at a scale every rank knows before the
+    // step, summed as integers (FixedPointScale). A model made row-invariant computes a row's forward and backward
+    // values from that row and the parameters alone, so a row's terms are the same bits in any batch.
+
+    /// The blocks of ``parameters`` whose gradient terms share a scale (a layer's weights and bias), in order.
+    var parameterBlocks: [Range<Int>] { get }
+
+    /// Writes each block's scale for sums of at most `rows` rows, from the largest magnitude of each input column
+    /// over the training rows (``inputWidth`` values, the bias input's 1 last) and of any target: the same on every
+    /// rank, since it depends on the parameters and those global bounds alone. Returns false, when a bound is not
+    /// finite (the parameters have diverged).
+    func fixedPointScales(
+        inputBounds: UnsafePointer<Double>, targetBound: Double, rows: Int,
+        into scales: UnsafeMutablePointer<FixedPointScale>
+    ) -> Bool
+
+    /// Adds the batch's gradient terms (in the model's ``gatherLayout``, any number of rows), each rounded at its
+    /// block's scale, to `sums` (one Int64 per parameter): integer sums, so the batch may be split in any way.
+    func accumulateFixedPointGradient(
+        _ batch: Batch, scales: UnsafePointer<FixedPointScale>, into sums: UnsafeMutablePointer<Int64>)
 }
 
 extension Model {
     /// A copy of the parameters.
     public var parameterValues: [Float] { Array(parameters) }
+
+    /// The sum over `count` rows (any number: taken ``maxRows`` at a time) of `(y_hat - y)^2 / 2`, in Double.
+    public func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: min(maxRows, max(count, 1))) { losses in
+            var total = 0.0
+            var start = 0
+            while start < count {
+                let rows = min(losses.count, count - start)
+                squaredErrors(inputs: inputs + start * inputWidth, targets: targets + start, count: rows,
+                              into: losses.baseAddress!)
+                for row in 0..<rows { total += losses[row] }
+                start += rows
+            }
+            return total
+        }
+    }
 
     /// The gradient of `count` rows stored one after the other (``Batch/rows(_:width:targets:count:)``).
     public func accumulateGradient(

@@ -45,14 +45,18 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         return zip(widths, widths.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
     }
 
-    /// Builds the model with parameters initialised from `seed` (the same on every rank), computing with `kernels`.
-    public func make(features: Int, maxRows: Int, seed: UInt64, kernels: KernelSet = .active) -> any Model {
+    /// Builds the model with parameters initialised from `seed` (the same on every rank), computing with `kernels`
+    /// (row-invariant ones for `--reproducible`: see `GEMM.rowInvariant`).
+    public func make(
+        features: Int, maxRows: Int, seed: UInt64, kernels: KernelSet = .active, rowInvariant: Bool = false
+    ) -> any Model {
         switch kind {
         case .linear:
-            LinearRegression(inputWidth: features + 1, maxRows: maxRows, seed: seed, kernels: kernels)
+            LinearRegression(inputWidth: features + 1, maxRows: maxRows, seed: seed, kernels: kernels,
+                             rowInvariant: rowInvariant)
         case .mlp:
             MultilayerPerceptron(widths: widths(features: features), activation: activation, maxRows: maxRows,
-                                 seed: seed, kernels: kernels)
+                                 seed: seed, kernels: kernels, rowInvariant: rowInvariant)
         }
     }
 

@@ -19,7 +19,8 @@ import Darwin
 ///
 /// Each row's results are computed from that row and the parameters alone: the GEMM computes every output element
 /// from one row of its left operand. Their last bits can depend on the batch's size (a row the six-row tiles leave
-/// over sums its depth in two interleaved halves), which is why `--reproducible` calls the model one row at a time.
+/// over sums its depth in two interleaved halves), unless the model is made row-invariant (`GEMM.rowInvariant`), as
+/// `--reproducible` makes it.
 public final class MultilayerPerceptron: Model {
     public let parameters: UnsafeMutableBufferPointer<Float>
     public let maxRows: Int
@@ -38,12 +39,24 @@ public final class MultilayerPerceptron: Model {
     /// The output column: predictions, then residuals.
     private let output: UnsafeMutableBufferPointer<Float>
     private let gemm: GEMM
+    /// `--reproducible`'s bounds: each layer's input activations (its bias input included), one after the other,
+    /// and two vectors of deltas as wide as the widest layer.
+    private let activationBounds: UnsafeMutableBufferPointer<Double>
+    private let activationBoundOffsets: [Int]
+    private let deltaBounds: UnsafeMutableBufferPointer<Double>
+    private let lowerDeltaBounds: UnsafeMutableBufferPointer<Double>
+    /// `--reproducible`'s products' two sides as scaled Doubles, allocated on first use (``integerScratchRows`` rows
+    /// of the widest layer plus its bias input, rounded up to eight for the kernel's vectors).
+    private var integerScratch: (left: UnsafeMutableBufferPointer<Double>, right: UnsafeMutableBufferPointer<Double>)?
 
     /// Creates the network with PyTorch's default initialisation for linear layers: weights and biases uniform in
     /// `+-1/sqrt(in)`, drawn from `seed` layer by layer (the same on every rank).
-    public init(widths: [Int], activation: Activation, maxRows: Int, seed: UInt64, kernels: KernelSet = .active) {
+    public init(
+        widths: [Int], activation: Activation, maxRows: Int, seed: UInt64, kernels: KernelSet = .active,
+        rowInvariant: Bool = false
+    ) {
         precondition(widths.count >= 2 && widths.allSatisfy { $0 > 0 })
-        gemm = GEMM(kernels: kernels)
+        gemm = GEMM(kernels: kernels, rowInvariant: rowInvariant)
         self.widths = widths
         self.activation = activation
         self.maxRows = max(maxRows, 1)
@@ -75,6 +88,13 @@ public final class MultilayerPerceptron: Model {
         }
         output = .allocateLineAligned(count: rows)
         output.initialize(repeating: 0)
+        activationBoundOffsets = widths.dropLast().reduce(into: [0]) { $0.append($0.last! + $1 + 1) }
+        activationBounds = .allocate(capacity: activationBoundOffsets.last!)
+        activationBounds.initialize(repeating: 0)
+        deltaBounds = .allocate(capacity: widths.max()!)
+        deltaBounds.initialize(repeating: 0)
+        lowerDeltaBounds = .allocate(capacity: widths.max()!)
+        lowerDeltaBounds.initialize(repeating: 0)
     }
 
     deinit {
@@ -82,6 +102,11 @@ public final class MultilayerPerceptron: Model {
         hiddenOutputs.forEach { $0.deallocateLineAligned() }
         hiddenDeltas.forEach { $0.deallocateLineAligned() }
         output.deallocateLineAligned()
+        activationBounds.deallocate()
+        deltaBounds.deallocate()
+        lowerDeltaBounds.deallocate()
+        integerScratch?.left.deallocateLineAligned()
+        integerScratch?.right.deallocateLineAligned()
     }
 
     /// The number of layers with parameters (hidden layers and the output).
@@ -133,20 +158,134 @@ public final class MultilayerPerceptron: Model {
         }
     }
 
-    public func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double {
-        var total = 0.0
-        var start = 0
-        while start < count {
-            let rows = min(maxRows, count - start)
-            forward(inputs: inputs + start * (widths[0] + 1), count: rows)
-            for row in 0..<rows {
-                let error = Double(output[row]) - Double(targets[start + row])
-                total += error * error
-            }
-            start += rows
+    public func squaredErrors(
+        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int, into losses: UnsafeMutablePointer<Double>
+    ) {
+        forward(inputs: inputs, count: count)
+        for row in 0..<count {
+            let error = Double(output[row]) - Double(targets[row])
+            losses[row] = error * error / 2
         }
-        return total / 2
     }
+
+    public var parameterBlocks: [Range<Int>] {
+        (0..<layers).map { offsets[$0]..<(offsets[$0] + (widths[$0] + 1) * widths[$0 + 1]) }
+    }
+
+    /// Bounds carried through the layers. Forward: `|z_j| <= sum_i A_i |W_ij|` over the inputs and the bias row,
+    /// and `|act(z)| <= |z|` (ReLU), `<= min(|z|, 1)` (tanh). The residual: the output's bound plus the largest
+    /// target. Backward: `|dA_i| <= sum_j |W_ij| D_j` over the weight rows, and both slopes are at most 1. A layer's
+    /// terms are its input activations times its deltas.
+    public func fixedPointScales(
+        inputBounds: UnsafePointer<Double>, targetBound: Double, rows: Int,
+        into scales: UnsafeMutablePointer<FixedPointScale>
+    ) -> Bool {
+        let bounds = activationBounds.baseAddress!
+        bounds.update(from: inputBounds, count: widths[0] + 1)
+        var residualBound = targetBound
+        for layer in 0..<layers {
+            let inputs = bounds + activationBoundOffsets[layer]
+            let outWidth = widths[layer + 1]
+            let isOutput = layer == layers - 1
+            let sums = isOutput ? deltaBounds.baseAddress! : bounds + activationBoundOffsets[layer + 1]
+            sums.update(repeating: 0, count: outWidth)
+            let weights = parameters.baseAddress! + offsets[layer]
+            for row in 0...widths[layer] {
+                let bound = inputs[row]
+                let line = weights + row * outWidth
+                for column in 0..<outWidth { sums[column] += bound * Double(line[column].magnitude) }
+            }
+            if isOutput {
+                residualBound += (0..<outWidth).reduce(0) { max($0, sums[$1]) }
+            } else {
+                if activation == .tanh { for column in 0..<outWidth { sums[column] = min(sums[column], 1) } }
+                sums[outWidth] = 1
+            }
+        }
+        var deltas = deltaBounds.baseAddress!
+        var lower = lowerDeltaBounds.baseAddress!
+        deltas.update(repeating: residualBound, count: widths[layers])
+        for layer in stride(from: layers - 1, through: 0, by: -1) {
+            let inWidth = widths[layer]
+            let outWidth = widths[layer + 1]
+            let inputs = bounds + activationBoundOffsets[layer]
+            let largestInput = (0...inWidth).reduce(0) { max($0, inputs[$1]) }
+            let largestDelta = (0..<outWidth).reduce(0) { max($0, deltas[$1]) }
+            guard let scale = FixedPointScale(activationBound: largestInput, deltaBound: largestDelta, rows: rows)
+            else { return false }
+            scales[layer] = scale
+            guard layer > 0 else { break }
+            let weights = parameters.baseAddress! + offsets[layer]
+            for row in 0..<inWidth {
+                lower[row] = magnitudeDot(weights + row * outWidth, deltas, count: outWidth)
+            }
+            swap(&deltas, &lower)
+        }
+        return true
+    }
+
+    /// Rows: the forward and backward passes of ``accumulateGradient(_:into:)`` (row by row when the model is
+    /// row-invariant), then each layer's terms, its input activations times its deltas, through
+    /// `KernelCore.fixedPointOuterSum`, the vector lanes along the wider side.
+    public func accumulateFixedPointGradient(
+        _ batch: Batch, scales: UnsafePointer<FixedPointScale>, into sums: UnsafeMutablePointer<Int64>
+    ) {
+        precondition(batch.layout == .rows && batch.stride == inputWidth, "the MLP reads batches row by row")
+        let chunkRows = integerScratchRows
+        let (left, right) = integerScratch ?? {
+            let width = roundUp8(widths.max()! + 1)
+            let buffers = (UnsafeMutableBufferPointer<Double>.allocateLineAligned(count: chunkRows * width),
+                           UnsafeMutableBufferPointer<Double>.allocateLineAligned(count: chunkRows * width))
+            integerScratch = buffers
+            return buffers
+        }()
+        var start = 0
+        while start < batch.count {
+            let count = min(chunkRows, batch.count - start)
+            let inputs = batch.inputs + start * inputWidth
+            forward(inputs: inputs, count: count)
+            let residual = output.baseAddress!
+            for row in 0..<count { residual[row] -= batch.targets[start + row] }
+            var delta = UnsafePointer(residual)
+            var deltaStride = 1
+            for layer in stride(from: layers - 1, through: 0, by: -1) {
+                let inWidth = widths[layer]
+                let outWidth = widths[layer + 1]
+                let (layerInput, inputStride) = input(of: layer, inputs: inputs)
+                let scale = scales[layer]
+                let kernel = gemm.kernels.fixedPointOuterSum
+                if outWidth >= 8 {
+                    scaledCopy(layerInput, stride: inputStride, rows: count, width: inWidth + 1,
+                               scale: scale.activationScale, into: left.baseAddress!, paddedWidth: inWidth + 1)
+                    scaledCopy(delta, stride: deltaStride, rows: count, width: outWidth, scale: scale.deltaScale,
+                               into: right.baseAddress!, paddedWidth: roundUp8(outWidth))
+                    kernel(count, left.baseAddress!, inWidth + 1, inWidth + 1, right.baseAddress!, roundUp8(outWidth),
+                           outWidth, sums + offsets[layer], outWidth, 1)
+                } else {
+                    scaledCopy(delta, stride: deltaStride, rows: count, width: outWidth, scale: scale.deltaScale,
+                               into: left.baseAddress!, paddedWidth: outWidth)
+                    scaledCopy(layerInput, stride: inputStride, rows: count, width: inWidth + 1,
+                               scale: scale.activationScale, into: right.baseAddress!, paddedWidth: roundUp8(inWidth + 1))
+                    kernel(count, left.baseAddress!, outWidth, outWidth, right.baseAddress!, roundUp8(inWidth + 1),
+                           inWidth + 1, sums + offsets[layer], 1, outWidth)
+                }
+                guard layer > 0 else { break }
+                let below = hiddenDeltas[layer - 1].baseAddress!
+                gemm.multiply(.none, .transposed, m: count, n: inWidth, k: outWidth, alpha: 1,
+                              a: delta, lda: deltaStride, b: parameters.baseAddress! + offsets[layer], ldb: outWidth,
+                              beta: 0, c: below, ldc: inWidth)
+                multiplyByActivationSlope(below, activations: layerInput, count: count, width: inWidth,
+                                          stride: inputStride)
+                delta = UnsafePointer(below)
+                deltaStride = inWidth
+            }
+            start += count
+        }
+    }
+
+    /// Rows per pass of ``accumulateFixedPointGradient(_:scales:into:)``: the scratch rows, but no more than keep
+    /// each side's Doubles near 2 MiB however wide the layers.
+    private var integerScratchRows: Int { min(maxRows, max(8, 262_144 / roundUp8(widths.max()! + 1))) }
 
     /// Layer `layer`'s input rows (with their trailing 1) and their stride.
     @inline(__always)
@@ -196,6 +335,56 @@ public final class MultilayerPerceptron: Model {
             case .tanh: for column in 0..<width { line[column] *= 1 - values[column] * values[column] }
             }
         }
+    }
+}
+
+/// `sum_i |weights[i]| bounds[i]` in Double, eight partial sums at a time (bounds need no particular order).
+@inline(__always)
+private func magnitudeDot(_ weights: UnsafePointer<Float>, _ bounds: UnsafePointer<Double>, count: Int) -> Double {
+    var sums = SIMD8<Double>()
+    var index = 0
+    let rawWeights = UnsafeRawPointer(weights)
+    let rawBounds = UnsafeRawPointer(bounds)
+    while index + 8 <= count {
+        let values = SIMD8<Double>(rawWeights.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self))
+        let magnitudes = values.replacing(with: -values, where: values .< 0)
+        sums += magnitudes * rawBounds.loadUnaligned(fromByteOffset: index * 8, as: SIMD8<Double>.self)
+        index += 8
+    }
+    var total = sums.sum()
+    while index < count {
+        total += Double(weights[index].magnitude) * bounds[index]
+        index += 1
+    }
+    return total
+}
+
+/// `value` rounded up to a multiple of eight.
+@inline(__always)
+private func roundUp8(_ value: Int) -> Int { (value + 7) / 8 * 8 }
+
+/// `rows` rows of `width` Floats (row stride `stride`) times `scale`, as Doubles in rows of `paddedWidth`, the
+/// columns past `width` zero: exact, since the scales are powers of two.
+@inline(__always)
+private func scaledCopy(
+    _ source: UnsafePointer<Float>, stride: Int, rows: Int, width: Int, scale: Double,
+    into target: UnsafeMutablePointer<Double>, paddedWidth: Int
+) {
+    let scales = SIMD8<Double>(repeating: scale)
+    for row in 0..<rows {
+        let from = UnsafeRawPointer(source + row * stride)
+        let to = target + row * paddedWidth
+        var column = 0
+        while column + 8 <= width {
+            let values = SIMD8<Double>(from.loadUnaligned(fromByteOffset: column * 4, as: SIMD8<Float>.self)) * scales
+            UnsafeMutableRawPointer(to + column).storeBytes(of: values, as: SIMD8<Double>.self)
+            column += 8
+        }
+        while column < width {
+            to[column] = Double(source[row * stride + column]) * scale
+            column += 1
+        }
+        for column in width..<paddedWidth { to[column] = 0 }
     }
 }
 

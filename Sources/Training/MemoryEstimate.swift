@@ -28,7 +28,7 @@ public enum MemoryEstimate {
         // Optimizer state (two buffers), the allreduced gradient and the noise scale's second half.
         bytes += parameters * 4 * 4
         if configuration.isReproducible {
-            bytes += parameters * Double(ExactSum.narrowLimbs) * 8 * (configuration.noiseScaleDecay == nil ? 1 : 2)
+            bytes += parameters * 8 * (configuration.noiseScaleDecay == nil ? 1 : 2)
         }
         if configuration.checkpointPath != nil || configuration.saveModelPath != nil {
             // Three buffers as shortest round-trip text (up to about 16 bytes a float), encoded and copied.

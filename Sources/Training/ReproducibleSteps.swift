@@ -8,10 +8,15 @@ import Models
 ///
 /// Three rules make them so. Sampling: one seeded order of all training rows per epoch, each step taking the next
 /// global batch of it; each rank computes the rows of the batch that live in its shard (possibly none). Arithmetic:
-/// each row's gradient and loss come from a call for that row alone, with the kernel set every rank agreed on, so
-/// they do not depend on the batch or the row's place in it. Reduction: every row's values enter exact sums
-/// (``ExactSum``), reduced with an integer allreduce and rounded once. The cost: a model call per row, and an
-/// allreduce of `4` Int64 limbs per parameter (twice that with the noise scale) instead of one Float.
+/// the model is row-invariant (every row's forward and backward values are the same bits in any batch, with the
+/// kernel set every rank agreed on), and each row's gradient terms are rounded to integers at a scale every rank
+/// derives, before the step, from the parameters and the training data's largest values (``FixedPointScale``).
+/// Reduction: the terms are summed as Int64 (associative), allreduced with an integer sum (associative whatever
+/// algorithm MPI picks) and rounded once to Float. Losses are summed exactly (``ExactSum``).
+///
+/// The batch is computed as a batch: one forward and backward pass over the rank's rows of each half of it, the
+/// weight gradients by the integer kernels; the allreduce carries one Int64 per parameter (two with the noise
+/// scale, one per half).
 final class ReproducibleSteps<Group: Collective> {
     private let model: any Model
     private let shard: TrainingShard
@@ -21,11 +26,22 @@ final class ReproducibleSteps<Group: Collective> {
     private let estimatesNoise: Bool
     private let parameterCount: Int
     private let limbs = ExactSum.narrowLimbs
-    /// The allreduced buffer: the exact gradient sums of the batch's first half and of its second half (one sum of
-    /// the whole batch without the noise scale), values too large for them, and rows.
+    /// The model's blocks and, each step, their scales.
+    private let blocks: [Range<Int>]
+    private let scales: UnsafeMutableBufferPointer<FixedPointScale>
+    /// The largest magnitude of each input column (the bias input's 1 last) and of any target over every rank's
+    /// training rows: agreed by an allreduce before the first step.
+    private var inputBounds: [Double] = []
+    private var targetBound = 0.0
+    /// The allreduced buffer: the integer gradient sums of the batch's first half and of its second half (one sum
+    /// of the whole batch without the noise scale), then the rows and the stop flag.
     private let buffer: UnsafeMutableBufferPointer<Int64>
-    /// One row's gradient.
-    private let rowGradient: UnsafeMutableBufferPointer<Float>
+    /// The rank's rows of the step, gathered in the model's layout, and their targets.
+    private let batchCapacity: Int
+    private let batchInputs: UnsafeMutableBufferPointer<Float>
+    private let batchTargets: UnsafeMutableBufferPointer<Float>
+    /// The rows' losses in the evaluations, ``Model/maxRows`` at a time.
+    private let losses: UnsafeMutableBufferPointer<Double>
 
     init(model: any Model, shard: TrainingShard, layout: ShardLayout, collective: Group, seed: UInt64,
          estimatesNoise: Bool) {
@@ -36,84 +52,74 @@ final class ReproducibleSteps<Group: Collective> {
         self.estimatesNoise = estimatesNoise
         parameterCount = model.parameters.count
         order = EpochOrder(seed: seed, rank: nil, shardRows: layout.rows)
+        blocks = model.parameterBlocks
+        scales = .allocate(capacity: blocks.count)
         buffer = .allocate(capacity: reproducibleAllreducedValues(parameterCount: parameterCount, estimatesNoise: estimatesNoise))
-        rowGradient = .allocateLineAligned(count: parameterCount)
+        batchCapacity = max(min(layout.globalBatch, shard.rows.count), 1)
+        batchInputs = .allocateLineAligned(count: batchCapacity * shard.inputWidth)
+        batchTargets = .allocateLineAligned(count: batchCapacity)
+        losses = .allocate(capacity: model.maxRows)
     }
 
     deinit {
         buffer.deallocate()
-        rowGradient.deallocateLineAligned()
+        scales.deallocate()
+        batchInputs.deallocateLineAligned()
+        batchTargets.deallocateLineAligned()
+        losses.deallocate()
     }
 
     /// Draws the order of all training rows for `epoch`.
     func shuffle(epoch: Int) { order.shuffle(epoch: epoch) }
 
     /// Writes step `step`'s allreduced gradient into `reduced` in the trainer's layout (the gradient sums, the noise
-    /// scale's `n t` and `n` when it is on, the rows), the same bits on every rank at any rank count. A value too
-    /// large for the exact sums makes the gradient NaN, so the trainer ends the run as diverged on every rank.
+    /// scale's `n t` and `n` when it is on, the rows), the same bits on every rank at any rank count. When the
+    /// parameters have diverged so far that no scale bounds their terms, the gradient is NaN, so the trainer ends
+    /// the run as diverged on every rank (each takes that decision from the same parameters).
     ///
     /// - Returns: nanoseconds spent in the allreduce when `timed`.
     func gradient(
         ofStep step: Int, into reduced: UnsafeMutableBufferPointer<Float>, timed: Bool, stop: Bool
     ) throws -> UInt64 {
-        let sums = buffer.baseAddress!
+        if inputBounds.isEmpty { try agreeOnDataBounds() }
         buffer.update(repeating: 0)
         let slots = layout.slots(ofStep: step)
         let firstRows = slots.count / 2
-        let halfSums = parameterCount * limbs
-        let width = shard.inputWidth
-        let first = shard.rows.lowerBound
-        var refused: Int64 = 0
-        var rows: Int64 = 0
-        shard.inputs.withUnsafeBufferPointer { inputs in
-            shard.targets.withUnsafeBufferPointer { targets in
-                order.positions.withUnsafeBufferPointer { positions in
-                    for slot in slots {
-                        let row = positions[slot]
-                        guard shard.rows.contains(row) else { continue }
-                        let local = row - first
-                        model.accumulateGradient(
-                            inputs: inputs.baseAddress! + local * width, targets: targets.baseAddress! + local,
-                            count: 1, into: rowGradient.baseAddress!)
-                        let target = sums + (estimatesNoise && slot - slots.lowerBound >= firstRows ? halfSums : 0)
-                        for index in 0..<parameterCount
-                        where !ExactSum.add(Double(rowGradient[index]), to: target + index * limbs, limbs: limbs) {
-                            refused += 1
-                        }
-                        rows += 1
-                    }
-                }
-            }
+        let bounded = inputBounds.withUnsafeBufferPointer {
+            model.fixedPointScales(inputBounds: $0.baseAddress!, targetBound: targetBound, rows: slots.count,
+                                   into: scales.baseAddress!)
         }
-        let tail = buffer.count - 3
-        buffer[tail] = refused
-        buffer[tail + 1] = rows
-        buffer[tail + 2] = stop ? 1 : 0
+        var rows = 0
+        if bounded {
+            let split = estimatesNoise ? slots.lowerBound + firstRows : slots.upperBound
+            rows += accumulate(slots: slots.lowerBound..<split, into: buffer.baseAddress!)
+            rows += accumulate(slots: split..<slots.upperBound, into: buffer.baseAddress! + parameterCount)
+        }
+        let tail = buffer.count - 2
+        buffer[tail] = Int64(rows)
+        buffer[tail + 1] = stop ? 1 : 0
         let before = timed ? MonotonicClock.now() : 0
         try collective.allreduce(buffer, .sum)
         let allreduceNanoseconds = timed ? MonotonicClock.now() - before : 0
 
         var squaredDifference = 0.0
-        withUnsafeTemporaryAllocation(of: Int64.self, capacity: limbs) { total in
-            let total = total.baseAddress!
-            for index in 0..<parameterCount {
-                let firstHalf = sums + index * limbs
-                guard estimatesNoise else {
-                    reduced[index] = ExactSum.float(firstHalf, limbs: limbs)
-                    continue
-                }
-                let secondHalf = firstHalf + halfSums
-                total.update(from: firstHalf, count: limbs)
-                ExactSum.merge(secondHalf, into: total, limbs: limbs)
-                reduced[index] = ExactSum.float(total, limbs: limbs)
-                if firstRows > 0 {
-                    let difference = ExactSum.double(firstHalf, limbs: limbs) / Double(firstRows)
-                        - ExactSum.double(secondHalf, limbs: limbs) / Double(slots.count - firstRows)
-                    squaredDifference += difference * difference
-                }
+        let firstHalf = buffer.baseAddress!
+        let secondHalf = firstHalf + parameterCount
+        for (block, range) in blocks.enumerated() {
+            let scale = scales[block]
+            guard estimatesNoise else {
+                for index in range { reduced[index] = scale.float(firstHalf[index]) }
+                continue
+            }
+            // Exact: the true sums are below 2^62 (FixedPointScale), so the wrapped sum is the sum.
+            for index in range { reduced[index] = scale.float(firstHalf[index] &+ secondHalf[index]) }
+            if firstRows > 0 {
+                squaredDifference += squaredDistance(
+                    firstHalf + range.lowerBound, scale.unit / Double(firstRows), secondHalf + range.lowerBound,
+                    scale.unit / Double(slots.count - firstRows), count: range.count)
             }
         }
-        if buffer[tail] > 0 { reduced[0] = .nan }
+        if !bounded { reduced[0] = .nan }
         if estimatesNoise {
             // The halves of the global batch are disjoint draws from all rows: n t = |g1 - g2|^2 h1 h2.
             let estimate = Float(squaredDifference * Double(firstRows) * Double(slots.count - firstRows))
@@ -121,15 +127,67 @@ final class ReproducibleSteps<Group: Collective> {
             reduced[parameterCount] = counts ? estimate : 0
             reduced[parameterCount + 1] = counts ? Float(slots.count) : 0
         }
-        reduced[reduced.count - 1] = Float(buffer[tail + 2])
-        RowCountDigits.store(
-            Int(buffer[tail + 1]), into: reduced.baseAddress! + reduced.count - 1 - RowCountDigits.slots)
+        reduced[reduced.count - 1] = Float(buffer[tail + 1])
+        RowCountDigits.store(Int(buffer[tail]), into: reduced.baseAddress! + reduced.count - 1 - RowCountDigits.slots)
         return allreduceNanoseconds
     }
 
+    /// Adds the integer gradient of this rank's rows among `slots` of the epoch's order to `sums`: the rows are
+    /// gathered in the model's layout and passed in one batch. Returns how many there were.
+    private func accumulate(slots: Range<Int>, into sums: UnsafeMutablePointer<Int64>) -> Int {
+        let width = shard.inputWidth
+        let first = shard.rows.lowerBound
+        let byColumns = model.gatherLayout == .columns
+        var count = 0
+        shard.inputs.withUnsafeBufferPointer { inputs in
+            shard.targets.withUnsafeBufferPointer { targets in
+                order.positions.withUnsafeBufferPointer { positions in
+                    for slot in slots {
+                        let row = positions[slot]
+                        guard shard.rows.contains(row) else { continue }
+                        let local = row - first
+                        let source = inputs.baseAddress! + local * width
+                        if byColumns {
+                            for feature in 0..<width { batchInputs[feature * batchCapacity + count] = source[feature] }
+                        } else {
+                            (batchInputs.baseAddress! + count * width).update(from: source, count: width)
+                        }
+                        batchTargets[count] = targets[local]
+                        count += 1
+                    }
+                }
+            }
+        }
+        guard count > 0 else { return 0 }
+        let batch: Batch = byColumns
+            ? .columns(batchInputs.baseAddress!, columnStride: batchCapacity, targets: batchTargets.baseAddress!,
+                       count: count)
+            : .rows(batchInputs.baseAddress!, width: width, targets: batchTargets.baseAddress!, count: count)
+        model.accumulateFixedPointGradient(batch, scales: scales.baseAddress!, into: sums)
+        return count
+    }
+
+    /// Agrees on the largest magnitude of each input column and of any target over all training rows: one
+    /// allreduce of maxima (exact, so in any order).
+    private func agreeOnDataBounds() throws {
+        let width = shard.inputWidth
+        var bounds = [Double](repeating: 0, count: width + 1)
+        for row in 0..<shard.rows.count {
+            for column in 0..<width {
+                bounds[column] = max(bounds[column], Double(shard.inputs[row * width + column].magnitude))
+            }
+            bounds[width] = max(bounds[width], Double(shard.targets[row].magnitude))
+        }
+        try collective.allreduce(&bounds, .max)
+        // The bias input is 1 in every row, also on a rank without rows.
+        bounds[width - 1] = 1
+        targetBound = bounds[width]
+        inputBounds = Array(bounds.prefix(width))
+    }
+
     /// The mean loss over the training rows (the evaluation `sample`'s, when there is one) and, when there are any,
-    /// the held-out rows: each row's loss from a call for that row alone, summed exactly; NaN when a loss is too
-    /// large for the sums.
+    /// the held-out rows: each row's loss from the row-invariant model (``Model/maxRows`` rows a call), summed
+    /// exactly; NaN when a loss is too large for the sums.
     func evaluate(sample: EvaluationSample?) throws -> (loss: Double, validation: Double?) {
         var totals = [Int64](repeating: 0, count: 2 * limbs + 1)
         func add(_ inputs: [Float], _ targets: [Float], rows: Int, at offset: Int) {
@@ -138,19 +196,20 @@ final class ReproducibleSteps<Group: Collective> {
                 targets.withUnsafeBufferPointer { targets in
                     totals.withUnsafeMutableBufferPointer { totals in
                         let sum = totals.baseAddress! + offset
-                        for row in 0..<rows {
-                            // Carried now and then, and before the allreduce: a sum over all rows of all ranks may
-                            // take far more than ExactSum.safeAdditions additions.
-                            if row % ExactSum.safeAdditions == ExactSum.safeAdditions - 1
-                                && !ExactSum.carry(sum, limbs: limbs) { totals[2 * limbs] += 1 }
-                            let loss = model.squaredErrorSum(
-                                inputs: inputs.baseAddress! + row * width, targets: targets.baseAddress! + row,
-                                count: 1)
-                            if !ExactSum.add(loss, to: sum, limbs: limbs) {
+                        var start = 0
+                        while start < rows {
+                            let count = min(model.maxRows, rows - start)
+                            model.squaredErrors(inputs: inputs.baseAddress! + start * width,
+                                                targets: targets.baseAddress! + start, count: count,
+                                                into: losses.baseAddress!)
+                            for row in 0..<count where !ExactSum.add(losses[row], to: sum, limbs: limbs) {
                                 totals[2 * limbs] += 1
                             }
+                            start += count
+                            // Carried after each call (far fewer than ExactSum.safeAdditions additions) and before
+                            // the allreduce: a sum over all rows of all ranks may take more than that.
+                            if !ExactSum.carry(sum, limbs: limbs) { totals[2 * limbs] += 1 }
                         }
-                        if !ExactSum.carry(sum, limbs: limbs) { totals[2 * limbs] += 1 }
                     }
                 }
             }
@@ -171,8 +230,34 @@ final class ReproducibleSteps<Group: Collective> {
     }
 }
 
-/// The Int64 values of each step's allreduce in the reproducible mode: one exact sum per parameter (two, the
-/// batch's halves, with the noise scale), then the refused count, the rows and the stop flag.
+/// `sum_i (first[i] firstUnit - second[i] secondUnit)^2` in Double: four partial sums, so that the additions do not
+/// wait on each other, in the same order on every rank.
+private func squaredDistance(
+    _ first: UnsafePointer<Int64>, _ firstUnit: Double, _ second: UnsafePointer<Int64>, _ secondUnit: Double,
+    count: Int
+) -> Double {
+    var partial = (0.0, 0.0, 0.0, 0.0)
+    func term(_ index: Int) -> Double {
+        let difference = Double(first[index]) * firstUnit - Double(second[index]) * secondUnit
+        return difference * difference
+    }
+    var index = 0
+    while index + 4 <= count {
+        partial.0 += term(index)
+        partial.1 += term(index + 1)
+        partial.2 += term(index + 2)
+        partial.3 += term(index + 3)
+        index += 4
+    }
+    while index < count {
+        partial.0 += term(index)
+        index += 1
+    }
+    return (partial.0 + partial.1) + (partial.2 + partial.3)
+}
+
+/// The Int64 values of each step's allreduce in the reproducible mode: one integer sum per parameter (two, the
+/// batch's halves, with the noise scale), then the rows and the stop flag.
 func reproducibleAllreducedValues(parameterCount: Int, estimatesNoise: Bool) -> Int {
-    (estimatesNoise ? 2 : 1) * parameterCount * ExactSum.narrowLimbs + 3
+    (estimatesNoise ? 2 : 1) * parameterCount + 2
 }

@@ -125,7 +125,7 @@ public final class Trainer<Group: Collective> {
         self.collective = collective
         model = configuration.model.make(
             features: shard.features, maxRows: Self.scratchRows(layout: layout, shardRows: shard.rows.count),
-            seed: configuration.seed, kernels: kernels)
+            seed: configuration.seed, kernels: kernels, rowInvariant: configuration.isReproducible)
         optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count, kernels: kernels)
         rank = collective.rank
         timesAllreduce = collective.size > 1
