@@ -56,6 +56,21 @@ public struct KernelSet: Sendable {
     public let fixedPointOuterSum: @Sendable (
         Int, UnsafePointer<Double>, Int, Int, UnsafePointer<Double>, Int, Int, UnsafeMutablePointer<Int64>, Int, Int
     ) -> Void
+    /// `--reproducible`'s Floats as scaled Doubles (`KernelCore.widenScaled`): source, its row stride, rows, width,
+    /// scale, target, the target's row width.
+    public let widenScaled: @Sendable (
+        UnsafePointer<Float>, Int, Int, Int, Double, UnsafeMutablePointer<Double>, Int
+    ) -> Void
+    /// `--reproducible`'s bounds: `sums[i] += bound |weights[i]|` (`KernelCore.addScaledMagnitudes`): weights, bound,
+    /// sums, count.
+    public let addScaledMagnitudes: @Sendable (UnsafePointer<Float>, Double, UnsafeMutablePointer<Double>, Int) -> Void
+    /// `--reproducible`'s bounds: `sum_i |weights[i]| bounds[i]` (`KernelCore.magnitudeDot`): weights, bounds, count.
+    public let magnitudeDot: @Sendable (UnsafePointer<Float>, UnsafePointer<Double>, Int) -> Double
+    /// `--reproducible`'s Float gradient from its integer sums (`KernelCore.fixedPointGradient`): the two halves'
+    /// sums, count, unit, the halves' units for the noise scale, the gradient; returns the halves' squared distance.
+    public let fixedPointGradient: @Sendable (
+        UnsafePointer<Int64>, UnsafePointer<Int64>, Int, Double, Double, Double, UnsafeMutablePointer<Float>
+    ) -> Double
     /// The linear model's gradient in `--reproducible`'s integers (`KernelCore.linearFixedPointGradient`): columns,
     /// column stride, width, targets, count, weights, the inputs' and residuals' scales, sums, `width` vectors of
     /// scratch.
@@ -109,6 +124,15 @@ public struct KernelSet: Sendable {
                                            rightStride: $5, rightCount: $6, sums: $7, sumsLeftStride: $8,
                                            sumsRightStride: $9)
                 },
+                widenScaled: {
+                    AVX512Kernels.widenScaled($0, stride: $1, rows: $2, width: $3, scale: $4, into: $5, paddedWidth: $6)
+                },
+                addScaledMagnitudes: { AVX512Kernels.addScaledMagnitudes($0, times: $1, to: $2, count: $3) },
+                magnitudeDot: { AVX512Kernels.magnitudeDot($0, $1, count: $2) },
+                fixedPointGradient: {
+                    AVX512Kernels.fixedPointGradient(first: $0, second: $1, count: $2, unit: $3, firstUnit: $4, secondUnit: $5,
+                                           into: $6)
+                },
                 linearFixedPointGradient: {
                     AVX512Kernels.linearFixedPointGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4,
                                                  weights: $5, inputScale: $6, residualScale: $7, sums: $8,
@@ -158,6 +182,15 @@ public struct KernelSet: Sendable {
                                            rightStride: $5, rightCount: $6, sums: $7, sumsLeftStride: $8,
                                            sumsRightStride: $9)
                 },
+                widenScaled: {
+                    AVX2Kernels.widenScaled($0, stride: $1, rows: $2, width: $3, scale: $4, into: $5, paddedWidth: $6)
+                },
+                addScaledMagnitudes: { AVX2Kernels.addScaledMagnitudes($0, times: $1, to: $2, count: $3) },
+                magnitudeDot: { AVX2Kernels.magnitudeDot($0, $1, count: $2) },
+                fixedPointGradient: {
+                    AVX2Kernels.fixedPointGradient(first: $0, second: $1, count: $2, unit: $3, firstUnit: $4, secondUnit: $5,
+                                           into: $6)
+                },
                 linearFixedPointGradient: {
                     AVX2Kernels.linearFixedPointGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4,
                                                  weights: $5, inputScale: $6, residualScale: $7, sums: $8,
@@ -198,6 +231,15 @@ public struct KernelSet: Sendable {
                     PortableKernels.fixedPointOuterSum(rows: $0, left: $1, leftStride: $2, leftCount: $3, right: $4,
                                            rightStride: $5, rightCount: $6, sums: $7, sumsLeftStride: $8,
                                            sumsRightStride: $9)
+                },
+                widenScaled: {
+                    PortableKernels.widenScaled($0, stride: $1, rows: $2, width: $3, scale: $4, into: $5, paddedWidth: $6)
+                },
+                addScaledMagnitudes: { PortableKernels.addScaledMagnitudes($0, times: $1, to: $2, count: $3) },
+                magnitudeDot: { PortableKernels.magnitudeDot($0, $1, count: $2) },
+                fixedPointGradient: {
+                    PortableKernels.fixedPointGradient(first: $0, second: $1, count: $2, unit: $3, firstUnit: $4, secondUnit: $5,
+                                           into: $6)
                 },
                 linearFixedPointGradient: {
                     PortableKernels.linearFixedPointGradient(columns: $0, columnStride: $1, width: $2, targets: $3, count: $4,

@@ -79,9 +79,39 @@ public enum AVX512Kernels {
         rightStride: Int, rightCount: Int, sums: UnsafeMutablePointer<Int64>, sumsLeftStride: Int, sumsRightStride: Int
     ) {
         KernelCore.fixedPointOuterSum(
-            rows: rows, left: left, leftStride: leftStride, leftCount: leftCount, right: right, rightStride: rightStride,
+            wide: true, rows: rows, left: left, leftStride: leftStride, leftCount: leftCount, right: right, rightStride: rightStride,
             rightCount: rightCount, sums: sums, sumsLeftStride: sumsLeftStride, sumsRightStride: sumsRightStride,
             AVX512Arithmetic.self)
+    }
+
+    /// `--reproducible`'s Float gradient from its integer sums (`KernelCore.fixedPointGradient`).
+    public static func fixedPointGradient(
+        first: UnsafePointer<Int64>, second: UnsafePointer<Int64>, count: Int, unit: Double, firstUnit: Double,
+        secondUnit: Double, into reduced: UnsafeMutablePointer<Float>
+    ) -> Double {
+        KernelCore.fixedPointGradient(first: first, second: second, count: count, unit: unit, firstUnit: firstUnit,
+                                      secondUnit: secondUnit, into: reduced)
+    }
+
+    /// Rows of Floats as scaled Doubles for the integer sums (`KernelCore.widenScaled`).
+    public static func widenScaled(
+        _ source: UnsafePointer<Float>, stride: Int, rows: Int, width: Int, scale: Double,
+        into target: UnsafeMutablePointer<Double>, paddedWidth: Int
+    ) {
+        KernelCore.widenScaled(source, stride: stride, rows: rows, width: width, scale: scale, into: target,
+                               paddedWidth: paddedWidth)
+    }
+
+    /// A layer's forward bounds (`KernelCore.addScaledMagnitudes`).
+    public static func addScaledMagnitudes(
+        _ weights: UnsafePointer<Float>, times bound: Double, to sums: UnsafeMutablePointer<Double>, count: Int
+    ) {
+        KernelCore.addScaledMagnitudes(weights, times: bound, to: sums, count: count)
+    }
+
+    /// A layer's backward bounds (`KernelCore.magnitudeDot`).
+    public static func magnitudeDot(_ weights: UnsafePointer<Float>, _ bounds: UnsafePointer<Double>, count: Int) -> Double {
+        KernelCore.magnitudeDot(weights, bounds, count: count)
     }
 
     /// The linear model's gradient in `--reproducible`'s integers (`KernelCore.linearFixedPointGradient`).

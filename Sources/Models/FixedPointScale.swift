@@ -40,9 +40,4 @@ public struct FixedPointScale: Sendable, Equatable {
     public var activationScale: Double { Double(sign: .plus, exponent: activationExponent, significand: 1) }
     /// `2^deltaExponent`.
     public var deltaScale: Double { Double(sign: .plus, exponent: deltaExponent, significand: 1) }
-
-    /// The gradient an integer sum of this block's terms stands for, rounded to Float (through a Double: exact
-    /// below 2^53, else rounded there first).
-    @inlinable
-    public func float(_ sum: Int64) -> Float { Float(Double(sum) * unit) }
 }

@@ -191,9 +191,7 @@ public final class MultilayerPerceptron: Model {
             sums.update(repeating: 0, count: outWidth)
             let weights = parameters.baseAddress! + offsets[layer]
             for row in 0...widths[layer] {
-                let bound = inputs[row]
-                let line = weights + row * outWidth
-                for column in 0..<outWidth { sums[column] += bound * Double(line[column].magnitude) }
+                gemm.kernels.addScaledMagnitudes(weights + row * outWidth, inputs[row], sums, outWidth)
             }
             if isOutput {
                 residualBound += (0..<outWidth).reduce(0) { max($0, sums[$1]) }
@@ -217,7 +215,7 @@ public final class MultilayerPerceptron: Model {
             guard layer > 0 else { break }
             let weights = parameters.baseAddress! + offsets[layer]
             for row in 0..<inWidth {
-                lower[row] = magnitudeDot(weights + row * outWidth, deltas, count: outWidth)
+                lower[row] = gemm.kernels.magnitudeDot(weights + row * outWidth, deltas, outWidth)
             }
             swap(&deltas, &lower)
         }
@@ -254,18 +252,17 @@ public final class MultilayerPerceptron: Model {
                 let (layerInput, inputStride) = input(of: layer, inputs: inputs)
                 let scale = scales[layer]
                 let kernel = gemm.kernels.fixedPointOuterSum
+                let scaledCopy = gemm.kernels.widenScaled
                 if outWidth >= 8 {
-                    scaledCopy(layerInput, stride: inputStride, rows: count, width: inWidth + 1,
-                               scale: scale.activationScale, into: left.baseAddress!, paddedWidth: inWidth + 1)
-                    scaledCopy(delta, stride: deltaStride, rows: count, width: outWidth, scale: scale.deltaScale,
-                               into: right.baseAddress!, paddedWidth: roundUp8(outWidth))
+                    scaledCopy(layerInput, inputStride, count, inWidth + 1, scale.activationScale, left.baseAddress!,
+                               inWidth + 1)
+                    scaledCopy(delta, deltaStride, count, outWidth, scale.deltaScale, right.baseAddress!, roundUp8(outWidth))
                     kernel(count, left.baseAddress!, inWidth + 1, inWidth + 1, right.baseAddress!, roundUp8(outWidth),
                            outWidth, sums + offsets[layer], outWidth, 1)
                 } else {
-                    scaledCopy(delta, stride: deltaStride, rows: count, width: outWidth, scale: scale.deltaScale,
-                               into: left.baseAddress!, paddedWidth: outWidth)
-                    scaledCopy(layerInput, stride: inputStride, rows: count, width: inWidth + 1,
-                               scale: scale.activationScale, into: right.baseAddress!, paddedWidth: roundUp8(inWidth + 1))
+                    scaledCopy(delta, deltaStride, count, outWidth, scale.deltaScale, left.baseAddress!, outWidth)
+                    scaledCopy(layerInput, inputStride, count, inWidth + 1, scale.activationScale, right.baseAddress!,
+                               roundUp8(inWidth + 1))
                     kernel(count, left.baseAddress!, outWidth, outWidth, right.baseAddress!, roundUp8(inWidth + 1),
                            inWidth + 1, sums + offsets[layer], 1, outWidth)
                 }
@@ -338,55 +335,9 @@ public final class MultilayerPerceptron: Model {
     }
 }
 
-/// `sum_i |weights[i]| bounds[i]` in Double, eight partial sums at a time (bounds need no particular order).
-@inline(__always)
-private func magnitudeDot(_ weights: UnsafePointer<Float>, _ bounds: UnsafePointer<Double>, count: Int) -> Double {
-    var sums = SIMD8<Double>()
-    var index = 0
-    let rawWeights = UnsafeRawPointer(weights)
-    let rawBounds = UnsafeRawPointer(bounds)
-    while index + 8 <= count {
-        let values = SIMD8<Double>(rawWeights.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self))
-        let magnitudes = values.replacing(with: -values, where: values .< 0)
-        sums += magnitudes * rawBounds.loadUnaligned(fromByteOffset: index * 8, as: SIMD8<Double>.self)
-        index += 8
-    }
-    var total = sums.sum()
-    while index < count {
-        total += Double(weights[index].magnitude) * bounds[index]
-        index += 1
-    }
-    return total
-}
-
 /// `value` rounded up to a multiple of eight.
 @inline(__always)
 private func roundUp8(_ value: Int) -> Int { (value + 7) / 8 * 8 }
-
-/// `rows` rows of `width` Floats (row stride `stride`) times `scale`, as Doubles in rows of `paddedWidth`, the
-/// columns past `width` zero: exact, since the scales are powers of two.
-@inline(__always)
-private func scaledCopy(
-    _ source: UnsafePointer<Float>, stride: Int, rows: Int, width: Int, scale: Double,
-    into target: UnsafeMutablePointer<Double>, paddedWidth: Int
-) {
-    let scales = SIMD8<Double>(repeating: scale)
-    for row in 0..<rows {
-        let from = UnsafeRawPointer(source + row * stride)
-        let to = target + row * paddedWidth
-        var column = 0
-        while column + 8 <= width {
-            let values = SIMD8<Double>(from.loadUnaligned(fromByteOffset: column * 4, as: SIMD8<Float>.self)) * scales
-            UnsafeMutableRawPointer(to + column).storeBytes(of: values, as: SIMD8<Double>.self)
-            column += 8
-        }
-        while column < width {
-            to[column] = Double(source[row * stride + column]) * scale
-            column += 1
-        }
-        for column in width..<paddedWidth { to[column] = 0 }
-    }
-}
 
 // ReLU's loops on explicit 8-lane vectors: a lane-wise select and max, which every x86-64 (SSE2) and aarch64 has,
 // where the compiler's scalar loop branched on every unit (this module is built for the baseline CPU).

@@ -1,6 +1,7 @@
 import Common
 import Data
 import Formats
+import Kernels
 import MPI
 import Models
 
@@ -19,6 +20,7 @@ import Models
 /// scale, one per half).
 final class ReproducibleSteps<Group: Collective> {
     private let model: any Model
+    private let kernels: KernelSet
     private let shard: TrainingShard
     private let layout: ShardLayout
     private let collective: Group
@@ -36,16 +38,21 @@ final class ReproducibleSteps<Group: Collective> {
     /// The allreduced buffer: the integer gradient sums of the batch's first half and of its second half (one sum
     /// of the whole batch without the noise scale), then the rows and the stop flag.
     private let buffer: UnsafeMutableBufferPointer<Int64>
-    /// The rank's rows of the step, gathered in the model's layout, and their targets.
-    private let batchCapacity: Int
-    private let batchInputs: UnsafeMutableBufferPointer<Float>
-    private let batchTargets: UnsafeMutableBufferPointer<Float>
+    /// The rank's rows in the epoch's order, gathered in the model's layout (by columns, each column
+    /// ``TrainingShard/rows`` long), their targets, and where each step's rows start among them: entry `2 s` at step
+    /// `s`'s first slot, `2 s + 1` at the first slot of its second half (its end without the noise scale).
+    private let epochInputs: UnsafeMutableBufferPointer<Float>
+    private let epochTargets: UnsafeMutableBufferPointer<Float>
+    private let stepStarts: UnsafeMutableBufferPointer<Int>
+    /// The second half's sums when there are no halves (without the noise scale).
+    private let zeros: UnsafeMutableBufferPointer<Int64>
     /// The rows' losses in the evaluations, ``Model/maxRows`` at a time.
     private let losses: UnsafeMutableBufferPointer<Double>
 
-    init(model: any Model, shard: TrainingShard, layout: ShardLayout, collective: Group, seed: UInt64,
-         estimatesNoise: Bool) {
+    init(model: any Model, kernels: KernelSet, shard: TrainingShard, layout: ShardLayout, collective: Group,
+         seed: UInt64, estimatesNoise: Bool) {
         self.model = model
+        self.kernels = kernels
         self.shard = shard
         self.layout = layout
         self.collective = collective
@@ -55,22 +62,64 @@ final class ReproducibleSteps<Group: Collective> {
         blocks = model.parameterBlocks
         scales = .allocate(capacity: blocks.count)
         buffer = .allocate(capacity: reproducibleAllreducedValues(parameterCount: parameterCount, estimatesNoise: estimatesNoise))
-        batchCapacity = max(min(layout.globalBatch, shard.rows.count), 1)
-        batchInputs = .allocateLineAligned(count: batchCapacity * shard.inputWidth)
-        batchTargets = .allocateLineAligned(count: batchCapacity)
+        epochInputs = .allocateLineAligned(count: max(shard.rows.count, 1) * shard.inputWidth)
+        epochTargets = .allocateLineAligned(count: max(shard.rows.count, 1))
+        stepStarts = .allocate(capacity: 2 * layout.stepsPerEpoch + 1)
+        zeros = .allocate(capacity: estimatesNoise ? 0 : parameterCount)
+        zeros.initialize(repeating: 0)
         losses = .allocate(capacity: model.maxRows)
     }
 
     deinit {
         buffer.deallocate()
         scales.deallocate()
-        batchInputs.deallocateLineAligned()
-        batchTargets.deallocateLineAligned()
+        epochInputs.deallocateLineAligned()
+        epochTargets.deallocateLineAligned()
+        stepStarts.deallocate()
+        zeros.deallocate()
         losses.deallocate()
     }
 
-    /// Draws the order of all training rows for `epoch`.
-    func shuffle(epoch: Int) { order.shuffle(epoch: epoch) }
+    /// Draws the order of all training rows for `epoch` and gathers this rank's rows in it, step by step and half
+    /// by half.
+    func shuffle(epoch: Int) {
+        order.shuffle(epoch: epoch)
+        let width = shard.inputWidth
+        let first = shard.rows.lowerBound
+        let columnStride = model.gatherLayout == .columns ? shard.rows.count : 0
+        let targetInputs = epochInputs.baseAddress!
+        var count = 0
+        shard.inputs.withUnsafeBufferPointer { inputs in
+            shard.targets.withUnsafeBufferPointer { targets in
+                order.positions.withUnsafeBufferPointer { positions in
+                    func gather(_ slots: Range<Int>) {
+                        for slot in slots {
+                            let row = positions[slot]
+                            guard shard.rows.contains(row) else { continue }
+                            let local = row &- first
+                            let source = inputs.baseAddress! + local &* width
+                            if columnStride > 0 {
+                                for feature in 0..<width { targetInputs[feature &* columnStride &+ count] = source[feature] }
+                            } else {
+                                (targetInputs + count &* width).update(from: source, count: width)
+                            }
+                            epochTargets[count] = targets[local]
+                            count &+= 1
+                        }
+                    }
+                    for step in 0..<layout.stepsPerEpoch {
+                        let slots = layout.slots(ofStep: step)
+                        let split = estimatesNoise ? slots.lowerBound + slots.count / 2 : slots.upperBound
+                        stepStarts[2 * step] = count
+                        gather(slots.lowerBound..<split)
+                        stepStarts[2 * step + 1] = count
+                        gather(split..<slots.upperBound)
+                    }
+                    stepStarts[2 * layout.stepsPerEpoch] = count
+                }
+            }
+        }
+    }
 
     /// Writes step `step`'s allreduced gradient into `reduced` in the trainer's layout (the gradient sums, the noise
     /// scale's `n t` and `n` when it is on, the rows), the same bits on every rank at any rank count. When the
@@ -84,16 +133,15 @@ final class ReproducibleSteps<Group: Collective> {
         if inputBounds.isEmpty { try agreeOnDataBounds() }
         buffer.update(repeating: 0)
         let slots = layout.slots(ofStep: step)
-        let firstRows = slots.count / 2
         let bounded = inputBounds.withUnsafeBufferPointer {
             model.fixedPointScales(inputBounds: $0.baseAddress!, targetBound: targetBound, rows: slots.count,
                                    into: scales.baseAddress!)
         }
         var rows = 0
         if bounded {
-            let split = estimatesNoise ? slots.lowerBound + firstRows : slots.upperBound
-            rows += accumulate(slots: slots.lowerBound..<split, into: buffer.baseAddress!)
-            rows += accumulate(slots: split..<slots.upperBound, into: buffer.baseAddress! + parameterCount)
+            rows += accumulate(rows: stepStarts[2 * step]..<stepStarts[2 * step + 1], into: buffer.baseAddress!)
+            rows += accumulate(rows: stepStarts[2 * step + 1]..<stepStarts[2 * step + 2],
+                               into: buffer.baseAddress! + parameterCount)
         }
         let tail = buffer.count - 2
         buffer[tail] = Int64(rows)
@@ -104,25 +152,21 @@ final class ReproducibleSteps<Group: Collective> {
 
         var squaredDifference = 0.0
         let firstHalf = buffer.baseAddress!
-        let secondHalf = firstHalf + parameterCount
-        for (block, range) in blocks.enumerated() {
-            let scale = scales[block]
-            guard estimatesNoise else {
-                for index in range { reduced[index] = scale.float(firstHalf[index]) }
-                continue
-            }
-            // Exact: the true sums are below 2^62 (FixedPointScale), so the wrapped sum is the sum.
-            for index in range { reduced[index] = scale.float(firstHalf[index] &+ secondHalf[index]) }
-            if firstRows > 0 {
-                squaredDifference += squaredDistance(
-                    firstHalf + range.lowerBound, scale.unit / Double(firstRows), secondHalf + range.lowerBound,
-                    scale.unit / Double(slots.count - firstRows), count: range.count)
-            }
+        // Without the noise scale there is no second half: its sums are zeros.
+        let secondHalf = estimatesNoise ? firstHalf + parameterCount : UnsafeMutablePointer(zeros.baseAddress!)
+        let firstRows = estimatesNoise ? slots.count / 2 : slots.count
+        let secondRows = slots.count - firstRows
+        for (block, range) in blocks.enumerated() where bounded {
+            let unit = scales[block].unit
+            squaredDifference += kernels.fixedPointGradient(
+                firstHalf + range.lowerBound, secondHalf + range.lowerBound, range.count, unit,
+                unit / Double(max(firstRows, 1)), unit / Double(max(secondRows, 1)),
+                reduced.baseAddress! + range.lowerBound)
         }
-        if !bounded { reduced[0] = .nan }
+        if !bounded { reduced.baseAddress!.update(repeating: .nan, count: parameterCount) }
         if estimatesNoise {
             // The halves of the global batch are disjoint draws from all rows: n t = |g1 - g2|^2 h1 h2.
-            let estimate = Float(squaredDifference * Double(firstRows) * Double(slots.count - firstRows))
+            let estimate = Float(squaredDifference * Double(firstRows) * Double(secondRows))
             let counts = firstRows > 0 && estimate.isFinite
             reduced[parameterCount] = counts ? estimate : 0
             reduced[parameterCount + 1] = counts ? Float(slots.count) : 0
@@ -132,39 +176,17 @@ final class ReproducibleSteps<Group: Collective> {
         return allreduceNanoseconds
     }
 
-    /// Adds the integer gradient of this rank's rows among `slots` of the epoch's order to `sums`: the rows are
-    /// gathered in the model's layout and passed in one batch. Returns how many there were.
-    private func accumulate(slots: Range<Int>, into sums: UnsafeMutablePointer<Int64>) -> Int {
-        let width = shard.inputWidth
-        let first = shard.rows.lowerBound
-        let byColumns = model.gatherLayout == .columns
-        var count = 0
-        shard.inputs.withUnsafeBufferPointer { inputs in
-            shard.targets.withUnsafeBufferPointer { targets in
-                order.positions.withUnsafeBufferPointer { positions in
-                    for slot in slots {
-                        let row = positions[slot]
-                        guard shard.rows.contains(row) else { continue }
-                        let local = row - first
-                        let source = inputs.baseAddress! + local * width
-                        if byColumns {
-                            for feature in 0..<width { batchInputs[feature * batchCapacity + count] = source[feature] }
-                        } else {
-                            (batchInputs.baseAddress! + count * width).update(from: source, count: width)
-                        }
-                        batchTargets[count] = targets[local]
-                        count += 1
-                    }
-                }
-            }
-        }
-        guard count > 0 else { return 0 }
-        let batch: Batch = byColumns
-            ? .columns(batchInputs.baseAddress!, columnStride: batchCapacity, targets: batchTargets.baseAddress!,
-                       count: count)
-            : .rows(batchInputs.baseAddress!, width: width, targets: batchTargets.baseAddress!, count: count)
+    /// Adds the integer gradient of the gathered rows `rows` to `sums`, in one batch. Returns how many there were.
+    private func accumulate(rows: Range<Int>, into sums: UnsafeMutablePointer<Int64>) -> Int {
+        guard !rows.isEmpty else { return 0 }
+        let targets = epochTargets.baseAddress! + rows.lowerBound
+        let batch: Batch = model.gatherLayout == .columns
+            ? .columns(epochInputs.baseAddress! + rows.lowerBound, columnStride: shard.rows.count, targets: targets,
+                       count: rows.count)
+            : .rows(epochInputs.baseAddress! + rows.lowerBound * shard.inputWidth, width: shard.inputWidth,
+                    targets: targets, count: rows.count)
         model.accumulateFixedPointGradient(batch, scales: scales.baseAddress!, into: sums)
-        return count
+        return rows.count
     }
 
     /// Agrees on the largest magnitude of each input column and of any target over all training rows: one
@@ -228,32 +250,6 @@ final class ReproducibleSteps<Group: Collective> {
         let validation = totals.withUnsafeBufferPointer { ExactSum.double($0.baseAddress! + limbs, limbs: limbs) }
         return (loss, validation / Double(shard.validationRowsTotal))
     }
-}
-
-/// `sum_i (first[i] firstUnit - second[i] secondUnit)^2` in Double: four partial sums, so that the additions do not
-/// wait on each other, in the same order on every rank.
-private func squaredDistance(
-    _ first: UnsafePointer<Int64>, _ firstUnit: Double, _ second: UnsafePointer<Int64>, _ secondUnit: Double,
-    count: Int
-) -> Double {
-    var partial = (0.0, 0.0, 0.0, 0.0)
-    func term(_ index: Int) -> Double {
-        let difference = Double(first[index]) * firstUnit - Double(second[index]) * secondUnit
-        return difference * difference
-    }
-    var index = 0
-    while index + 4 <= count {
-        partial.0 += term(index)
-        partial.1 += term(index + 1)
-        partial.2 += term(index + 2)
-        partial.3 += term(index + 3)
-        index += 4
-    }
-    while index < count {
-        partial.0 += term(index)
-        index += 1
-    }
-    return (partial.0 + partial.1) + (partial.2 + partial.3)
 }
 
 /// The Int64 values of each step's allreduce in the reproducible mode: one integer sum per parameter (two, the

@@ -134,7 +134,7 @@ public final class Trainer<Group: Collective> {
             EvaluationSample(shard: shard, total: $0, seed: configuration.seed)
         }
         reproducible = configuration.isReproducible
-            ? ReproducibleSteps(model: model, shard: shard, layout: layout, collective: collective,
+            ? ReproducibleSteps(model: model, kernels: kernels, shard: shard, layout: layout, collective: collective,
                                 seed: configuration.seed, estimatesNoise: configuration.noiseScaleDecay != nil)
             : nil
         if let resume {
