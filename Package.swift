@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "DocsTests", dependencies: ["Commands", "Common", "Formats", "Data"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["airfoil-dp", "Commands", "Common", "Formats", "Data", "Models", "MPI", "TestSupport"]),
+            dependencies: ["airfoil-dp", "Commands", "Common", "Formats", "Data", "Kernels", "Models", "MPI", "TestSupport"]),
     ]
 )
 

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import TestSupport
 import Testing
 
@@ -361,13 +362,31 @@ extension EndToEnd {
             #expect(refused.status == 65 && refused.standardError.contains("cannot read the task layout"))
         }
 
+        @Test("bench-reproducible.sh: a ratio per kernel set and configuration, written between its page markers")
+        func reproducibleRatios() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let page = folder.appendingPathComponent("page.md")
+            try "# Page\n\n<!-- reproducible-ratios:begin -->\nold\n<!-- reproducible-ratios:end -->\n\nafter\n"
+                .write(to: page, atomically: true, encoding: .utf8)
+            let result = try script(["scripts/bench-reproducible.sh", "--runs", "1", "--steps", "20", "--out", page.path])
+            try #require(result.status == 0, "\(result.standardError)")
+            let rows = result.standardOutput.split(separator: "\n").filter { $0.contains("linear sgd") || $0.contains("mlp adam") }
+            #expect(rows.count == 5 * KernelSet.supported.count, "\(result.standardOutput)")
+            #expect(rows.allSatisfy { Double($0.split(separator: " ").last!).map { $0 > 0 } == true })
+            let written = try String(contentsOf: page, encoding: .utf8)
+            #expect(!written.contains("old") && written.hasSuffix("<!-- reproducible-ratios:end -->\n\nafter\n"))
+            #expect(written.components(separatedBy: "mlp adam").count == 3 * KernelSet.supported.count + 1)
+            let refused = try script(["scripts/bench-reproducible.sh", "--runs", "0"])
+            #expect(refused.status == 64)
+        }
+
         @Test("every script answers --help with its usage and no line of its code", arguments: [
             "scripts/setup.sh", "scripts/run.sh", "scripts/test.sh", "scripts/sweep.sh", "scripts/plot-runs",
             "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
             "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
             "scripts/test-multihost.sh", "scripts/netns-agent.sh", "scripts/bundle.sh", ".ci/run", "scripts/fuzz.sh",
             "scripts/chaos.sh", "scripts/test-slurm.sh", "scripts/check-kernel-symbols.sh", "scripts/bench-preempt.sh",
-            "scripts/bench-load.sh",
+            "scripts/bench-load.sh", "scripts/bench-reproducible.sh",
         ])
         func help(path: String) throws {
             let result = try script([path, "--help"])
