@@ -10,7 +10,8 @@
 #   --predictions  also run scripts/prediction-study.sh (about 7 more minutes), whose table of predicted against
 #                  measured time to a target goes into docs/batch-size.md, the page it belongs to
 # Runs: airfoil-dp bench gemm; scripts/bench-gemm-vs-openblas.sh (libopenblas-dev and gcc, installed when
-# missing); airfoil-dp bench step at 1, 4 and 16 ranks, linear and MLP; bench allreduce at 16 ranks;
+# missing); airfoil-dp bench step at 1, 4 and 16 ranks, linear and MLP; scripts/bench-reproducible.sh (every kernel
+# set); bench allreduce at 16 ranks;
 # scripts/bench-presets.sh; scripts/bench-allocations.sh (valgrind); scripts/chapter-losses.sh; and, when python3
 # can import numpy, scripts/bench-vs-numpy.sh. About 15 minutes on 2 cores; --quick about 3.
 set -euo pipefail
@@ -129,6 +130,11 @@ for ranks in 1 4; do
         "As above, for the MLP whose layers run through the GEMM." \
         "${run[@]}" -np "$ranks" bench step --model mlp --optimizer adam "${quick_flag[@]}"
 done
+reproducible_flags=(--runs 5)
+((quick)) && reproducible_flags=(--runs 1 --steps 100)
+measure "The reproducible mode's cost per kernel set" \
+    "--reproducible's median step over the default's, one rank, on every kernel set this CPU runs (medians of runs)." \
+    scripts/bench-reproducible.sh "${reproducible_flags[@]}"
 measure "Raw allreduce at 16 ranks" "The floor a 16-rank step cannot go below on this machine." \
     "${run[@]}" -np 16 bench allreduce "${quick_flag[@]}"
 if ((quick)); then

@@ -3,11 +3,9 @@
 # CPU runs (AIRFOIL_DP_KERNEL), the linear model with sgd at global batches 10 and 100 and the 5-64-64-1 MLP with
 # Adam at 10, 100 and 1000, the noise scale on as it runs by default. Each cell is the median over --runs runs of
 # the reproducible step's median over the default step's median (bench step times both in the same run, one after
-# the other). Prints a table; with --out, also writes it into that page between the markers
-# "<!-- reproducible-ratios:begin -->" and "<!-- reproducible-ratios:end -->" (appended when the page has none),
-# under a line naming the CPU, the date and the commit.
+# the other). Prints a table; scripts/bench-report.sh puts it in docs/performance.md. About a minute on 2 cores.
 #
-# Usage: scripts/bench-reproducible.sh [--runs 3] [--steps 1000] [--out FILE] [--help]
+# Usage: scripts/bench-reproducible.sh [--runs 3] [--steps 1000] [--help]
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -15,12 +13,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 usage() { airfoil_dp_usage "$0"; }
 runs=3
 steps=1000
-out=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
         --steps) steps="${2:?--steps needs a number}"; shift 2 ;;
-        --out) out="${2:?--out needs a file}"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench-reproducible.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
     esac
@@ -28,10 +24,6 @@ done
 for value in "$runs" "$steps"; do
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "bench-reproducible.sh: --runs and --steps take positive whole numbers" >&2; exit 64; }
 done
-if [[ -n "$out" && ! -f "$out" ]]; then
-    echo "bench-reproducible.sh: --out '$out' is not an existing page" >&2
-    exit 66
-fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 binary="$(airfoil_dp_binary "$repo")" || exit 69
@@ -66,28 +58,3 @@ table="$(
 )"
 echo "$table"
 echo "ratio = --reproducible median step / default median step (same bench run); the median of $runs runs; 1 rank"
-
-[[ -n "$out" ]] || exit 0
-commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")"
-block="$(mktemp)"
-trap 'rm -f "$block"' EXIT
-{
-    echo "<!-- reproducible-ratios:begin -->"
-    echo "Measured on $(airfoil_dp_machine), $(date -u +%Y-%m-%d), commit $commit, by"
-    echo "\`scripts/bench-reproducible.sh --runs $runs --steps $steps\`:"
-    echo
-    echo '```'
-    echo "$table"
-    echo '```'
-    echo "<!-- reproducible-ratios:end -->"
-} >"$block"
-python3 - "$out" "$block" <<'PYTHON'
-import pathlib, re, sys
-page = pathlib.Path(sys.argv[1])
-block = pathlib.Path(sys.argv[2]).read_text().rstrip("\n")
-text = page.read_text()
-pattern = re.compile(r"<!-- reproducible-ratios:begin -->.*?<!-- reproducible-ratios:end -->", re.S)
-text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
-page.write_text(text)
-PYTHON
-echo "wrote the table into $out"

@@ -161,7 +161,7 @@ struct Train: ParsableCommand {
     @Option(help: "The per-step decay of the noise scale's moving averages.")
     var noiseScaleDecay: Double = 0.99
 
-    @Flag(help: "Bit-identical results at any rank count: one sample order over all rows, one kernel for all ranks, exact sums (slower; docs/batch-size.md).")
+    @Flag(help: "Bit-identical results at any rank count: one sample order over all rows, one kernel for all ranks, row-invariant products, integer gradient sums (about twice the default step; docs/batch-size.md).")
     var reproducible = false
 
     @Flag(help: "Print no progress, only the summary.")
