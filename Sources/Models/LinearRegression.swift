@@ -103,12 +103,18 @@ public final class LinearRegression: Model {
     /// By columns only: the fused kernel forms eight residuals in Float, one multiply-add per feature in order
     /// (whatever their lanes), and adds their rounded products with the inputs to the sums.
     public func accumulateFixedPointGradient(
-        _ batch: Batch, scales: UnsafePointer<FixedPointScale>, into sums: UnsafeMutablePointer<Int64>
+        _ batch: Batch, split: Int, scales: UnsafePointer<FixedPointScale>, into first: UnsafeMutablePointer<Int64>,
+        _ second: UnsafeMutablePointer<Int64>
     ) {
         precondition(batch.layout == .columns, "the linear model's integer gradient reads batches by columns")
-        kernels.linearFixedPointGradient(
-            batch.inputs, batch.stride, inputWidth, batch.targets, batch.count, parameters.baseAddress!,
-            scales[0].activationScale, scales[0].deltaScale, sums, integerAccumulators)
+        func add(_ part: Batch, into sums: UnsafeMutablePointer<Int64>) {
+            guard part.count > 0 else { return }
+            kernels.linearFixedPointGradient(
+                part.inputs, part.stride, inputWidth, part.targets, part.count, parameters.baseAddress!,
+                scales[0].activationScale, scales[0].deltaScale, sums, integerAccumulators)
+        }
+        add(batch.prefix(split), into: first)
+        add(batch.dropFirst(split), into: second)
     }
 
     public func squaredErrors(

@@ -43,10 +43,12 @@ public protocol Model: AnyObject {
         into scales: UnsafeMutablePointer<FixedPointScale>
     ) -> Bool
 
-    /// Adds the batch's gradient terms (in the model's ``gatherLayout``, any number of rows), each rounded at its
-    /// block's scale, to `sums` (one Int64 per parameter): integer sums, so the batch may be split in any way.
+    /// Adds the gradient terms of the batch's rows before `split` to `first` and of the rest to `second` (one Int64
+    /// per parameter each), each term rounded at its block's scale: integer sums, so the batch may be split in any
+    /// way. The batch is in the model's ``gatherLayout``, any number of rows; `split` is at most its count.
     func accumulateFixedPointGradient(
-        _ batch: Batch, scales: UnsafePointer<FixedPointScale>, into sums: UnsafeMutablePointer<Int64>)
+        _ batch: Batch, split: Int, scales: UnsafePointer<FixedPointScale>, into first: UnsafeMutablePointer<Int64>,
+        _ second: UnsafeMutablePointer<Int64>)
 }
 
 extension Model {

@@ -226,7 +226,8 @@ public final class MultilayerPerceptron: Model {
     /// row-invariant), then each layer's terms, its input activations times its deltas, through
     /// `KernelCore.fixedPointOuterSum`, the vector lanes along the wider side.
     public func accumulateFixedPointGradient(
-        _ batch: Batch, scales: UnsafePointer<FixedPointScale>, into sums: UnsafeMutablePointer<Int64>
+        _ batch: Batch, split: Int, scales: UnsafePointer<FixedPointScale>, into first: UnsafeMutablePointer<Int64>,
+        _ second: UnsafeMutablePointer<Int64>
     ) {
         precondition(batch.layout == .rows && batch.stride == inputWidth, "the MLP reads batches row by row")
         let chunkRows = integerScratchRows
@@ -251,20 +252,31 @@ public final class MultilayerPerceptron: Model {
                 let outWidth = widths[layer + 1]
                 let (layerInput, inputStride) = input(of: layer, inputs: inputs)
                 let scale = scales[layer]
-                let kernel = gemm.kernels.fixedPointOuterSum
                 let scaledCopy = gemm.kernels.widenScaled
+                // The rows before the split go to the first sums, the rest to the second.
+                let firstRows = min(max(split - start, 0), count)
+                func sum(_ leftCount: Int, _ rightCount: Int, _ leftStep: Int, _ rightStep: Int) {
+                    let rightWidth = roundUp8(rightCount)
+                    func part(_ rows: Range<Int>, into sums: UnsafeMutablePointer<Int64>) {
+                        guard !rows.isEmpty else { return }
+                        gemm.kernels.fixedPointOuterSum(
+                            rows.count, left.baseAddress! + rows.lowerBound * leftCount, leftCount, leftCount,
+                            right.baseAddress! + rows.lowerBound * rightWidth, rightWidth, rightCount,
+                            sums + offsets[layer], leftStep, rightStep)
+                    }
+                    part(0..<firstRows, into: first)
+                    part(firstRows..<count, into: second)
+                }
                 if outWidth >= 8 {
                     scaledCopy(layerInput, inputStride, count, inWidth + 1, scale.activationScale, left.baseAddress!,
                                inWidth + 1)
                     scaledCopy(delta, deltaStride, count, outWidth, scale.deltaScale, right.baseAddress!, roundUp8(outWidth))
-                    kernel(count, left.baseAddress!, inWidth + 1, inWidth + 1, right.baseAddress!, roundUp8(outWidth),
-                           outWidth, sums + offsets[layer], outWidth, 1)
+                    sum(inWidth + 1, outWidth, outWidth, 1)
                 } else {
                     scaledCopy(delta, deltaStride, count, outWidth, scale.deltaScale, left.baseAddress!, outWidth)
                     scaledCopy(layerInput, inputStride, count, inWidth + 1, scale.activationScale, right.baseAddress!,
                                roundUp8(inWidth + 1))
-                    kernel(count, left.baseAddress!, outWidth, outWidth, right.baseAddress!, roundUp8(inWidth + 1),
-                           inWidth + 1, sums + offsets[layer], 1, outWidth)
+                    sum(outWidth, inWidth + 1, 1, outWidth)
                 }
                 guard layer > 0 else { break }
                 let below = hiddenDeltas[layer - 1].baseAddress!
@@ -280,7 +292,7 @@ public final class MultilayerPerceptron: Model {
         }
     }
 
-    /// Rows per pass of ``accumulateFixedPointGradient(_:scales:into:)``: the scratch rows, but no more than keep
+    /// Rows per pass of ``accumulateFixedPointGradient(_:split:scales:into:_:)``: the scratch rows, but no more than keep
     /// each side's Doubles near 2 MiB however wide the layers.
     private var integerScratchRows: Int { min(maxRows, max(8, 262_144 / roundUp8(widths.max()! + 1))) }
 

@@ -139,9 +139,7 @@ final class ReproducibleSteps<Group: Collective> {
         }
         var rows = 0
         if bounded {
-            rows += accumulate(rows: stepStarts[2 * step]..<stepStarts[2 * step + 1], into: buffer.baseAddress!)
-            rows += accumulate(rows: stepStarts[2 * step + 1]..<stepStarts[2 * step + 2],
-                               into: buffer.baseAddress! + parameterCount)
+            rows = accumulate(rows: stepStarts[2 * step]..<stepStarts[2 * step + 2], split: stepStarts[2 * step + 1])
         }
         let tail = buffer.count - 2
         buffer[tail] = Int64(rows)
@@ -176,8 +174,9 @@ final class ReproducibleSteps<Group: Collective> {
         return allreduceNanoseconds
     }
 
-    /// Adds the integer gradient of the gathered rows `rows` to `sums`, in one batch. Returns how many there were.
-    private func accumulate(rows: Range<Int>, into sums: UnsafeMutablePointer<Int64>) -> Int {
+    /// Adds the integer gradient of the gathered rows `rows` to the buffer's sums, those before `split` to the first
+    /// half's, in one batch. Returns how many there were.
+    private func accumulate(rows: Range<Int>, split: Int) -> Int {
         guard !rows.isEmpty else { return 0 }
         let targets = epochTargets.baseAddress! + rows.lowerBound
         let batch: Batch = model.gatherLayout == .columns
@@ -185,7 +184,9 @@ final class ReproducibleSteps<Group: Collective> {
                        count: rows.count)
             : .rows(epochInputs.baseAddress! + rows.lowerBound * shard.inputWidth, width: shard.inputWidth,
                     targets: targets, count: rows.count)
-        model.accumulateFixedPointGradient(batch, scales: scales.baseAddress!, into: sums)
+        model.accumulateFixedPointGradient(
+            batch, split: split - rows.lowerBound, scales: scales.baseAddress!, into: buffer.baseAddress!,
+            buffer.baseAddress! + (estimatesNoise ? parameterCount : 0))
         return rows.count
     }
 
