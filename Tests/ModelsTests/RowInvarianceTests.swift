@@ -43,9 +43,11 @@ struct RowInvarianceTests {
     }
 
     /// The integer gradient of `rows` rows, in the model's layout, at `scales` or else those for batches of up to
-    /// 64 rows of inputs within 2 and targets within 1.
+    /// 64 rows of inputs within 2 and targets within 1: the sums of the rows before `split` plus `secondWeight` times
+    /// those of the rest.
     static func integerGradient(
-        _ model: any Model, inputs: [Float], targets: [Float], rows: Int, scales given: [FixedPointScale]? = nil
+        _ model: any Model, inputs: [Float], targets: [Float], rows: Int, scales given: [FixedPointScale]? = nil,
+        split: Int = 0, secondWeight: Int64 = 1
     ) -> [Int64] {
         var bounds = [Double](repeating: 2, count: width)
         bounds[width - 1] = 1
@@ -62,10 +64,9 @@ struct RowInvarianceTests {
                 let batch: Batch = model.gatherLayout == .columns
                     ? .columns(data.baseAddress!, columnStride: rows, targets: targets.baseAddress!, count: rows)
                     : .rows(data.baseAddress!, width: width, targets: targets.baseAddress!, count: rows)
-                // Split at a row chosen by the count, so that both halves' sums are tested.
                 var second = [Int64](repeating: 0, count: sums.count)
-                model.accumulateFixedPointGradient(batch, split: rows / 3, scales: scales, into: &sums, &second)
-                for index in sums.indices { sums[index] &+= second[index] }
+                model.accumulateFixedPointGradient(batch, split: split, scales: scales, into: &sums, &second)
+                for index in sums.indices { sums[index] &+= second[index] &* secondWeight }
             }
         }
         return sums
@@ -88,20 +89,24 @@ struct RowInvarianceTests {
         }
     }
 
-    @Test("a batch's integer gradient is the sum of its rows' own, bit for bit, every kernel set", arguments: kernels)
+    @Test("a batch's integer gradient is the sum of its rows' own, each half's apart, bit for bit, every kernel set",
+          arguments: kernels)
     func integerGradientsAddUp(kernel: KernelSet.Name) {
         var random = TestRandom(state: 23)
         let row = (0..<(Self.width - 1)).map { _ in 2 * random.float() } + [1]
         for model in Self.models(kernel, rowInvariant: true) {
             for (size, position) in Self.placements {
                 let (inputs, targets) = Self.batch(size: size, placing: row, target: 0.5, at: position, seed: 99)
-                let whole = Self.integerGradient(model, inputs: inputs, targets: targets, rows: size)
+                // The rows after the split count three times, so that a row summed into the wrong half shows.
+                let split = size / 3
+                let whole = Self.integerGradient(model, inputs: inputs, targets: targets, rows: size, split: split,
+                                                 secondWeight: 3)
                 var byRows = [Int64](repeating: 0, count: whole.count)
                 for index in 0..<size {
                     let alone = Self.integerGradient(
                         model, inputs: Array(inputs[(index * Self.width)..<((index + 1) * Self.width)]),
                         targets: [targets[index]], rows: 1)
-                    for parameter in byRows.indices { byRows[parameter] &+= alone[parameter] }
+                    for parameter in byRows.indices { byRows[parameter] &+= alone[parameter] &* (index < split ? 1 : 3) }
                 }
                 #expect(whole == byRows, "\(type(of: model)) \(kernel): batch of \(size)")
                 #expect(whole.contains { $0 != 0 })
