@@ -119,24 +119,37 @@ public final class MultilayerPerceptron: Model {
 
     public func accumulateGradient(_ batch: Batch, into gradient: UnsafeMutablePointer<Float>) {
         precondition(batch.layout == .rows && batch.stride == inputWidth, "the MLP reads batches row by row")
-        let (inputs, targets, count) = (batch.inputs, batch.targets, batch.count)
-        guard count > 0 else {
+        guard batch.count > 0 else {
             gradient.update(repeating: 0, count: parameters.count)
             return
         }
+        backPropagate(inputs: batch.inputs, targets: batch.targets, count: batch.count) { layer, input, delta in
+            // dW = [a, 1]^T dZ: the weights' and the bias's gradient in one product.
+            gemm.multiply(.transposed, .none, m: widths[layer] + 1, n: widths[layer + 1], k: batch.count, alpha: 1,
+                          a: input.values, lda: input.stride, b: delta.values, ldb: delta.stride,
+                          beta: 0, c: gradient + offsets[layer], ldc: widths[layer + 1])
+        }
+    }
+
+    /// The forward pass of `count <= maxRows` rows, then from the output back, for each layer: `weightGradient`
+    /// with the layer's input rows (with their trailing 1) and its deltas `dZ`, then `dA = dZ W^T` and
+    /// `dZ = dA * act'(a)` for the layer below.
+    @inline(__always)
+    private func backPropagate(
+        inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int,
+        weightGradient: (Int, (values: UnsafePointer<Float>, stride: Int), (values: UnsafePointer<Float>, stride: Int))
+            -> Void
+    ) {
         forward(inputs: inputs, count: count)
         let residual = output.baseAddress!
         for row in 0..<count { residual[row] -= targets[row] }
-        // From the output back: dW = [a, 1]^T dZ, then dA = dZ W^T and dZ = dA * act'(a) for the layer below.
         var delta = UnsafePointer(residual)
         var deltaStride = 1
         for layer in stride(from: layers - 1, through: 0, by: -1) {
             let inWidth = widths[layer]
             let outWidth = widths[layer + 1]
             let (layerInput, inputStride) = input(of: layer, inputs: inputs)
-            gemm.multiply(.transposed, .none, m: inWidth + 1, n: outWidth, k: count, alpha: 1,
-                          a: layerInput, lda: inputStride, b: delta, ldb: deltaStride,
-                          beta: 0, c: gradient + offsets[layer], ldc: outWidth)
+            weightGradient(layer, (layerInput, inputStride), (delta, deltaStride))
             guard layer > 0 else { break }
             let below = hiddenDeltas[layer - 1].baseAddress!
             gemm.multiply(.none, .transposed, m: count, n: inWidth, k: outWidth, alpha: 1,
@@ -222,9 +235,9 @@ public final class MultilayerPerceptron: Model {
         return true
     }
 
-    /// Rows: the forward and backward passes of ``accumulateGradient(_:into:)`` (row by row when the model is
-    /// row-invariant), then each layer's terms, its input activations times its deltas, through
-    /// `KernelCore.fixedPointOuterSum`, the vector lanes along the wider side.
+    /// Rows: the forward and backward passes of ``accumulateGradient(_:into:)`` (row-invariant when the model is),
+    /// with each layer's terms, its input activations times its deltas, through `KernelCore.fixedPointOuterSum`, the
+    /// vector lanes along the wider side.
     public func accumulateFixedPointGradient(
         _ batch: Batch, split: Int, scales: UnsafePointer<FixedPointScale>, into first: UnsafeMutablePointer<Int64>,
         _ second: UnsafeMutablePointer<Int64>
@@ -241,20 +254,13 @@ public final class MultilayerPerceptron: Model {
         var start = 0
         while start < batch.count {
             let count = min(chunkRows, batch.count - start)
-            let inputs = batch.inputs + start * inputWidth
-            forward(inputs: inputs, count: count)
-            let residual = output.baseAddress!
-            for row in 0..<count { residual[row] -= batch.targets[start + row] }
-            var delta = UnsafePointer(residual)
-            var deltaStride = 1
-            for layer in stride(from: layers - 1, through: 0, by: -1) {
-                let inWidth = widths[layer]
-                let outWidth = widths[layer + 1]
-                let (layerInput, inputStride) = input(of: layer, inputs: inputs)
+            // The rows before the split go to the first sums, the rest to the second.
+            let firstRows = min(max(split - start, 0), count)
+            backPropagate(inputs: batch.inputs + start * inputWidth, targets: batch.targets + start, count: count) {
+                layer, input, delta in
+                let (inWidth, outWidth) = (widths[layer], widths[layer + 1])
                 let scale = scales[layer]
                 let scaledCopy = gemm.kernels.widenScaled
-                // The rows before the split go to the first sums, the rest to the second.
-                let firstRows = min(max(split - start, 0), count)
                 func sum(_ leftCount: Int, _ rightCount: Int, _ leftStep: Int, _ rightStep: Int) {
                     let rightWidth = roundUp8(rightCount)
                     func part(_ rows: Range<Int>, into sums: UnsafeMutablePointer<Int64>) {
@@ -268,25 +274,18 @@ public final class MultilayerPerceptron: Model {
                     part(firstRows..<count, into: second)
                 }
                 if outWidth >= 8 {
-                    scaledCopy(layerInput, inputStride, count, inWidth + 1, scale.activationScale, left.baseAddress!,
-                               inWidth + 1)
-                    scaledCopy(delta, deltaStride, count, outWidth, scale.deltaScale, right.baseAddress!, roundUp8(outWidth))
+                    scaledCopy(input.values, input.stride, count, inWidth + 1, scale.activationScale,
+                               left.baseAddress!, inWidth + 1)
+                    scaledCopy(delta.values, delta.stride, count, outWidth, scale.deltaScale, right.baseAddress!,
+                               roundUp8(outWidth))
                     sum(inWidth + 1, outWidth, outWidth, 1)
                 } else {
-                    scaledCopy(delta, deltaStride, count, outWidth, scale.deltaScale, left.baseAddress!, outWidth)
-                    scaledCopy(layerInput, inputStride, count, inWidth + 1, scale.activationScale, right.baseAddress!,
-                               roundUp8(inWidth + 1))
+                    scaledCopy(delta.values, delta.stride, count, outWidth, scale.deltaScale, left.baseAddress!,
+                               outWidth)
+                    scaledCopy(input.values, input.stride, count, inWidth + 1, scale.activationScale,
+                               right.baseAddress!, roundUp8(inWidth + 1))
                     sum(outWidth, inWidth + 1, 1, outWidth)
                 }
-                guard layer > 0 else { break }
-                let below = hiddenDeltas[layer - 1].baseAddress!
-                gemm.multiply(.none, .transposed, m: count, n: inWidth, k: outWidth, alpha: 1,
-                              a: delta, lda: deltaStride, b: parameters.baseAddress! + offsets[layer], ldb: outWidth,
-                              beta: 0, c: below, ldc: inWidth)
-                multiplyByActivationSlope(below, activations: layerInput, count: count, width: inWidth,
-                                          stride: inputStride)
-                delta = UnsafePointer(below)
-                deltaStride = inWidth
             }
             start += count
         }
