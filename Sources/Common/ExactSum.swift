@@ -57,12 +57,6 @@ public enum ExactSum {
         return true
     }
 
-    /// Adds the limbs of `other` to `sum` (`limbs` each): the sum of the two sums, exactly.
-    @inline(__always)
-    public static func merge(_ other: UnsafePointer<Int64>, into sum: UnsafeMutablePointer<Int64>, limbs: Int) {
-        for limb in 0..<limbs { sum[limb] &+= other[limb] }
-    }
-
     /// Carries between the limbs of `sum` without changing its value: afterwards every limb but the top one is in
     /// `0 ..< 2^32` and the top one holds the rest, with the sign. Returns false when the top limb is 2^61 or more in
     /// magnitude: the total is then too large for ``safeAdditions`` more additions (no carry can make room above
@@ -86,15 +80,8 @@ public enum ExactSum {
         return negative ? -magnitude : magnitude
     }
 
-    /// The sum in `sum` (`limbs` limbs, uncarried), rounded once to the nearest Float.
-    public static func float(_ sum: UnsafePointer<Int64>, limbs: Int) -> Float {
-        let (negative, top, exponent) = normalized(sum, limbs: limbs)
-        let magnitude = Float(sign: .plus, exponent: exponent, significand: Float(top))
-        return negative ? -magnitude : magnitude
-    }
-
     /// The sum as sign, a 64-bit magnitude whose lowest bit also records ("sticks") any nonzero bits below it, and
-    /// the power of two it is in units of: enough for one correct rounding to Float or Double.
+    /// the power of two it is in units of: enough for one correct rounding to Double.
     private static func normalized(_ sum: UnsafePointer<Int64>, limbs: Int) -> (Bool, UInt64, Int) {
         withUnsafeTemporaryAllocation(of: Int64.self, capacity: limbs) { digits in
             // Carry so that every limb but the top one is in 0 ..< 2^32; the top one holds the sign.
