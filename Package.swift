@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ChecksumsTests", dependencies: ["Checksums", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Common", "Checksums", "MPI", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Common", "Kernels", "TestSupport"]),
-        .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Common", "TestSupport"]),
+        .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Common", "Kernels", "TestSupport"]),
         .testTarget(
             name: "FormatsTests",
             dependencies: ["Formats", "Checksums", "Data", "Models", "Optimization", "Common", "TestSupport"]),

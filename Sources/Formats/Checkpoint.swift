@@ -173,8 +173,8 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         case .adadelta:
             try requireNonNegative("state.optimizerFirst", state.optimizerFirst)
             try requireNonNegative("state.optimizerSecond", state.optimizerSecond)
-        case .adam: try requireNonNegative("state.optimizerSecond", state.optimizerSecond)
-        case .sgd, .momentum, .nag: break
+        case .adam, .lamb: try requireNonNegative("state.optimizerSecond", state.optimizerSecond)
+        case .sgd, .momentum, .nag, .lars: break
         }
         if configuration.noiseScaleDecay != nil && state.noiseScale == nil {
             throw fail("state.noiseScale", "is missing, but the run estimates the noise scale (it would restart "

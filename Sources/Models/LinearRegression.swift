@@ -80,7 +80,10 @@ public final class LinearRegression: Model {
                       beta: 0, c: gradient, ldc: 1)
     }
 
-    public var parameterBlocks: [Range<Int>] { [0..<inputWidth] }
+    /// One layer: the weights, then the bias.
+    public var parameterLayers: [ParameterLayer] {
+        [ParameterLayer(weights: 0..<(inputWidth - 1), bias: (inputWidth - 1)..<inputWidth)]
+    }
 
     /// One block: the inputs times the residual `x . w - y`, bounded by `sum_f |x_f| |w_f|` plus the largest target.
     public func fixedPointScales(

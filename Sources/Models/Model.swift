@@ -31,8 +31,9 @@ public protocol Model: AnyObject {
     // step, summed as integers (FixedPointScale). A model made row-invariant computes a row's forward and backward
     // values from that row and the parameters alone, so a row's terms are the same bits in any batch.
 
-    /// The blocks of ``parameters`` whose gradient terms share a scale (a layer's weights and bias), in order.
-    var parameterBlocks: [Range<Int>] { get }
+    /// Each layer's weights and bias in ``parameters``, in order, the bias right after the weights: the layers
+    /// LARS and LAMB take norms of, and whose gradient terms share a scale in `--reproducible`.
+    var parameterLayers: [ParameterLayer] { get }
 
     /// Writes each block's scale for sums of at most `rows` rows, from the largest magnitude of each input column
     /// over the training rows (``inputWidth`` values, the bias input's 1 last) and of any target: the same on every
@@ -51,9 +52,28 @@ public protocol Model: AnyObject {
         _ second: UnsafeMutablePointer<Int64>)
 }
 
+/// Where one layer's parameters are in a model's flat buffer.
+public struct ParameterLayer: Equatable, Sendable {
+    public let weights: Range<Int>
+    public let bias: Range<Int>
+
+    public init(weights: Range<Int>, bias: Range<Int>) {
+        precondition(weights.upperBound == bias.lowerBound, "a layer's bias follows its weights")
+        self.weights = weights
+        self.bias = bias
+    }
+
+    /// The weights and the bias together.
+    public var all: Range<Int> { weights.lowerBound..<bias.upperBound }
+}
+
 extension Model {
     /// A copy of the parameters.
     public var parameterValues: [Float] { Array(parameters) }
+
+    /// The blocks of ``parameters`` whose gradient terms share a scale in `--reproducible`: each layer's weights
+    /// and bias.
+    public var parameterBlocks: [Range<Int>] { parameterLayers.map(\.all) }
 
     /// The sum over `count` rows (any number: taken ``maxRows`` at a time) of `(y_hat - y)^2 / 2`, in Double.
     public func squaredErrorSum(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, count: Int) -> Double {

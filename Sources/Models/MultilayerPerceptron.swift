@@ -181,8 +181,12 @@ public final class MultilayerPerceptron: Model {
         }
     }
 
-    public var parameterBlocks: [Range<Int>] {
-        (0..<layers).map { offsets[$0]..<(offsets[$0] + (widths[$0] + 1) * widths[$0 + 1]) }
+    /// Each layer's block: `in x out` weights, then the bias row of `out`.
+    public var parameterLayers: [ParameterLayer] {
+        (0..<layers).map { layer in
+            let biasStart = offsets[layer] + widths[layer] * widths[layer + 1]
+            return ParameterLayer(weights: offsets[layer]..<biasStart, bias: biasStart..<(biasStart + widths[layer + 1]))
+        }
     }
 
     /// Bounds carried through the layers. Forward: `|z_j| <= sum_i A_i |W_ij|` over the inputs and the bias row,

@@ -9,19 +9,26 @@ import Kernels
 public final class Optimizer {
     /// The rule and its hyperparameters.
     public let settings: OptimizerSettings
-    /// First state buffer: momentum's velocity, AdaGrad/RMSProp/Adadelta's `s`, Adam's `v`.
+    /// First state buffer: momentum's, NAG's and LARS's velocity, AdaGrad/RMSProp/Adadelta's `s`, Adam's and
+    /// LAMB's first moment.
     public let first: UnsafeMutableBufferPointer<Float>
-    /// Second state buffer: Adadelta's `delta`, Adam's `s`.
+    /// Second state buffer: Adadelta's `delta`, Adam's and LAMB's second moment.
     public let second: UnsafeMutableBufferPointer<Float>
     /// Updates applied so far (Adam's bias-correction step `t`).
     /// (Only the owning trainer's thread touches it: no dynamic exclusivity check per step.)
     @exclusivity(unchecked) public private(set) var updates = 0
     private let momentum, wd, gamma1, rho, beta1, beta2, epsilon: Float
-    private let rule: UpdateRule
+    /// The kernels' rule; nil for the rules that work layer by layer (LARS, LAMB: ``LayerwiseUpdate``).
+    private let rule: UpdateRule?
     private let kernels: KernelSet
+    private let layerwise: LayerwiseUpdate?
 
-    /// Creates the optimizer for `count` parameters, with zero state.
-    public init(settings: OptimizerSettings, count: Int, kernels: KernelSet = .active) {
+    /// Creates the optimizer for `count` parameters, with zero state. LARS and LAMB take norms per layer: `layers`
+    /// gives each layer's weights and bias (by default one layer of weights and no bias).
+    public init(
+        settings: OptimizerSettings, count: Int, kernels: KernelSet = .active,
+        layers: [(weights: Range<Int>, bias: Range<Int>)]? = nil
+    ) {
         self.settings = settings
         self.kernels = kernels
         rule = switch settings.kind {
@@ -32,7 +39,10 @@ public final class Optimizer {
         case .rmsprop: .rmsprop
         case .adadelta: .adadelta
         case .adam: .adam
+        case .lars, .lamb: nil
         }
+        layerwise = rule == nil
+            ? LayerwiseUpdate(settings: settings, count: count, layers: layers ?? [(0..<count, count..<count)]) : nil
         first = .allocate(capacity: count)
         second = .allocate(capacity: count)
         first.initialize(repeating: 0)
@@ -72,6 +82,11 @@ public final class Optimizer {
         let weights = parameters.baseAddress!
         let first = first.baseAddress!
         let second = second.baseAddress!
+        guard let rule else {
+            layerwise!.update(weights, gradientSum: gradientSum, gradientScale: gradientScale,
+                              learningRate: learningRate, first: first, second: second, updates: updates)
+            return
+        }
         let constants = UpdateConstants(
             rate: learningRate, scale: gradientScale, decay: wd, momentum: momentum, gamma1: gamma1, rho: rho,
             beta1: beta1, beta2: beta2, epsilon: epsilon,

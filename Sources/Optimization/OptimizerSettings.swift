@@ -16,6 +16,14 @@ public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
     case adadelta
     /// Adam with bias correction (d2l 11.10).
     case adam
+    /// LARS (You et al. 2017), as Gluon's `LARS`: per layer, the trust ratio `eta |w| / (|g| + wd |w| + epsilon)`
+    /// scales the rate; `v = momentum v + lr trust (g + wd w); w -= v`. Biases are left out of the trust ratio and
+    /// of weight decay (trust 1, no `wd`), as the paper's implementations exclude them.
+    case lars
+    /// LAMB (You et al. 2020, algorithm 2), as Gluon's `LAMB`: Adam's bias-corrected moments give
+    /// `u = m / (sqrt(v) + epsilon) + wd w`; per layer `w -= lr (|w| / |u|) u` (trust 1 when either norm is 0).
+    /// Biases take trust 1 and no weight decay.
+    case lamb
 }
 
 /// An optimizer and all its hyperparameters, resolved: Gluon's names and defaults, overridden by `--hp`.
@@ -38,9 +46,11 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
     public var beta2: Double
     /// The small constant in the denominators.
     public var epsilon: Double
+    /// LARS's trust coefficient; nil for the other rules (and so absent from their logs' headers).
+    public var eta: Double?
 
     /// The hyperparameter names `--hp` accepts (Gluon's).
-    public static let names = ["learning_rate", "momentum", "wd", "gamma1", "rho", "beta1", "beta2", "epsilon"]
+    public static let names = ["learning_rate", "momentum", "wd", "gamma1", "rho", "beta1", "beta2", "epsilon", "eta"]
 
     /// Gluon's defaults for `kind` (for `momentum`, which Gluon spells `sgd` with a momentum, 0.9 as in d2l 11.6).
     public static func defaults(for kind: OptimizerKind) -> OptimizerSettings {
@@ -56,6 +66,10 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
             settings.learningRate = 1
             settings.epsilon = 1e-5
         case .adam: settings.learningRate = 0.001
+        case .lars: settings.eta = 0.001
+        case .lamb:
+            settings.learningRate = 0.001
+            settings.epsilon = 1e-6
         }
         return settings
     }
@@ -85,6 +99,9 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
             case "beta1": settings.beta1 = value
             case "beta2": settings.beta2 = value
             case "epsilon": settings.epsilon = value
+            case "eta":
+                guard kind == .lars else { throw JobFailure(.usage, "\(Setting.hyperparameter) eta is lars's trust coefficient, not \(kind.rawValue)'s") }
+                settings.eta = value
             default:
                 throw JobFailure(.usage, "\(Setting.hyperparameter) \(name) is not a hyperparameter (known: \(names.joined(separator: ", ")))")
             }
@@ -112,6 +129,7 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
         }
         if wd < 0 { found.append("\(Setting.hyperparameter) wd must not be negative (got \(wd))") }
         if !(epsilon > 0) { found.append("\(Setting.hyperparameter) epsilon must be positive (got \(epsilon))") }
+        if let eta, !(eta > 0) { found.append("\(Setting.hyperparameter) eta must be positive (got \(eta))") }
         return found
     }
 }

@@ -126,7 +126,8 @@ public final class Trainer<Group: Collective> {
         model = configuration.model.make(
             features: shard.features, maxRows: Self.scratchRows(layout: layout, shardRows: shard.rows.count),
             seed: configuration.seed, kernels: kernels, rowInvariant: configuration.isReproducible)
-        optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count, kernels: kernels)
+        optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count, kernels: kernels,
+                              layers: model.parameterLayers.map { ($0.weights, $0.bias) })
         rank = collective.rank
         timesAllreduce = collective.size > 1
         extraRows = hooks.fault?.isDue(.miscountBatch, rank: collective.rank) == true ? 1 : 0

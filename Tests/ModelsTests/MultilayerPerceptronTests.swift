@@ -97,3 +97,18 @@ struct MultilayerPerceptronTests {
 }
 
 import Foundation
+
+@Suite("Where each layer's weights and bias are")
+struct ParameterLayerTests {
+    @Test("the MLP's layers in its buffer's order, each bias row after its weights; the linear model's bias last")
+    func layers() {
+        let mlp = MultilayerPerceptron(widths: [3, 5, 4, 1], activation: .relu, maxRows: 1, seed: 1)
+        #expect(mlp.parameterLayers == [
+            ParameterLayer(weights: 0..<15, bias: 15..<20), ParameterLayer(weights: 20..<40, bias: 40..<44),
+            ParameterLayer(weights: 44..<48, bias: 48..<49),
+        ])
+        #expect(mlp.parameterBlocks == [0..<20, 20..<44, 44..<49] && mlp.parameters.count == 49)
+        let linear = LinearRegression(inputWidth: 6, maxRows: 1, seed: 1)
+        #expect(linear.parameterLayers == [ParameterLayer(weights: 0..<5, bias: 5..<6)])
+    }
+}

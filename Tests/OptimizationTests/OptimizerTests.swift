@@ -1,5 +1,6 @@
 import Common
 import Testing
+import Kernels
 import Optimization
 
 @Suite("Update rules of d2l chapter 11, against values worked by hand")
@@ -106,5 +107,97 @@ struct LearningRateScheduleTests {
         #expect(LearningRateScaling.sqrt.scale(0.4, batch: 400, baseBatch: 100, maximum: nil) == 0.8)
         #expect(LearningRateScaling.linear.scale(0.4, batch: 1500, baseBatch: 100, maximum: 0.9) == 0.9)
         #expect(LearningRateScaling.none.scale(0.4, batch: 1500, baseBatch: 100, maximum: nil) == 0.4)
+    }
+}
+
+/// LARS and LAMB on one layer, weights (3, 4) (norm 5) and a bias of 1, gradient (0.6, 0.8) (norm 1) and 0.5 for the
+/// bias, learning rate 0.1: one step, against values worked by hand.
+@Suite("Layer-wise rules (LARS, LAMB) against values worked by hand")
+struct LayerwiseRuleTests {
+    /// One update of the layer; returns the weights, the bias and the first state buffer.
+    private func step(_ kind: OptimizerKind, _ adjust: (inout OptimizerSettings) -> Void = { _ in },
+                      weights: [Float] = [3, 4], kernels: KernelSet = .active) -> [Float] {
+        var settings = OptimizerSettings.defaults(for: kind)
+        settings.learningRate = 0.1
+        adjust(&settings)
+        let optimizer = Optimizer(settings: settings, count: 3, kernels: kernels, layers: [(0..<2, 2..<3)])
+        let parameters = UnsafeMutableBufferPointer<Float>.allocate(capacity: 3)
+        defer { parameters.deallocate() }
+        parameters[0] = weights[0]
+        parameters[1] = weights[1]
+        parameters[2] = 1
+        // The gradient as a sum over four examples with scale 1/4, as the trainer passes it.
+        var sums: [Float] = [2.4, 3.2, 2]
+        optimizer.update(parameters, gradientSum: &sums, gradientScale: 0.25, learningRate: 0.1)
+        return Array(parameters) + Array(optimizer.first)
+    }
+
+    @Test("LARS, eta 0.5: trust 0.5 * 5 / 1 = 2.5 on the weights, 1 on the bias")
+    func lars() {
+        let result = step(.lars) { $0.eta = 0.5 }
+        let expected: [Float] = [3 - 0.25 * 0.6, 4 - 0.25 * 0.8, 1 - 0.1 * 0.5]
+        for index in 0..<3 { #expect(abs(result[index] - expected[index]) < 1e-6, "\(result)") }
+        // The velocity holds the step taken.
+        #expect(abs(result[3] - 0.25 * 0.6) < 1e-6 && abs(result[5] - 0.05) < 1e-6)
+    }
+
+    @Test("LARS with wd 0.1: trust 2.5 / 1.5, the gradient plus 0.1 w on the weights; the bias takes no decay")
+    func larsWeightDecay() {
+        let result = step(.lars) { $0.eta = 0.5; $0.wd = 0.1 }
+        let trust: Float = 2.5 / 1.5
+        let expected: [Float] = [3 - 0.1 * trust * 0.9, 4 - 0.1 * trust * 1.2, 0.95]
+        for index in 0..<3 { #expect(abs(result[index] - expected[index]) < 1e-6, "\(result)") }
+    }
+
+    @Test("LARS on zero weights: trust 1, so the step is the plain one")
+    func larsZeroWeights() {
+        let result = step(.lars, { $0.eta = 0.5 }, weights: [0, 0])
+        #expect(abs(result[0] + 0.06) < 1e-7 && abs(result[1] + 0.08) < 1e-7)
+    }
+
+    @Test("LAMB: the bias-corrected moments give u = g / (|g| + 1e-6) ~ (1, 1); trust 5 / |u| = 3.5355")
+    func lamb() {
+        let result = step(.lamb)
+        let u: [Double] = [0.6 / (0.6 + 1e-6), 0.8 / (0.8 + 1e-6)]
+        let trust = 5 / (u[0] * u[0] + u[1] * u[1]).squareRoot()
+        let expected = [3 - 0.1 * trust * u[0], 4 - 0.1 * trust * u[1], 1 - 0.1 * 0.5 / (0.5 + 1e-6)]
+        for index in 0..<3 { #expect(abs(Double(result[index]) - expected[index]) < 2e-6, "\(result)") }
+        #expect(abs(result[3] - 0.06) < 1e-7, "the first moment")
+    }
+
+    @Test("LAMB with wd 0.1: u = (1.3, 1.4), trust 5 / 1.9105 on the weights; the bias takes no decay")
+    func lambWeightDecay() {
+        let result = step(.lamb) { $0.wd = 0.1 }
+        let u: [Double] = [0.6 / (0.6 + 1e-6) + 0.3, 0.8 / (0.8 + 1e-6) + 0.4]
+        let trust = 5 / (u[0] * u[0] + u[1] * u[1]).squareRoot()
+        let expected = [3 - 0.1 * trust * u[0], 4 - 0.1 * trust * u[1], 1 - 0.1 * 0.5 / (0.5 + 1e-6)]
+        for index in 0..<3 { #expect(abs(Double(result[index]) - expected[index]) < 2e-6, "\(result)") }
+    }
+
+    @Test("the same bits with every kernel set (the rules are not kernels: ranks may run different sets)")
+    func sameOnEveryKernelSet() {
+        for kind in [OptimizerKind.lars, .lamb] {
+            let results = KernelSet.supported.map { set in
+                step(kind, { $0.eta = kind == .lars ? 0.3 : nil; $0.wd = 0.01 }, weights: [0.37, -1.9], kernels: set)
+                    .map(\.bitPattern)
+            }
+            #expect(Set(results).count == 1, "\(kind)")
+        }
+    }
+
+    @Test("eta is LARS's alone, and positive")
+    func etaSettings() throws {
+        let lars = try OptimizerSettings.resolve(kind: .lars, hyperparameters: [("eta", 0.02)], learningRateFlag: 1,
+                                                 presetLearningRate: 0.4)
+        #expect(lars.eta == 0.02 && lars.learningRate == 1 && OptimizerSettings.defaults(for: .lars).eta == 0.001)
+        #expect(OptimizerSettings.defaults(for: .adam).eta == nil, "absent from other rules' headers")
+        #expect(throws: JobFailure.self) {
+            try OptimizerSettings.resolve(kind: .lamb, hyperparameters: [("eta", 0.02)], learningRateFlag: nil,
+                                          presetLearningRate: 0.4)
+        }
+        #expect(throws: JobFailure.self) {
+            try OptimizerSettings.resolve(kind: .lars, hyperparameters: [("eta", 0)], learningRateFlag: nil,
+                                          presetLearningRate: 0.4)
+        }
     }
 }
