@@ -23,11 +23,12 @@ public final class Optimizer {
     private let kernels: KernelSet
     private let layerwise: LayerwiseUpdate?
 
-    /// Creates the optimizer for `count` parameters, with zero state. LARS and LAMB take norms per layer: `layers`
-    /// gives each layer's weights and bias (by default one layer of weights and no bias).
+    /// Creates the optimizer for `count` parameters, with zero state. `layers` gives each layer's weights and bias
+    /// (the model's `parameterLayers`), whose norms LARS and LAMB take; a required argument, so that no caller can
+    /// leave a model's layers out and have LARS treat the whole model as one layer.
     public init(
         settings: OptimizerSettings, count: Int, kernels: KernelSet = .active,
-        layers: [(weights: Range<Int>, bias: Range<Int>)]? = nil
+        layers: [(weights: Range<Int>, bias: Range<Int>)]
     ) {
         self.settings = settings
         self.kernels = kernels
@@ -42,7 +43,7 @@ public final class Optimizer {
         case .lars, .lamb: nil
         }
         layerwise = rule == nil
-            ? LayerwiseUpdate(settings: settings, count: count, layers: layers ?? [(0..<count, count..<count)]) : nil
+            ? LayerwiseUpdate(settings: settings, count: count, layers: layers) : nil
         first = .allocate(capacity: count)
         second = .allocate(capacity: count)
         first.initialize(repeating: 0)

@@ -26,7 +26,8 @@ struct FixedPointScaleTests {
 
     @Test("zero bounds and tiny ones keep the scales normal Doubles")
     func extremes() throws {
-        for (activation, delta) in [(0.0, 0.0), (1.0, 0.0), (0.0, 5.0), (1.0, 0x1p-1000), (0x1p-600, 0x1p-600)] {
+        for (activation, delta) in [(0.0, 0.0), (1.0, 0.0), (0.0, 5.0), (1.0, 0x1p-1000), (0x1p-600, 0x1p-600),
+                                    (0x1p-1050, 1.0), (0x1p-1050, 0x1p-1050)] {
             let scale = try #require(FixedPointScale(activationBound: activation, deltaBound: delta, rows: 10))
             #expect(scale.activationScale.isNormal && scale.deltaScale.isNormal && scale.unit.isNormal)
         }

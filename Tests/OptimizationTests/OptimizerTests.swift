@@ -10,7 +10,7 @@ struct OptimizerTests {
         var settings = OptimizerSettings.defaults(for: kind)
         if kind != .adadelta { settings.learningRate = 0.1 }
         adjust(&settings)
-        let optimizer = Optimizer(settings: settings, count: 1)
+        let optimizer = Optimizer(settings: settings, count: 1, layers: [(0..<1, 1..<1)])
         let parameters = UnsafeMutableBufferPointer<Float>.allocate(capacity: 1)
         defer { parameters.deallocate() }
         parameters[0] = 1
