@@ -107,7 +107,7 @@ public func applyUpdate(
 
 /// `lanes` floats from `pointer`, the rest zero.
 @inlinable @inline(__always)
-func loadLanes(_ pointer: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
+public func loadLanes(_ pointer: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
     if lanes == 8 { return UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self) }
     var value = SIMD8<Float>()
     for lane in 0..<lanes { value[lane] = pointer[lane] }
@@ -115,13 +115,13 @@ func loadLanes(_ pointer: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
 }
 
 @inlinable @inline(__always)
-func loadLanes(_ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
+public func loadLanes(_ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
     loadLanes(UnsafePointer(pointer), lanes)
 }
 
 /// Stores the first `lanes` lanes of `value` at `pointer`.
 @inlinable @inline(__always)
-func storeLanes(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) {
+public func storeLanes(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) {
     if lanes == 8 {
         UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
     } else {

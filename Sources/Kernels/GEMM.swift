@@ -176,7 +176,8 @@ public final class GEMM {
     }
 }
 
+/// `value` rounded up to a multiple of `multiple`.
 @inline(__always)
-func roundUp(_ value: Int, _ multiple: Int) -> Int {
+public func roundUp(_ value: Int, _ multiple: Int) -> Int {
     (value + multiple - 1) / multiple * multiple
 }

@@ -249,7 +249,7 @@ public final class MultilayerPerceptron: Model {
         precondition(batch.layout == .rows && batch.stride == inputWidth, "the MLP reads batches row by row")
         let chunkRows = integerScratchRows
         let (left, right) = integerScratch ?? {
-            let width = roundUp8(widths.max()! + 1)
+            let width = roundUp(widths.max()! + 1, 8)
             let buffers = (UnsafeMutableBufferPointer<Double>.allocateLineAligned(count: chunkRows * width),
                            UnsafeMutableBufferPointer<Double>.allocateLineAligned(count: chunkRows * width))
             integerScratch = buffers
@@ -266,7 +266,7 @@ public final class MultilayerPerceptron: Model {
                 let scale = scales[layer]
                 let scaledCopy = gemm.kernels.widenScaled
                 func sum(_ leftCount: Int, _ rightCount: Int, _ leftStep: Int, _ rightStep: Int) {
-                    let rightWidth = roundUp8(rightCount)
+                    let rightWidth = roundUp(rightCount, 8)
                     func part(_ rows: Range<Int>, into sums: UnsafeMutablePointer<Int64>) {
                         guard !rows.isEmpty else { return }
                         gemm.kernels.fixedPointOuterSum(
@@ -281,13 +281,13 @@ public final class MultilayerPerceptron: Model {
                     scaledCopy(input.values, input.stride, count, inWidth + 1, scale.activationScale,
                                left.baseAddress!, inWidth + 1)
                     scaledCopy(delta.values, delta.stride, count, outWidth, scale.deltaScale, right.baseAddress!,
-                               roundUp8(outWidth))
+                               roundUp(outWidth, 8))
                     sum(inWidth + 1, outWidth, outWidth, 1)
                 } else {
                     scaledCopy(delta.values, delta.stride, count, outWidth, scale.deltaScale, left.baseAddress!,
                                outWidth)
                     scaledCopy(input.values, input.stride, count, inWidth + 1, scale.activationScale,
-                               right.baseAddress!, roundUp8(inWidth + 1))
+                               right.baseAddress!, roundUp(inWidth + 1, 8))
                     sum(outWidth, inWidth + 1, 1, outWidth)
                 }
             }
@@ -297,7 +297,7 @@ public final class MultilayerPerceptron: Model {
 
     /// Rows per pass of ``accumulateFixedPointGradient(_:split:scales:into:_:)``: the scratch rows, but no more than keep
     /// each side's Doubles near 2 MiB however wide the layers.
-    private var integerScratchRows: Int { min(maxRows, max(8, 262_144 / roundUp8(widths.max()! + 1))) }
+    private var integerScratchRows: Int { min(maxRows, max(8, 262_144 / roundUp(widths.max()! + 1, 8))) }
 
     /// Layer `layer`'s input rows (with their trailing 1) and their stride.
     @inline(__always)
@@ -349,10 +349,6 @@ public final class MultilayerPerceptron: Model {
         }
     }
 }
-
-/// `value` rounded up to a multiple of eight.
-@inline(__always)
-private func roundUp8(_ value: Int) -> Int { (value + 7) / 8 * 8 }
 
 // ReLU's loops on explicit 8-lane vectors: a lane-wise select and max, which every x86-64 (SSE2) and aarch64 has,
 // where the compiler's scalar loop branched on every unit (this module is built for the baseline CPU).

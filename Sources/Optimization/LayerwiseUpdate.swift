@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import KernelCore
 
 /// LARS and LAMB: rules whose step depends on norms of whole layers (a layer's weights and, apart, its bias).
 ///
@@ -50,8 +51,8 @@ final class LayerwiseUpdate {
                 // trust = eta |w| / (|g| + wd |w| + epsilon) over the weights.
                 var squares = (weights: DoubleLanes(), gradient: DoubleLanes())
                 forEachLanes(layer.weights) { start, lanes in
-                    let w = DoubleLanes(load(weights + start, lanes))
-                    let g = DoubleLanes(load(gradientSum + start, lanes) * scale)
+                    let w = DoubleLanes(loadLanes(weights + start, lanes))
+                    let g = DoubleLanes(loadLanes(gradientSum + start, lanes) * scale)
                     squares.weights += w * w
                     squares.gradient += g * g
                 }
@@ -69,7 +70,7 @@ final class LayerwiseUpdate {
                 // from the stored moments (the same operations, so the same bits), which saves a buffer.
                 var squares = (weights: DoubleLanes(), direction: DoubleLanes())
                 forEachLanes(layer.weights) { start, lanes in
-                    let w = load(weights + start, lanes)
+                    let w = loadLanes(weights + start, lanes)
                     let u = lambDirection(start, lanes, w, gradientSum, first, second, scale: scale,
                                           inverse1: inverse1, inverse2: inverse2, decay: Lanes(repeating: wd),
                                           updatesMoments: true)
@@ -80,17 +81,17 @@ final class LayerwiseUpdate {
                 let directionNorm = squares.direction.sum().squareRoot()
                 let trust = Lanes(repeating: weightNorm > 0 && directionNorm > 0 ? Float(weightNorm / directionNorm) : 1)
                 forEachLanes(layer.weights) { start, lanes in
-                    let w = load(weights + start, lanes)
+                    let w = loadLanes(weights + start, lanes)
                     let u = lambDirection(start, lanes, w, gradientSum, first, second, scale: scale,
                                           inverse1: inverse1, inverse2: inverse2, decay: Lanes(repeating: wd),
                                           updatesMoments: false)
-                    store(w - rate * trust * u, weights + start, lanes)
+                    storeLanes(w - rate * trust * u, weights + start, lanes)
                 }
                 forEachLanes(layer.bias) { start, lanes in
-                    let w = load(weights + start, lanes)
+                    let w = loadLanes(weights + start, lanes)
                     let u = lambDirection(start, lanes, w, gradientSum, first, second, scale: scale,
                                           inverse1: inverse1, inverse2: inverse2, decay: Lanes(), updatesMoments: true)
-                    store(w - rate * u, weights + start, lanes)
+                    storeLanes(w - rate * u, weights + start, lanes)
                 }
             default:
                 preconditionFailure("only LARS and LAMB work layer by layer")
@@ -106,10 +107,10 @@ final class LayerwiseUpdate {
     ) {
         let momentum = Lanes(repeating: momentum)
         forEachLanes(range) { start, lanes in
-            let w = load(weights + start, lanes)
-            let v = momentum * load(velocity + start, lanes) + rate * (load(gradientSum + start, lanes) * scale + decay * w)
-            store(v, velocity + start, lanes)
-            store(w - v, weights + start, lanes)
+            let w = loadLanes(weights + start, lanes)
+            let v = momentum * loadLanes(velocity + start, lanes) + rate * (loadLanes(gradientSum + start, lanes) * scale + decay * w)
+            storeLanes(v, velocity + start, lanes)
+            storeLanes(w - v, weights + start, lanes)
         }
     }
 
@@ -122,16 +123,16 @@ final class LayerwiseUpdate {
         _ second: UnsafeMutablePointer<Float>, scale: Lanes, inverse1: Lanes, inverse2: Lanes, decay: Lanes,
         updatesMoments: Bool
     ) -> Lanes {
-        var m = load(first + start, lanes)
-        var v = load(second + start, lanes)
+        var m = loadLanes(first + start, lanes)
+        var v = loadLanes(second + start, lanes)
         if updatesMoments {
-            let g = load(gradientSum + start, lanes) * scale
+            let g = loadLanes(gradientSum + start, lanes) * scale
             let one = Lanes(repeating: 1)
             let beta1 = Lanes(repeating: beta1), beta2 = Lanes(repeating: beta2)
             m = beta1 * m + (one - beta1) * g
             v = beta2 * v + (one - beta2) * g * g
-            store(m, first + start, lanes)
-            store(v, second + start, lanes)
+            storeLanes(m, first + start, lanes)
+            storeLanes(v, second + start, lanes)
         }
         return (m * inverse1) / ((v * inverse2).squareRoot() + Lanes(repeating: epsilon)) + decay * w
     }
@@ -148,27 +149,5 @@ private func forEachLanes(_ range: Range<Int>, _ body: (Int, Int) -> Void) {
         let lanes = min(8, range.upperBound - start)
         body(start, lanes)
         start += lanes
-    }
-}
-
-/// `lanes` floats from `pointer`, the rest zero.
-@inline(__always)
-private func load(_ pointer: UnsafePointer<Float>, _ lanes: Int) -> Lanes {
-    if lanes == 8 { return UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self) }
-    var value = Lanes()
-    for lane in 0..<lanes { value[lane] = pointer[lane] }
-    return value
-}
-
-@inline(__always)
-private func load(_ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) -> Lanes { load(UnsafePointer(pointer), lanes) }
-
-/// Stores the first `lanes` lanes of `value` at `pointer`.
-@inline(__always)
-private func store(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>, _ lanes: Int) {
-    if lanes == 8 {
-        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lanes.self)
-    } else {
-        for lane in 0..<lanes { pointer[lane] = value[lane] }
     }
 }
