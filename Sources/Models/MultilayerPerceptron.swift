@@ -264,7 +264,7 @@ public final class MultilayerPerceptron: Model {
                 layer, input, delta in
                 let (inWidth, outWidth) = (widths[layer], widths[layer + 1])
                 let scale = scales[layer]
-                let scaledCopy = gemm.kernels.widenScaled
+                let widen = gemm.kernels.widenScaled
                 func sum(_ leftCount: Int, _ rightCount: Int, _ leftStep: Int, _ rightStep: Int) {
                     let rightWidth = roundUp(rightCount, 8)
                     func part(_ rows: Range<Int>, into sums: UnsafeMutablePointer<Int64>) {
@@ -278,15 +278,15 @@ public final class MultilayerPerceptron: Model {
                     part(firstRows..<count, into: second)
                 }
                 if outWidth >= 8 {
-                    scaledCopy(input.values, input.stride, count, inWidth + 1, scale.activationScale,
+                    widen(input.values, input.stride, count, inWidth + 1, scale.activationScale,
                                left.baseAddress!, inWidth + 1)
-                    scaledCopy(delta.values, delta.stride, count, outWidth, scale.deltaScale, right.baseAddress!,
+                    widen(delta.values, delta.stride, count, outWidth, scale.deltaScale, right.baseAddress!,
                                roundUp(outWidth, 8))
                     sum(inWidth + 1, outWidth, outWidth, 1)
                 } else {
-                    scaledCopy(delta.values, delta.stride, count, outWidth, scale.deltaScale, left.baseAddress!,
+                    widen(delta.values, delta.stride, count, outWidth, scale.deltaScale, left.baseAddress!,
                                outWidth)
-                    scaledCopy(input.values, input.stride, count, inWidth + 1, scale.activationScale,
+                    widen(input.values, input.stride, count, inWidth + 1, scale.activationScale,
                                right.baseAddress!, roundUp(inWidth + 1, 8))
                     sum(outWidth, inWidth + 1, 1, outWidth)
                 }

@@ -195,11 +195,15 @@ final class ReproducibleSteps<Group: Collective> {
     private func agreeOnDataBounds() throws {
         let width = shard.inputWidth
         var bounds = [Double](repeating: 0, count: width + 1)
-        for row in 0..<shard.rows.count {
-            for column in 0..<width {
-                bounds[column] = max(bounds[column], Double(shard.inputs[row * width + column].magnitude))
+        bounds.withUnsafeMutableBufferPointer { bounds in
+            shard.inputs.withUnsafeBufferPointer { inputs in
+                for row in 0..<shard.rows.count {
+                    for column in 0..<width {
+                        bounds[column] = max(bounds[column], Double(inputs[row * width + column].magnitude))
+                    }
+                }
             }
-            bounds[width] = max(bounds[width], Double(shard.targets[row].magnitude))
+            bounds[width] = shard.targets.reduce(0) { max($0, Double($1.magnitude)) }
         }
         try collective.allreduce(&bounds, .max)
         // The bias input is 1 in every row, also on a rank without rows.
