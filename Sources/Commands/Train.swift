@@ -90,7 +90,7 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs of linear warmup (converted to steps; overrides --warmup-steps).")
     var warmupEpochs: Double?
 
-    @Option(help: "Scale the learning rate with the global batch: linear, sqrt or none (Goyal et al. 2017).")
+    @Option(help: "Scale the learning rate with the global batch: linear, sqrt or none (Goyal et al. 2017), or adascale (times AdaScale's gain from the noise scale, Johnson et al. 2020).")
     var scaleLr: LearningRateScaling = .none
 
     @Option(help: "The global batch at which the learning rate is given, for --scale-lr.")
@@ -101,6 +101,27 @@ struct Train: ParsableCommand {
 
     @Option(help: "Examples per step across all ranks (default: the preset's).")
     var globalBatch: Int?
+
+    @Option(help: ArgumentHelp(
+        "How the global batch changes: fixed, noise (toward the gradient noise scale) or warmup:B0:B1:STEPS (a linear ramp).",
+        discussion: "noise: every --batch-every steps, toward --batch-multiple x the smoothed noise scale, by at most --batch-factor, within --min-batch and --max-batch; a multiple of the rank count except with --reproducible (docs/batch-size.md).",
+        valueName: "schedule"))
+    var batchSchedule: String = "fixed"
+
+    @Option(help: "Steps between the batch schedule's adjustments (default 10).")
+    var batchEvery: Int?
+
+    @Option(help: "The noise schedule's target as a multiple of the noise scale (default 1).")
+    var batchMultiple: Double?
+
+    @Option(help: "The most one adjustment of the noise schedule multiplies or divides the batch by (default 2).")
+    var batchFactor: Double?
+
+    @Option(help: "The noise schedule's smallest global batch (default: the rank count, 1 with --reproducible).")
+    var minBatch: Int?
+
+    @Option(help: "The noise schedule's largest global batch (default: the training rows).")
+    var maxBatch: Int?
 
     @Option(help: "Passes over the training set (default: the preset's).")
     var epochs: Int?
@@ -210,7 +231,36 @@ struct Train: ParsableCommand {
         configuration.stallTimeout = stallTimeout
         configuration.noiseScaleDecay = noiseScale == .on ? noiseScaleDecay : nil
         configuration.reproducible = reproducible ? true : nil
+        configuration.batchSchedule = try batchScheduleSettings()
+        // A ramp starts at its first batch: without --global-batch, that one rather than the preset's.
+        if let schedule = configuration.batchSchedule, schedule.kind == .warmup, globalBatch == nil {
+            configuration.globalBatch = schedule.start
+        }
         return configuration
+    }
+
+    /// `--batch-schedule` with its options; the noise rule's options are refused with another schedule.
+    private func batchScheduleSettings() throws -> BatchSchedule? {
+        let schedule = try BatchSchedule.parse(batchSchedule)
+        let noiseOptions: [(Setting, Bool)] = [
+            (.batchMultiple, batchMultiple != nil), (.batchFactor, batchFactor != nil), (.minimumBatch, minBatch != nil),
+            (.maximumBatch, maxBatch != nil),
+        ]
+        if schedule?.kind != .noise, let (setting, _) = noiseOptions.first(where: \.1) {
+            throw JobFailure(.usage, "\(setting) applies to \(Setting.batchSchedule) noise only")
+        }
+        guard var schedule else {
+            if batchEvery != nil { throw JobFailure(.usage, "\(Setting.batchEvery) needs a \(Setting.batchSchedule)") }
+            return nil
+        }
+        schedule.every = batchEvery ?? schedule.every
+        if schedule.kind == .noise {
+            schedule.multiple = batchMultiple ?? schedule.multiple
+            schedule.factor = batchFactor ?? schedule.factor
+            schedule.minimum = minBatch
+            schedule.maximum = maxBatch
+        }
+        return schedule
     }
 
     func validate() throws {

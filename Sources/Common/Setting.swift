@@ -24,6 +24,12 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case baseBatch = "base_batch"
     case maximumRate = "max_lr"
     case globalBatch = "global_batch"
+    case batchSchedule = "batch_schedule"
+    case batchEvery = "batch_every"
+    case batchMultiple = "batch_multiple"
+    case batchFactor = "batch_factor"
+    case minimumBatch = "min_batch"
+    case maximumBatch = "max_batch"
     case epochs
     case evalEvery = "eval_every"
     case evalEverySteps = "eval_every_steps"
@@ -35,6 +41,7 @@ public enum Setting: String, CaseIterable, Sendable, CustomStringConvertible {
     case resumePath = "resume_path"
     case stallTimeout = "stall_timeout"
     case graceSeconds = "grace_seconds"
+    case noiseScale = "noise_scale"
     case noiseScaleDecay = "noise_scale_decay"
     case reproducible
     case saveModelPath = "save_model_path"

@@ -99,7 +99,9 @@ public enum BatchSizeSweeps {
     }
 
     public static func fits(_ rows: [ScalingRow]) -> [Row] {
-        let reached = rows.filter { $0.run.stepsToTarget != nil && !$0.run.mixesRankCounts && $0.run.finished }
+        let reached = rows.filter {
+            $0.run.stepsToTarget != nil && !$0.run.mixesRankCounts && $0.run.finished && !$0.run.adaptsBatch
+        }
         let sweeps = Dictionary(grouping: reached.indices) { index in
             let run = reached[index].run
             let settings = run.settings.filter { !Self.perBatch.contains($0.key) }.map { "\($0.key)=\($0.value)" }

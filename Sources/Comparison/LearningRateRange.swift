@@ -20,7 +20,7 @@ public enum LearningRateRange {
     }
 
     public static func rows(_ rows: [ScalingRow]) -> [Row] {
-        let usable = rows.filter { !$0.run.mixesRankCounts }
+        let usable = rows.filter { !$0.run.mixesRankCounts && !$0.run.adaptsBatch }
         let groups = Dictionary(grouping: usable) { row in
             "\(row.run.folder)|\(row.series)|\(row.run.ranks)|\(row.run.globalBatch)"
         }

@@ -54,6 +54,9 @@ public struct RunRecord: Equatable, Sendable {
     /// The rank count of each segment of the run: one entry, or more for a run resumed at other rank counts
     /// (its seconds then mix the segments).
     public var rankSegments: [Int]
+    /// The rule of a run whose batch changes (`noise`, `warmup`: `--batch-schedule`); nil with a fixed batch.
+    /// ``globalBatch`` is then its first step's.
+    public var batchSchedule: String? = nil
 
     /// Examples per rank per step.
     public var perRankBatch: Double { Double(globalBatch) / Double(ranks) }
@@ -65,6 +68,9 @@ public struct RunRecord: Equatable, Sendable {
     public var settingsKey: String { settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: ";") }
     /// True when the run was resumed at another rank count.
     public var mixesRankCounts: Bool { Set(rankSegments).count > 1 }
+    /// True when the run's batch changes: its steps and examples to the target are what they are, but it has no one
+    /// batch for the S(B) fit, the plan or the predictions.
+    public var adaptsBatch: Bool { batchSchedule != nil }
     /// True when the log ends in a summary: only such runs enter scaling groups, fits and plans.
     public var finished: Bool { status == Self.finishedStatus }
 
@@ -187,7 +193,8 @@ public enum RunLogParser {
             },
             secondsPerStep: ending.secondsPerStep, allreduceShare: ending.allreduceShare,
             computeSecondsPerStep: ending.stepSeconds?.compute, allreduceSecondsPerStep: ending.stepSeconds?.allreduce,
-            allreduceBytes: ending.allreduceBytes, settings: flatten(settings, prefix: ""), rankSegments: segments))
+            allreduceBytes: ending.allreduceBytes, settings: flatten(settings, prefix: ""), rankSegments: segments,
+            batchSchedule: (config["batch_schedule"] as? [String: Any])?["kind"] as? String))
     }
 
     /// How a log ends: its summary's figures, or an `end` record's reason and step.

@@ -23,8 +23,12 @@ public struct ScalingRow: Sendable {
     /// every other setting that differs between the runs, and the folder when runs come from several.
     public var label: String = ""
     /// The batch-size sweep the run belongs to: the label without the learning rate and what a sweep sets per
-    /// batch (``BatchSizeSweeps``), so that one name covers every batch and rate of a sweep.
+    /// batch (``BatchSizeSweeps``), so that one name covers every batch and rate of a sweep; ``adaptiveSeries`` for
+    /// a run whose batch changes.
     public var series: String = ""
+    /// The series of every run whose batch changes (``RunRecord/adaptsBatch``), which no fit, plan or prediction
+    /// takes.
+    public static let adaptiveSeries = "adaptive"
     /// Strong scaling: sec/epoch at the group's smallest rank count over this run's.
     public var speedup: Double?
     /// Strong scaling: speedup x smallest ranks / ranks.
@@ -46,10 +50,13 @@ public enum ScalingAnalysis {
     public static func rows(_ runs: [RunRecord], mode: ScalingMode = .auto) -> [ScalingRow] {
         var rows = runs.map { ScalingRow(run: $0) }
         let labels = differingSettings(runs)
-        let series = differingSettings(runs, showingRate: false, ignoring: BatchSizeSweeps.perBatch)
+        // The sweeps' names from the runs of a fixed batch alone: an adaptive run beside them renames none.
+        let fixed = runs.indices.filter { !runs[$0].adaptsBatch }
+        let series = differingSettings(fixed.map { runs[$0] }, showingRate: false, ignoring: BatchSizeSweeps.perBatch)
+        for (index, name) in zip(fixed, series) { rows[index].series = name }
         for index in rows.indices {
             rows[index].label = labels[index]
-            rows[index].series = series[index]
+            if runs[index].adaptsBatch { rows[index].series = ScalingRow.adaptiveSeries }
             if rows[index].run.mixesRankCounts { rows[index].scaling = "mixed" }
         }
         let candidates = rows.indices.filter { !rows[$0].run.mixesRankCounts && rows[$0].run.finished }

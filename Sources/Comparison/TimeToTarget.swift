@@ -71,7 +71,9 @@ public enum TimeToTarget {
         _ rows: [ScalingRow], excludingBatch: Int? = nil, excludingRanks: Int? = nil, profiles: [NetworkProfile] = []
     ) -> [Study] {
         // Diverged runs stay: a repeat that diverged is one that did not reach the target at its rate.
-        let usable = rows.filter { ($0.run.finished || $0.run.status == "diverged") && !$0.run.mixesRankCounts }
+        let usable = rows.filter {
+            ($0.run.finished || $0.run.status == "diverged") && !$0.run.mixesRankCounts && !$0.run.adaptsBatch
+        }
         let groups = Dictionary(grouping: usable) { "\($0.run.folder)|\($0.series)" }
         return groups.values.compactMap { members -> Study? in
             let runs = members.map(\.run).filter { $0.globalBatch != excludingBatch && $0.ranks != excludingRanks }

@@ -46,8 +46,13 @@ public struct ShardLayout: Equatable, Sendable {
 
     /// The positions in `rank`'s epoch order that step `step` uses: a contiguous range.
     public func localPositions(ofStep step: Int, rank: Int) -> Range<Int> {
-        let slots = slots(ofStep: step)
-        return slotsOwned(before: slots.lowerBound, by: rank)..<slotsOwned(before: slots.upperBound, by: rank)
+        localPositions(ofSlots: slots(ofStep: step), rank: rank)
+    }
+
+    /// The positions in `rank`'s epoch order that a step over the epoch's `slots` uses (any range: a run whose batch
+    /// changes takes the next `batch` slots each step).
+    public func localPositions(ofSlots slots: Range<Int>, rank: Int) -> Range<Int> {
+        slotsOwned(before: slots.lowerBound, by: rank)..<slotsOwned(before: slots.upperBound, by: rank)
     }
 
     /// How many of the slots `0 ..< slot` belong to `rank`.

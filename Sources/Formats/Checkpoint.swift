@@ -29,14 +29,18 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// The gradient noise scale's moving averages, when the run estimates it (absent in older checkpoints: the
     /// resumed run starts them afresh).
     public var noiseScale: GradientNoiseScale?
+    /// The batch schedule's and the learning-rate clock's state, when the run has a clock
+    /// (``TrainingConfiguration/hasRateClock``); absent otherwise, as in checkpoints written before it existed.
+    public var batchSchedule: BatchScheduleState?
 
     /// Creates a state.
     public init(
         parameters: [Float], optimizerFirst: [Float], optimizerSecond: [Float], optimizerUpdates: Int, epoch: Int,
         stepInEpoch: Int, step: Int, examples: Int, nextEval: Int, trainSeconds: Double, initialLoss: Double,
-        lastLoss: Double, noiseScale: GradientNoiseScale? = nil
+        lastLoss: Double, noiseScale: GradientNoiseScale? = nil, batchSchedule: BatchScheduleState? = nil
     ) {
         self.noiseScale = noiseScale
+        self.batchSchedule = batchSchedule
         self.parameters = parameters
         self.optimizerFirst = optimizerFirst
         self.optimizerSecond = optimizerSecond
@@ -58,12 +62,15 @@ public struct TrainingState: Codable, Equatable, Sendable {
 /// written in shortest round-trip form, so they read back bit for bit; the checksum catches truncation and
 /// flipped bytes. Files are written to a temporary name, synced and renamed, so a crash never leaves half a file.
 public struct Checkpoint: Codable, Equatable, Sendable {
-    /// The format version this build reads and writes.
-    /// Version 4 (airfoil-dp 0.3) adds the noise scale's averages of squares and products and its
+    /// The format version this build writes; it also reads version 4.
+    /// Version 5 adds the batch schedule's state (`state.batch_schedule`: the next step's batch, the position in the
+    /// epoch in examples, the learning-rate clock), required when the run's batch changes or its rate follows
+    /// AdaScale; a build before it would resume such a run as a fixed one, so it refuses the new version. Version 4
+    /// (airfoil-dp 0.3) adds the noise scale's averages of squares and products and its
     /// `weight_squares`, from which its interval comes. Version 3 (0.3 before it) writes its keys as every file does (``JSONFormat``: snake_case, where version 2
     /// wrote camelCase) and requires the noise scale's state when the run estimates it. Version 2 (0.2) added the
     /// model's architecture, the held-out rows and the model file path. Other versions are refused with one line.
-    public static let formatVersion = 4
+    public static let formatVersion = 5
 
     /// The run's resolved configuration.
     public var configuration: TrainingConfiguration
@@ -93,7 +100,7 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         Self.layout.encode([UInt8](try JSONFormat.encoder().encode(self)))
     }
 
-    static let layout = DigestedFile(kind: "checkpoint", version: formatVersion)
+    static let layout = DigestedFile(kind: "checkpoint", version: formatVersion, alsoReads: [4])
 
     /// Parses a checkpoint file's bytes.
     /// - Throws: ``JobFailure`` of kind `.invalidData` saying what is wrong (magic, version, checksum, content).
@@ -150,16 +157,38 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         try requireBuffer("state.parameters", state.parameters)
         try requireBuffer("state.optimizerFirst", state.optimizerFirst)
         try requireBuffer("state.optimizerSecond", state.optimizerSecond)
-        let stepsPerEpoch = layout.stepsPerEpoch
         try require("state.epoch", state.epoch, in: 0...epochs)
-        try require("state.stepInEpoch", state.stepInEpoch, in: 0...(state.epoch == epochs ? 0 : stepsPerEpoch - 1))
-        let step = state.epoch * stepsPerEpoch + state.stepInEpoch
-        try require("state.step", state.step, in: step...step)
-        // Fewer updates than steps is a resume at another rank count in the default mode: it skipped the rest of an
-        // epoch (``resumePoint(ranks:layout:)``), advancing the step but not the optimizer.
-        try require("state.optimizerUpdates", state.optimizerUpdates, in: 0...step)
-        let examples = state.epoch * layout.rows
-            + (state.stepInEpoch == 0 ? 0 : layout.slots(ofStep: state.stepInEpoch - 1).upperBound)
+        let examples: Int
+        if configuration.batchSchedule != nil {
+            // The batch changes, so the steps of an epoch are not planned: the position in it is its examples.
+            guard let schedule = state.batchSchedule else {
+                throw fail("state.batchSchedule", "is missing, but the run's batch changes")
+            }
+            try require("state.batchSchedule.slotInEpoch", schedule.slotInEpoch,
+                        in: 0...(state.epoch == epochs ? 0 : layout.rows - 1))
+            try require("state.batchSchedule.globalBatch", schedule.globalBatch, in: 1...layout.rows)
+            examples = state.epoch * layout.rows + schedule.slotInEpoch
+            try require("state.stepInEpoch", state.stepInEpoch, in: 0...schedule.slotInEpoch)
+            // Each step takes at least one example; a resume at another rank count skips examples, not steps.
+            try require("state.step", state.step, in: state.stepInEpoch...max(examples, state.stepInEpoch))
+            try require("state.optimizerUpdates", state.optimizerUpdates, in: 0...state.step)
+        } else {
+            let stepsPerEpoch = layout.stepsPerEpoch
+            try require("state.stepInEpoch", state.stepInEpoch, in: 0...(state.epoch == epochs ? 0 : stepsPerEpoch - 1))
+            let step = state.epoch * stepsPerEpoch + state.stepInEpoch
+            try require("state.step", state.step, in: step...step)
+            // Fewer updates than steps is a resume at another rank count in the default mode: it skipped the rest of
+            // an epoch (``resumePoint(ranks:layout:)``), advancing the step but not the optimizer.
+            try require("state.optimizerUpdates", state.optimizerUpdates, in: 0...step)
+            examples = state.epoch * layout.rows
+                + (state.stepInEpoch == 0 ? 0 : layout.slots(ofStep: state.stepInEpoch - 1).upperBound)
+            if let schedule = state.batchSchedule {
+                try require("state.batchSchedule.slotInEpoch", schedule.slotInEpoch, in: (examples - state.epoch
+                    * layout.rows)...(examples - state.epoch * layout.rows))
+                try require("state.batchSchedule.globalBatch", schedule.globalBatch,
+                            in: layout.globalBatch...layout.globalBatch)
+            }
+        }
         try require("state.examples", state.examples, in: examples...examples)
         try require("state.nextEval", state.nextEval, in: (examples + 1)...Int.max)
         // Training time is counted in UInt64 nanoseconds: a bound far below their 584 years keeps it convertible.
@@ -181,7 +210,17 @@ public struct Checkpoint: Codable, Equatable, Sendable {
                 + "unannounced)")
         }
         if let problem = state.noiseScale?.problem { throw fail("state.noiseScale", problem) }
+        if configuration.hasRateClock != (state.batchSchedule != nil) {
+            throw fail("state.batchSchedule", configuration.hasRateClock
+                ? "is missing, but the run's learning rate has a clock" : "is present, but the run has no batch schedule")
+        }
+        if let clock = state.batchSchedule?.rateClock, !(clock >= 0 && clock <= Self.maximumRateClock) {
+            throw fail("state.batchSchedule.rateClock", "is \(clock), outside 0..\(Self.maximumRateClock)")
+        }
     }
+
+    /// The largest learning-rate clock a checkpoint may hold: far more steps than any run takes, and exact as an Int.
+    public static let maximumRateClock = 1e15
 
     /// The most training seconds a checkpoint may claim (about 31.7 years).
     public static let maximumTrainSeconds = 1e9
@@ -219,19 +258,33 @@ public struct Checkpoint: Codable, Equatable, Sendable {
     /// using some rows twice and others not at all. Skipping keeps every row at most once in that epoch and
     /// exactly once in every later one; the optimizer's update count is kept (it counts updates, not plan steps).
     /// A `--reproducible` run's order covers all rows whatever the rank count: it continues where it stopped.
-    public func resumePoint(ranks newRanks: Int, layout: ShardLayout) -> (state: TrainingState, skippedSteps: Int) {
-        guard newRanks != ranks && state.stepInEpoch != 0 && !configuration.isReproducible else { return (state, 0) }
+    ///
+    /// A run whose batch changes keeps its step count (its steps are not planned) and reports the examples it skips;
+    /// its next batch is rounded to a multiple of the new rank count (``BatchSchedule/fitted(_:granularity:rows:)``).
+    public func resumePoint(
+        ranks newRanks: Int, layout: ShardLayout
+    ) -> (state: TrainingState, skippedSteps: Int, skippedExamples: Int) {
         var next = state
+        if var schedule = next.batchSchedule, configuration.batchSchedule != nil {
+            schedule.globalBatch = BatchSchedule.fitted(
+                schedule.globalBatch, granularity: configuration.batchGranularity(ranks: newRanks), rows: layout.rows)
+            next.batchSchedule = schedule
+        }
+        let midEpoch = state.stepInEpoch != 0 || (state.batchSchedule?.slotInEpoch ?? 0) != 0
+        guard newRanks != ranks && midEpoch && !configuration.isReproducible else { return (next, 0, 0) }
+        let skippedExamples = (state.epoch + 1) * layout.rows - state.examples
         next.epoch += 1
         next.stepInEpoch = 0
-        next.step = next.epoch * layout.stepsPerEpoch
         next.examples = next.epoch * layout.rows
-        return (next, layout.stepsPerEpoch - state.stepInEpoch)
+        next.batchSchedule?.slotInEpoch = 0
+        guard configuration.batchSchedule == nil else { return (next, 0, skippedExamples) }
+        next.step = next.epoch * layout.stepsPerEpoch
+        return (next, layout.stepsPerEpoch - state.stepInEpoch, skippedExamples)
     }
 
     /// Why a valid checkpoint cannot continue to `epochs` epochs, if it cannot: it is already past them.
     public func extensionProblem(epochs: Int, layout: ShardLayout) -> String? {
-        state.step > epochs * layout.stepsPerEpoch
+        state.examples > epochs * layout.rows
             ? "is already past the \(epochs) epochs asked for (step \(state.step))" : nil
     }
 }

@@ -9,13 +9,16 @@ import Common
 public struct DigestedFile: Sendable {
     /// The word after `airfoil-dp` in the header: `checkpoint` or `model`.
     public let kind: String
-    /// The format version this build reads and writes.
+    /// The format version this build writes (and reads).
     public let version: Int
+    /// Earlier versions this build also reads (their payloads decode as the current one's).
+    public let alsoReads: [Int]
 
     /// Describes one kind of file.
-    public init(kind: String, version: Int) {
+    public init(kind: String, version: Int, alsoReads: [Int] = []) {
         self.kind = kind
         self.version = version
+        self.alsoReads = alsoReads
     }
 
     /// The header line and `payload`.
@@ -34,8 +37,10 @@ public struct DigestedFile: Sendable {
         guard header.count == 4, header[0] == "airfoil-dp", header[1] == kind else {
             throw fail("is not an airfoil-dp \(kind) file (wrong magic)")
         }
-        guard Int(header[2]) == version else {
-            throw fail("has format version \(header[2]); this airfoil-dp reads version \(version)")
+        guard let found = Int(header[2]), found == version || alsoReads.contains(found) else {
+            let readable = (alsoReads + [version]).map(String.init).joined(separator: " and ")
+            throw fail("has format version \(header[2]); this airfoil-dp reads version\(alsoReads.isEmpty ? "" : "s") "
+                + readable)
         }
         let payload = bytes[(newline + 1)...]
         guard Digest.sha1(payload) == header[3] else {

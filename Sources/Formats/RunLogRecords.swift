@@ -147,11 +147,15 @@ public struct EvalRecord: Codable, Sendable {
     /// is, and until two steps have given estimates.
     public var noiseScaleLo: Double?
     public var noiseScaleHi: Double?
+    /// The global batch of the last step, in a run whose batch changes (`--batch-schedule`); absent with a fixed
+    /// batch (the header's `global_batch`).
+    public var globalBatch: Int?
 
     /// Creates a record.
     public init(step: Int, epoch: Double, examples: Int, trainSeconds: Double, wallSeconds: Double, loss: Double,
         lr: Double, valLoss: Double? = nil, traceSigma: Double? = nil, gradSq: Double? = nil,
-        noiseScale: Double? = nil, noiseScaleInterval: (low: Double, high: Double)? = nil) {
+        noiseScale: Double? = nil, noiseScaleInterval: (low: Double, high: Double)? = nil, globalBatch: Int? = nil) {
+        self.globalBatch = globalBatch
         self.noiseScaleLo = noiseScaleInterval?.low
         self.noiseScaleHi = noiseScaleInterval?.high
         self.step = step

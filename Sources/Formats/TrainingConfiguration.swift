@@ -89,6 +89,26 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// (absent in logs and checkpoints of the default mode, as in those written before it existed).
     public var reproducible: Bool?
 
+    /// `--batch-schedule`: how the global batch changes (nil: fixed at ``globalBatch``; absent from logs and
+    /// checkpoints then, as in those written before it existed). ``globalBatch`` is the first step's batch.
+    public var batchSchedule: BatchSchedule?
+
+    /// Whether the run keeps a learning-rate clock in steps of the base batch (``BatchScheduleState/rateClock``):
+    /// with a changing batch, or AdaScale's gain.
+    public var hasRateClock: Bool { batchSchedule != nil || scaleLR == .adascale }
+
+    /// How the batch schedule's batches are rounded: to multiples of the rank count in the default mode (every rank
+    /// fills its share of every step), of 1 with `--reproducible`.
+    public func batchGranularity(ranks: Int) -> Int { isReproducible ? 1 : ranks }
+
+    /// The largest global batch the run can reach (``globalBatch`` resolved), for buffers sized before the first
+    /// step.
+    public func largestBatch(ranks: Int, rows: Int) -> Int {
+        let batch = globalBatch ?? rows
+        return min(batchSchedule?.largestBatch(from: batch, granularity: batchGranularity(ranks: ranks), rows: rows)
+            ?? batch, rows)
+    }
+
     /// Whether the run is in the `--reproducible` mode.
     public var isReproducible: Bool { reproducible == true }
 
@@ -166,6 +186,18 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         }
         found += model.problems
         if let globalBatch, globalBatch <= 0 { found.append("\(Setting.globalBatch) must be positive (got \(globalBatch))") }
+        if let batchSchedule {
+            found += batchSchedule.problems
+            if noiseScaleDecay == nil && batchSchedule.kind == .noise {
+                found.append("\(Setting.batchSchedule) noise follows the noise scale, which \(Setting.noiseScale) off turns off")
+            }
+            if batchSchedule.kind == .warmup, let globalBatch, globalBatch != batchSchedule.start {
+                found.append("\(Setting.globalBatch) \(globalBatch) is not the warmup's first batch, \(batchSchedule.start ?? 0)")
+            }
+        }
+        if scaleLR == .adascale && noiseScaleDecay == nil {
+            found.append("\(Setting.scaleRate) adascale takes its gain from the noise scale, which \(Setting.noiseScale) off turns off")
+        }
         return found
     }
 }
@@ -193,6 +225,11 @@ extension TrainingConfiguration {
             || earlier.effectiveLearningRate != effectiveLearningRate
         {
             return "was written with another optimizer, learning rate or schedule"
+        }
+        if earlier.batchSchedule != batchSchedule || earlier.hasRateClock != hasRateClock
+            || (hasRateClock && (earlier.scaleLR != scaleLR || earlier.baseBatch != baseBatch || earlier.maxLR != maxLR))
+        {
+            return "was written with another \(Setting.batchSchedule) or \(Setting.scaleRate)"
         }
         if earlier.seed != seed { return "was written with seed \(earlier.seed), not \(seed)" }
         if earlier.epochs != epochs && !schedule.isConstant {

@@ -80,6 +80,19 @@ public struct GradientNoiseScale: Codable, Equatable, Sendable {
         return (noiseScale * exp(-spread), noiseScale * exp(spread))
     }
 
+    /// AdaScale's gain ratio (Johnson et al. 2020) of a step of `batch` examples over one of `baseBatch`:
+    /// `r = (|G|^2 + tr(Sigma) / baseBatch) / (|G|^2 + tr(Sigma) / batch)`, from the smoothed estimates. It lies
+    /// between 1 and `batch / baseBatch` (1 when the gradient dominates the noise, the ratio of batches when the noise
+    /// does); a smoothed `|G|^2` below zero counts as zero. 1 before any estimate.
+    public func gain(batch: Int, baseBatch: Int) -> Double {
+        guard let traceSigma, let squaredNorm else { return 1 }
+        let signal = max(squaredNorm, 0)
+        let ratio = Double(batch) / Double(baseBatch)
+        let gain = (signal + traceSigma / Double(baseBatch)) / (signal + traceSigma / Double(batch))
+        guard gain.isFinite else { return 1 }
+        return min(max(gain, min(1, ratio)), max(1, ratio))
+    }
+
     /// Why a stored estimator cannot be continued, if it cannot (a checkpoint's is untrusted input).
     public var problem: String? {
         let fields = [traceAverage, squaredNormAverage, traceSquareAverage, squaredNormSquareAverage, productAverage,

@@ -79,6 +79,9 @@ public enum LearningRateScaling: String, CaseIterable, Codable, Sendable {
     case sqrt
     /// The rate as given.
     case none
+    /// The rate times AdaScale's gain ratio, recomputed every step from the noise scale's estimates
+    /// (``GradientNoiseScale/gain(batch:baseBatch:)``); the schedule's clock then advances by the gain per step.
+    case adascale
 
     /// The scaled rate, capped at `maximum` when one is given.
     public func scale(_ rate: Double, batch: Int, baseBatch: Int, maximum: Double?) -> Double {
@@ -86,7 +89,7 @@ public enum LearningRateScaling: String, CaseIterable, Codable, Sendable {
         let scaled = switch self {
         case .linear: rate * ratio
         case .sqrt: rate * ratio.squareRoot()
-        case .none: rate
+        case .none, .adascale: rate
         }
         return maximum.map { min($0, scaled) } ?? scaled
     }

@@ -16,6 +16,9 @@ public struct FaultInjection: Equatable, Sendable {
         /// Counts one row too many in the rank's share of every step, as a rank with another plan would: the
         /// allreduced row count then differs from the plan's, and every rank must end at step 0.
         case miscountBatch = "miscount-batch"
+        /// Takes a batch one larger (or one smaller) than the batch schedule decides at each adjustment: the ranks'
+        /// comparison of their decisions must then end the run on every rank.
+        case perturbBatch = "perturb-batch"
     }
 
     /// The environment variable read by ``fromEnvironment()``.

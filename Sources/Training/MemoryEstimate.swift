@@ -15,7 +15,7 @@ public enum MemoryEstimate {
         let heldOut = Double(shape.largestValidationShard)
         let columns = Double(shape.columns)
         let features = shape.columns - 1
-        let batch = configuration.globalBatch ?? shape.trainingRows
+        let batch = configuration.largestBatch(ranks: shape.ranks, rows: shape.trainingRows)
         let scratchRows = Double(max((batch + shape.ranks - 1) / shape.ranks, min(shape.largestShard, 4096), 1))
         // Raw values (Double) and the line spans of a file's rows, then standardised inputs with their bias column
         // and targets (Float), then the epoch's gathered copy, the linear model's column copy and the sample order.

@@ -39,11 +39,11 @@ final class ReproducibleSteps<Group: Collective> {
     /// of the whole batch without the noise scale), then the rows and the stop flag.
     private let buffer: UnsafeMutableBufferPointer<Int64>
     /// The rank's rows in the epoch's order, gathered in the model's layout (by columns, each column
-    /// ``TrainingShard/rows`` long), their targets, and where each step's rows start among them: entry `2 s` at step
-    /// `s`'s first slot, `2 s + 1` at the first slot of its second half (its end without the noise scale).
+    /// ``TrainingShard/rows`` long), their targets, and each one's slot in the epoch (increasing): a step's rows, and
+    /// each half's, are the gathered rows whose slots fall in its range, whatever the batch.
     private let epochInputs: UnsafeMutableBufferPointer<Float>
     private let epochTargets: UnsafeMutableBufferPointer<Float>
-    private let stepStarts: UnsafeMutableBufferPointer<Int>
+    private let ownSlots: UnsafeMutableBufferPointer<Int>
     /// The second half's sums when there are no halves (without the noise scale).
     private let zeros: UnsafeMutableBufferPointer<Int64>
     /// The rows' losses in the evaluations, ``Model/maxRows`` at a time.
@@ -64,7 +64,7 @@ final class ReproducibleSteps<Group: Collective> {
         buffer = .allocate(capacity: reproducibleAllreducedValues(parameterCount: parameterCount, estimatesNoise: estimatesNoise))
         epochInputs = .allocateLineAligned(count: max(shard.rows.count, 1) * shard.inputWidth)
         epochTargets = .allocateLineAligned(count: max(shard.rows.count, 1))
-        stepStarts = .allocate(capacity: 2 * layout.stepsPerEpoch + 1)
+        ownSlots = .allocate(capacity: max(shard.rows.count, 1))
         zeros = .allocate(capacity: estimatesNoise ? 0 : parameterCount)
         zeros.initialize(repeating: 0)
         losses = .allocate(capacity: model.maxRows)
@@ -75,13 +75,12 @@ final class ReproducibleSteps<Group: Collective> {
         scales.deallocate()
         epochInputs.deallocateLineAligned()
         epochTargets.deallocateLineAligned()
-        stepStarts.deallocate()
+        ownSlots.deallocate()
         zeros.deallocate()
         losses.deallocate()
     }
 
-    /// Draws the order of all training rows for `epoch` and gathers this rank's rows in it, step by step and half
-    /// by half.
+    /// Draws the order of all training rows for `epoch` and gathers this rank's rows in it.
     func shuffle(epoch: Int) {
         order.shuffle(epoch: epoch)
         let width = shard.inputWidth
@@ -92,54 +91,56 @@ final class ReproducibleSteps<Group: Collective> {
         shard.inputs.withUnsafeBufferPointer { inputs in
             shard.targets.withUnsafeBufferPointer { targets in
                 order.positions.withUnsafeBufferPointer { positions in
-                    func gather(_ slots: Range<Int>) {
-                        for slot in slots {
-                            let row = positions[slot]
-                            guard shard.rows.contains(row) else { continue }
-                            let local = row &- first
-                            let source = inputs.baseAddress! + local &* width
-                            if columnStride > 0 {
-                                for feature in 0..<width { targetInputs[feature &* columnStride &+ count] = source[feature] }
-                            } else {
-                                (targetInputs + count &* width).update(from: source, count: width)
-                            }
-                            epochTargets[count] = targets[local]
-                            count &+= 1
+                    for slot in 0..<layout.rows {
+                        let row = positions[slot]
+                        guard shard.rows.contains(row) else { continue }
+                        let local = row &- first
+                        let source = inputs.baseAddress! + local &* width
+                        if columnStride > 0 {
+                            for feature in 0..<width { targetInputs[feature &* columnStride &+ count] = source[feature] }
+                        } else {
+                            (targetInputs + count &* width).update(from: source, count: width)
                         }
+                        epochTargets[count] = targets[local]
+                        ownSlots[count] = slot
+                        count &+= 1
                     }
-                    for step in 0..<layout.stepsPerEpoch {
-                        let slots = layout.slots(ofStep: step)
-                        let split = estimatesNoise ? slots.lowerBound + slots.count / 2 : slots.upperBound
-                        stepStarts[2 * step] = count
-                        gather(slots.lowerBound..<split)
-                        stepStarts[2 * step + 1] = count
-                        gather(split..<slots.upperBound)
-                    }
-                    stepStarts[2 * layout.stepsPerEpoch] = count
                 }
             }
         }
     }
 
-    /// Writes step `step`'s allreduced gradient into `reduced` in the trainer's layout (the gradient sums, the noise
+    /// How many of the gathered rows have slots before `slot` (a binary search of the increasing slots).
+    private func gatheredRows(before slot: Int) -> Int {
+        var low = 0
+        var high = shard.rows.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ownSlots[middle] < slot { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Writes the allreduced gradient of the step over the epoch's `slots` into `reduced` in the trainer's layout (the gradient sums, the noise
     /// scale's `n t` and `n` when it is on, the rows), the same bits on every rank at any rank count. When the
     /// parameters have diverged so far that no scale bounds their terms, the gradient is NaN, so the trainer ends
     /// the run as diverged on every rank (each takes that decision from the same parameters).
     ///
     /// - Returns: nanoseconds spent in the allreduce when `timed`.
     func gradient(
-        ofStep step: Int, into reduced: UnsafeMutableBufferPointer<Float>, timed: Bool, stop: Bool
+        ofSlots slots: Range<Int>, into reduced: UnsafeMutableBufferPointer<Float>, timed: Bool, stop: Bool
     ) throws -> UInt64 {
         if inputBounds.isEmpty { try agreeOnDataBounds() }
         buffer.update(repeating: 0)
-        let slots = layout.slots(ofStep: step)
         let bounded = inputBounds.withUnsafeBufferPointer {
             model.fixedPointScales(inputBounds: $0.baseAddress!, targetBound: targetBound, rows: slots.count,
                                    into: scales.baseAddress!)
         }
         var rows = 0
         if bounded {
-            rows = accumulate(rows: stepStarts[2 * step]..<stepStarts[2 * step + 2], split: stepStarts[2 * step + 1])
+            let split = estimatesNoise ? slots.lowerBound + slots.count / 2 : slots.upperBound
+            rows = accumulate(rows: gatheredRows(before: slots.lowerBound)..<gatheredRows(before: slots.upperBound),
+                              split: gatheredRows(before: split))
         }
         let tail = buffer.count - 2
         buffer[tail] = Int64(rows)

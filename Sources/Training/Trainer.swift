@@ -124,7 +124,9 @@ public final class Trainer<Group: Collective> {
         self.layout = layout
         self.collective = collective
         model = configuration.model.make(
-            features: shard.features, maxRows: Self.scratchRows(layout: layout, shardRows: shard.rows.count),
+            features: shard.features, maxRows: Self.scratchRows(
+                largestBatch: configuration.largestBatch(ranks: layout.ranks, rows: layout.rows), ranks: layout.ranks,
+                shardRows: shard.rows.count),
             seed: configuration.seed, kernels: kernels, rowInvariant: configuration.isReproducible)
         optimizer = Optimizer(settings: configuration.optimizer, count: model.parameters.count, kernels: kernels,
                               layers: model.parameterLayers.map { ($0.weights, $0.bias) })
@@ -160,23 +162,33 @@ public final class Trainer<Group: Collective> {
             estimatesNoise: configuration.noiseScaleDecay != nil,
             shardColumns: model.gatherLayout == .columns ? transposedInputs() : nil)
         var order = EpochOrder(seed: configuration.seed, rank: collective.rank, shardRows: shard.rows.count)
-        var position = try start()
         let constants = StepConstants(configuration, layout: layout, parameters: model.parameters)
+        var position = try start(constants)
         let firstEpoch = resume?.epoch ?? 0
+        let lastEpoch = configuration.epochs - 1
         // Read every step (the stop request, the step count): from a local, not through self.
         let monitor = self.monitor
         for epoch in firstEpoch..<configuration.epochs {
             prepare(epoch: epoch, order: &order, buffers: buffers, step: position.step)
-            for stepInEpoch in (epoch == firstEpoch ? resume?.stepInEpoch ?? 0 : 0)..<layout.stepsPerEpoch {
-                let slots = layout.slots(ofStep: stepInEpoch)
+            var stepInEpoch = epoch == firstEpoch ? resume?.stepInEpoch ?? 0 : 0
+            // Each step takes the epoch's next `position.batch` slots (the last step of an epoch may be short).
+            var slot = epoch == firstEpoch ? resumeSlot : 0
+            while slot < layout.rows {
+                if let batchSchedule = constants.batchSchedule, position.step > 0,
+                   position.step % batchSchedule.every == 0
+                {
+                    try adjustBatch(&position, schedule: batchSchedule, constants: constants)
+                }
+                let slots = slot..<min(slot + position.batch, layout.rows)
+                let isLastStep = epoch == lastEpoch && slots.upperBound == layout.rows
                 let traced = timeline != nil && position.step < timeline!.stepLimit
                 var traceMark = traced ? MonotonicClock.now() : 0
                 buffers.stopFlag.pointee = monitor?.isStopRequested == true ? 1 : 0
                 if let reproducible {
-                    try reduceExactly(ofStep: stepInEpoch, with: reproducible, buffers: buffers, position: &position,
+                    try reduceExactly(slots, with: reproducible, buffers: buffers, position: &position,
                                       traceMark: &traceMark)
                 } else {
-                    accumulateGradient(ofStep: stepInEpoch, buffers: buffers)
+                    accumulateGradient(slots, buffers: buffers)
                     if traced { traceMark = trace(.gradient, since: traceMark, step: position.step) }
                     try allreduce(buffers, position: &position)
                     if traced { traceMark = trace(.allreduce, since: traceMark, step: position.step) }
@@ -186,16 +198,19 @@ public final class Trainer<Group: Collective> {
                 if traced { _ = trace(.update, since: traceMark, step: position.step) }
                 position.step += 1
                 position.examples = epoch * layout.rows + slots.upperBound
+                stepInEpoch += 1
+                slot = slots.upperBound
                 monitor?.publish(step: position.step)
-                if constants.isEvaluationDue(position) {
+                if constants.isEvaluationDue(position, isLastStep: isLastStep) {
                     try evaluate(&position, traced: traced)
                 }
                 let checkpointDue = checkpointEvery > 0 && position.step % checkpointEvery == 0
                 if checkpointDue {
-                    try saveCheckpoint(&position, epoch: epoch, stepInEpoch: stepInEpoch, traced: traced)
+                    try saveCheckpoint(&position, epoch: epoch, stepsInEpoch: stepInEpoch, slot: slot, traced: traced)
                 }
-                if _slowPath(buffers.stopFlag.pointee > 0) && position.step < constants.totalSteps {
-                    throw try preempt(&position, epoch: epoch, stepInEpoch: stepInEpoch, saved: checkpointDue)
+                if _slowPath(buffers.stopFlag.pointee > 0) && !isLastStep {
+                    throw try preempt(&position, epoch: epoch, stepsInEpoch: stepInEpoch, slot: slot,
+                                      saved: checkpointDue)
                 }
                 if progress != nil && position.step % 1024 == 0 { reportProgress(position) }
             }
@@ -203,17 +218,27 @@ public final class Trainer<Group: Collective> {
         return try finish(position)
     }
 
+    /// The epoch's slots a resumed run has already used in its first epoch.
+    private var resumeSlot: Int {
+        guard let resume else { return 0 }
+        return resume.batchSchedule?.slotInEpoch ?? resume.stepInEpoch * layout.globalBatch
+    }
+
     /// The position the run starts from: a resumed state, or step 0 after the evaluation before training.
-    private func start() throws -> Position {
+    private func start(_ constants: StepConstants) throws -> Position {
+        let batch = resume?.batchSchedule?.globalBatch ?? layout.globalBatch
         let baseRate = configuration.effectiveLearningRate ?? configuration.learningRate
-        let rate = configuration.schedule.isConstant ? baseRate : configuration.schedule.rate(
-            base: baseRate, step: 0, epoch: 0, totalSteps: configuration.epochs * layout.stepsPerEpoch)
+        let rate = constants.hasRateClock
+            ? constants.clockedRate(clock: 0, batch: batch, epoch: 0, gain: 1)
+            : configuration.schedule.isConstant ? baseRate : configuration.schedule.rate(
+                base: baseRate, step: 0, epoch: 0, totalSteps: constants.totalSteps)
         let noise = configuration.noiseScaleDecay == nil ? nil : resume?.noiseScale ?? GradientNoiseScale()
         var position: Position
         if let resume {
             position = Position(
                 step: resume.step, examples: resume.examples, nextEval: resume.nextEval, rate: rate,
-                initialLoss: resume.initialLoss, lastLoss: resume.lastLoss, noise: noise)
+                initialLoss: resume.initialLoss, lastLoss: resume.lastLoss, noise: noise, batch: batch,
+                rateClock: resume.batchSchedule?.rateClock ?? 0)
             position.trainNanoseconds = UInt64((resume.trainSeconds * 1e9).rounded())
             position.segmentStartStep = resume.step
             position.segmentStartNanoseconds = position.trainNanoseconds
@@ -221,7 +246,7 @@ public final class Trainer<Group: Collective> {
             let (loss, validation) = try evaluate()
             position = Position(
                 step: 0, examples: 0, nextEval: configuration.evalEvery, rate: rate, initialLoss: loss, lastLoss: loss,
-                lastValidationLoss: validation, noise: noise)
+                lastValidationLoss: validation, noise: noise, batch: batch, rateClock: 0)
             try record(position, loss: loss, validationLoss: validation)
         }
         monitor?.publish(step: position.step)
@@ -251,8 +276,8 @@ public final class Trainer<Group: Collective> {
     /// This rank's gradient sum of the step's share, with the noise scale's two sums and the row count: the
     /// buffer the allreduce then makes the global batch's on every rank.
     @inline(__always)
-    private func accumulateGradient(ofStep stepInEpoch: Int, buffers: StepBuffers) {
-        let local = layout.localPositions(ofStep: stepInEpoch, rank: rank)
+    private func accumulateGradient(_ slots: Range<Int>, buffers: StepBuffers) {
+        let local = layout.localPositions(ofSlots: slots, rank: rank)
         let width = shard.inputWidth
         let targets = buffers.epochTargets.baseAddress! + local.lowerBound
         let batch: Batch = buffers.shardColumns != nil
@@ -283,11 +308,11 @@ public final class Trainer<Group: Collective> {
 
     /// `--reproducible`'s gradient of the step, reduced exactly (its gradient span includes the integer allreduce).
     private func reduceExactly(
-        ofStep stepInEpoch: Int, with reproducible: ReproducibleSteps<Group>, buffers: StepBuffers,
+        _ slots: Range<Int>, with reproducible: ReproducibleSteps<Group>, buffers: StepBuffers,
         position: inout Position, traceMark: inout UInt64
     ) throws {
         position.allreduceNanoseconds += try reproducible.gradient(
-            ofStep: stepInEpoch, into: buffers.reduced, timed: timesAllreduce, stop: buffers.stopFlag.pointee > 0)
+            ofSlots: slots, into: buffers.reduced, timed: timesAllreduce, stop: buffers.stopFlag.pointee > 0)
         if stepDurations != nil { recordStep(position.step, since: &position.previousStepMark, now: MonotonicClock.now()) }
         if traceMark != 0 { traceMark = trace(.gradient, since: traceMark, step: position.step) }
     }
@@ -315,7 +340,12 @@ public final class Trainer<Group: Collective> {
         if let decay = constants.noiseDecay, reduced[constants.parameterCount + 1] > 0 {
             addNoiseEstimate(to: &position.noise!, reduced: reduced, batch: batch, decay: decay)
         }
-        if !constants.constantRate {
+        if constants.hasRateClock {
+            let gain = constants.followsGain
+                ? position.noise?.gain(batch: batch, baseBatch: constants.baseBatch) ?? 1 : 1
+            position.rate = constants.clockedRate(clock: position.rateClock, batch: batch, epoch: epoch, gain: gain)
+            position.rateClock += constants.followsGain ? gain : Double(batch) / Double(constants.baseBatch)
+        } else if !constants.constantRate {
             position.rate = constants.schedule.rate(
                 base: constants.baseRate, step: position.step, epoch: epoch, totalSteps: constants.totalSteps)
         }
@@ -323,7 +353,27 @@ public final class Trainer<Group: Collective> {
                          learningRate: Float(position.rate))
     }
 
-    /// Evaluates and logs the loss (when ``StepConstants/isEvaluationDue(_:)``); ends the run as diverged when the
+    /// The batch schedule's adjustment before step `position.step`: every rank decides from the same allreduced
+    /// estimates, then the ranks compare their decisions (the minimum of the batch and of its complement, one
+    /// message every `every` steps) and end the run together if they differ.
+    private func adjustBatch(_ position: inout Position, schedule: BatchSchedule, constants: StepConstants) throws {
+        var batch = schedule.batch(after: position.step, current: position.batch, noise: position.noise,
+                                   granularity: constants.batchGranularity, rows: layout.rows)
+        if fault?.isDue(.perturbBatch, rank: rank) == true { batch = batch == layout.rows ? batch - 1 : batch + 1 }
+        if timesAllreduce {
+            var range = [Int64(batch), ~Int64(batch)]
+            let before = MonotonicClock.now()
+            try collective.allreduce(&range, .min)
+            position.allreduceNanoseconds += MonotonicClock.now() - before
+            if range[0] != ~range[1] {
+                throw try inconsistent(step: position.step, reason: "batch_mismatch", message: "ranks disagree on "
+                    + "the global batch after step \(position.step): from \(range[0]) to \(~range[1])")
+            }
+        }
+        position.batch = batch
+    }
+
+    /// Evaluates and logs the loss (when ``StepConstants/isEvaluationDue(_:isLastStep:)``); ends the run as diverged when the
     /// loss is not finite or exceeds its value before training.
     private func evaluate(_ position: inout Position, traced: Bool) throws {
         let evalEvery = configuration.evalEvery
@@ -347,17 +397,22 @@ public final class Trainer<Group: Collective> {
     }
 
     /// Writes a checkpoint (every `--checkpoint-every` steps, on rank 0); saving is not training time.
-    private func saveCheckpoint(_ position: inout Position, epoch: Int, stepInEpoch: Int, traced: Bool) throws {
+    /// `stepsInEpoch` steps of `epoch` are done, over its slots before `slot`.
+    private func saveCheckpoint(
+        _ position: inout Position, epoch: Int, stepsInEpoch: Int, slot: Int, traced: Bool
+    ) throws {
         guard let saveCheckpoint else { return }
         let saveStart = MonotonicClock.now()
-        let lastOfEpoch = stepInEpoch == layout.stepsPerEpoch - 1
+        let lastOfEpoch = slot == layout.rows
         try saveCheckpoint(TrainingState(
             parameters: Array(model.parameters), optimizerFirst: Array(optimizer.first),
             optimizerSecond: Array(optimizer.second), optimizerUpdates: optimizer.updates,
-            epoch: lastOfEpoch ? epoch + 1 : epoch, stepInEpoch: lastOfEpoch ? 0 : stepInEpoch + 1,
+            epoch: lastOfEpoch ? epoch + 1 : epoch, stepInEpoch: lastOfEpoch ? 0 : stepsInEpoch,
             step: position.step, examples: position.examples, nextEval: position.nextEval,
             trainSeconds: Double(position.trainNanoseconds + (saveStart - position.stretchStart)) * 1e-9,
-            initialLoss: position.initialLoss, lastLoss: position.lastLoss, noiseScale: position.noise))
+            initialLoss: position.initialLoss, lastLoss: position.lastLoss, noiseScale: position.noise,
+            batchSchedule: configuration.hasRateClock ? BatchScheduleState(
+                globalBatch: position.batch, slotInEpoch: lastOfEpoch ? 0 : slot, rateClock: position.rateClock) : nil))
         position.trainNanoseconds += saveStart - position.stretchStart
         position.stretchStart = MonotonicClock.now()
         if traced { timeline!.add(.checkpoint, from: saveStart, to: position.stretchStart, step: position.step) }
@@ -366,9 +421,13 @@ public final class Trainer<Group: Collective> {
     /// Ends the run on every rank at this step boundary because a rank received a graceful signal (the stop flag of
     /// the step's allreduce): a checkpoint (unless one was just written), an `end` record `preempted`, exit 75.
     @inline(never)
-    private func preempt(_ position: inout Position, epoch: Int, stepInEpoch: Int, saved: Bool) throws -> JobFailure {
+    private func preempt(
+        _ position: inout Position, epoch: Int, stepsInEpoch: Int, slot: Int, saved: Bool
+    ) throws -> JobFailure {
         if !saved {
-            try collective.agree { try saveCheckpoint(&position, epoch: epoch, stepInEpoch: stepInEpoch, traced: false) }
+            try collective.agree {
+                try saveCheckpoint(&position, epoch: epoch, stepsInEpoch: stepsInEpoch, slot: slot, traced: false)
+            }
         }
         progress?.finish()
         // Rank 0 names the signal it received; it may not have one yet when another rank's flag stopped the step.
@@ -389,9 +448,12 @@ public final class Trainer<Group: Collective> {
         let trainSeconds = Double(position.trainNanoseconds + (now - position.stretchStart)) * 1e-9
         let rows = layout.rows
         let speed = trainSeconds > 0 ? Double(position.examples) / trainSeconds : 0
+        // With a changing batch, the steps left at the current batch.
+        let stepsLeft = (configuration.epochs * rows - position.examples + position.batch - 1) / position.batch
         progress?.report(
             now: now, epoch: Double(position.examples) / Double(rows), epochs: configuration.epochs,
-            step: position.step, totalSteps: configuration.epochs * layout.stepsPerEpoch, loss: position.lastLoss,
+            step: position.step, totalSteps: configuration.batchSchedule == nil
+                ? configuration.epochs * layout.stepsPerEpoch : position.step + stepsLeft, loss: position.lastLoss,
             examplesPerSecond: speed,
             secondsLeft: speed > 0 ? Double(configuration.epochs * rows - position.examples) / speed : 0)
     }
@@ -576,8 +638,8 @@ public final class Trainer<Group: Collective> {
 
     /// Rows of scratch space the model needs: the largest local share of a step, and evaluation chunks of up to
     /// 4096 rows (evaluation walks a shard of any size through the same space).
-    static func scratchRows(layout: ShardLayout, shardRows: Int) -> Int {
-        let largestShare = (layout.globalBatch + layout.ranks - 1) / layout.ranks
+    static func scratchRows(largestBatch: Int, ranks: Int, shardRows: Int) -> Int {
+        let largestShare = (largestBatch + ranks - 1) / ranks
         return max(largestShare, min(shardRows, 4096), 1)
     }
 
@@ -589,7 +651,8 @@ public final class Trainer<Group: Collective> {
             trainSeconds: Double(position.trainNanoseconds) * 1e-9,
             wallSeconds: MonotonicClock.seconds(from: jobStart, to: MonotonicClock.now()), loss: loss, lr: position.rate,
             valLoss: validationLoss, traceSigma: position.noise?.traceSigma, gradSq: position.noise?.squaredNorm,
-            noiseScale: position.noise?.noiseScale, noiseScaleInterval: position.noise?.noiseScaleInterval))
+            noiseScale: position.noise?.noiseScale, noiseScaleInterval: position.noise?.noiseScaleInterval,
+            globalBatch: configuration.batchSchedule == nil ? nil : position.batch))
     }
 
     /// Ends the run on every rank when a value all ranks share shows that they no longer compute the same thing:
@@ -669,8 +732,29 @@ private struct StepConstants {
     let constantRate: Bool
     let noiseDecay: Double?
     let evalEverySteps: Int?
+    /// The batch schedule, when the batch changes, and the multiple its batches are rounded to.
+    let batchSchedule: BatchSchedule?
+    let batchGranularity: Int
+    /// The learning-rate clock's rule (``TrainingConfiguration/hasRateClock``): the unscaled rate, its scaling with
+    /// the batch or AdaScale's gain, and the clock's length in steps of the base batch.
+    let hasRateClock: Bool
+    let followsGain: Bool
+    let learningRate: Double
+    let scaling: LearningRateScaling
+    let baseBatch: Int
+    let maximumRate: Double?
+    let clockSteps: Int
 
     init(_ configuration: TrainingConfiguration, layout: ShardLayout, parameters: UnsafeMutableBufferPointer<Float>) {
+        batchSchedule = configuration.batchSchedule
+        batchGranularity = configuration.batchGranularity(ranks: layout.ranks)
+        hasRateClock = configuration.hasRateClock
+        followsGain = configuration.scaleLR == .adascale
+        learningRate = configuration.learningRate
+        scaling = configuration.scaleLR
+        baseBatch = configuration.baseBatch
+        maximumRate = configuration.maxLR
+        clockSteps = (configuration.epochs * layout.rows + configuration.baseBatch - 1) / configuration.baseBatch
         self.parameters = parameters
         parameterCount = parameters.count
         totalSteps = configuration.epochs * layout.stepsPerEpoch
@@ -683,10 +767,21 @@ private struct StepConstants {
 
     /// After the last step, and every `--eval-every-steps` steps or when the examples reach the next multiple of
     /// `--eval-every`.
-    func isEvaluationDue(_ position: Position) -> Bool {
-        if position.step == totalSteps { return true }
+    func isEvaluationDue(_ position: Position, isLastStep: Bool) -> Bool {
+        if isLastStep { return true }
         if let evalEverySteps { return position.step % evalEverySteps == 0 }
         return position.examples >= position.nextEval
+    }
+}
+
+extension StepConstants {
+    /// The rate of a run with a learning-rate clock: the base rate scaled to `batch` (AdaScale: unscaled), the
+    /// schedule read at the clock (in steps of the base batch), times `gain`, within `--max-lr`.
+    func clockedRate(clock: Double, batch: Int, epoch: Int, gain: Double) -> Double {
+        let base = scaling.scale(learningRate, batch: batch, baseBatch: baseBatch, maximum: maximumRate)
+        let scheduled = constantRate
+            ? base : schedule.rate(base: base, step: Int(clock), epoch: epoch, totalSteps: clockSteps)
+        return maximumRate.map { min($0, scheduled * gain) } ?? scheduled * gain
     }
 }
 
@@ -702,6 +797,10 @@ private struct Position {
     var lastLoss: Double
     var lastValidationLoss: Double?
     var noise: GradientNoiseScale?
+    /// The global batch of the next step (changed by a batch schedule) and the learning-rate clock
+    /// (``BatchScheduleState``).
+    var batch: Int
+    var rateClock: Double
     /// Training time is read at the edges of stretches between evaluations; inside a step the clock is read
     /// only around the allreduce, and not at all on one rank (where a whole sgd step costs a few clock reads).
     var trainNanoseconds: UInt64 = 0

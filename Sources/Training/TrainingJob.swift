@@ -156,7 +156,7 @@ public enum TrainingJob {
     ) throws -> TrainingConfiguration {
         var configuration = requested
         let rows = shard.trainingRows
-        let batch = configuration.globalBatch ?? rows
+        let batch = configuration.globalBatch ?? configuration.batchSchedule?.start ?? rows
         configuration.rows = rows
         configuration.globalBatch = batch
         try collective.agree {
@@ -170,6 +170,9 @@ public enum TrainingJob {
             if configuration.isReproducible && batch > ExactSum.safeAdditions {
                 throw JobFailure(.usage, "\(Setting.reproducible) sums each step's rows exactly, at most "
                     + "\(ExactSum.safeAdditions) of them; the global batch is \(batch)")
+            }
+            if let problem = batchScheduleProblem(configuration, rows: rows, ranks: collective.size) {
+                throw JobFailure(.usage, problem)
             }
             if configuration.epochs > Int.max / (2 * rows) {
                 throw JobFailure(.usage, "\(Setting.epochs) \(configuration.epochs) is too large to count its examples")
@@ -186,12 +189,47 @@ public enum TrainingJob {
         return configuration
     }
 
-    /// Warmup epochs as steps and the rate scaled to the global batch, checked against the schedule's floor.
+    /// Why the batch schedule's batches do not fit the data and the ranks, if they do not: the schedule's largest
+    /// batch is at most the training rows and the first batch lies within `--min-batch` ... `--max-batch`.
+    private static func batchScheduleProblem(_ configuration: TrainingConfiguration, rows: Int, ranks: Int) -> String? {
+        guard let schedule = configuration.batchSchedule, let batch = configuration.globalBatch else { return nil }
+        switch schedule.kind {
+        case .warmup:
+            if let end = schedule.end, end > rows {
+                return "\(Setting.batchSchedule) warmup's last batch \(end) is larger than the \(rows) training rows"
+            }
+        case .noise:
+            if let maximum = schedule.maximum, maximum > rows {
+                return "\(Setting.maximumBatch) \(maximum) is larger than the \(rows) training rows"
+            }
+            if let maximum = schedule.maximum, batch > maximum {
+                return "\(Setting.globalBatch) \(batch) is above \(Setting.maximumBatch) \(maximum)"
+            }
+            if let minimum = schedule.minimum, batch < minimum {
+                return "\(Setting.globalBatch) \(batch) is below \(Setting.minimumBatch) \(minimum)"
+            }
+            // The noise scale needs two rows of every rank's share (two of the batch with --reproducible).
+            let smallest = 2 * configuration.batchGranularity(ranks: ranks)
+            let reason = configuration.isReproducible ? "two examples of the batch" : "two examples on each of the \(ranks) ranks"
+            if batch < smallest {
+                return "\(Setting.batchSchedule) noise needs a first batch of at least \(smallest) to measure the noise "
+                    + "scale (\(reason)); \(Setting.globalBatch) is \(batch)"
+            }
+            if let maximum = schedule.maximum, maximum < smallest {
+                return "\(Setting.maximumBatch) \(maximum) is below \(smallest), the noise scale's \(reason)"
+            }
+        }
+        return nil
+    }
+
+    /// Warmup epochs as steps and the rate scaled to the global batch, checked against the schedule's floor. With
+    /// a learning-rate clock (``TrainingConfiguration/hasRateClock``) the schedule counts steps of the base batch.
     private static func resolveRate(_ configuration: inout TrainingConfiguration) throws {
         let rows = configuration.rows!
         let batch = configuration.globalBatch!
         if let warmupEpochs = configuration.warmupEpochs {
-            let steps = (warmupEpochs * Double((rows + batch - 1) / batch)).rounded()
+            let stepBatch = configuration.hasRateClock ? configuration.baseBatch : batch
+            let steps = (warmupEpochs * Double((rows + stepBatch - 1) / stepBatch)).rounded()
             guard steps <= Double(Int.max / 2) else {
                 throw JobFailure(.usage, "\(Setting.warmupEpochs) \(warmupEpochs) is \(steps) steps, too many to count")
             }
@@ -214,7 +252,7 @@ public enum TrainingJob {
     ) throws -> TrainingState? {
         let configuration = job.configuration
         let data = job.data
-        var resume: (state: TrainingState, skippedSteps: Int)?
+        var resume: (state: TrainingState, skippedSteps: Int, skippedExamples: Int)?
         var logNeedsHeader = true
         if let checkpoint {
             let source = configuration.resumePath ?? ""
@@ -237,12 +275,15 @@ public enum TrainingJob {
                 } ?? false
             }
             resume = checkpoint.resumePoint(ranks: collective.size, layout: job.layout)
-            if let resume, resume.skippedSteps > 0 && collective.rank == 0 {
+            if let resume, resume.skippedExamples > 0 && collective.rank == 0 {
+                let skipped = resume.skippedSteps > 0 ? "\(resume.skippedSteps) steps" : "\(resume.skippedExamples) examples"
+                let stepInEpoch = configuration.batchSchedule == nil
+                    ? "step \(checkpoint.state.stepInEpoch) of \(job.layout.stepsPerEpoch)"
+                    : "example \(checkpoint.state.examples - checkpoint.state.epoch * job.layout.rows) of \(job.layout.rows)"
                 Console.err("airfoil-dp: note: the checkpoint was written by \(checkpoint.ranks) ranks mid-epoch "
-                    + "(step \(checkpoint.state.stepInEpoch) of \(job.layout.stepsPerEpoch) in epoch "
-                    + "\(checkpoint.state.epoch + 1)); on \(collective.size) ranks the shards differ, so training "
-                    + "continues at the start of the next epoch, skipping \(resume.skippedSteps) steps (no row is used "
-                    + "twice)\n")
+                    + "(\(stepInEpoch) in epoch \(checkpoint.state.epoch + 1)); on \(collective.size) ranks the shards "
+                    + "differ, so training continues at the start of the next epoch, skipping \(skipped) (no row is "
+                    + "used twice)\n")
             }
         }
         if logNeedsHeader {

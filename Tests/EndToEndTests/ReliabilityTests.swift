@@ -151,6 +151,20 @@ extension EndToEnd {
             #expect(end?["step"] as? Int == 0)
         }
 
+        @Test("a rank whose batch schedule decides another batch ends every rank at the first adjustment with 70")
+        func batchScheduleDisagreementFires() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let log = folder.appendingPathComponent("run.jsonl").path
+            let codes = try exitCodesPerRank(
+                ["--data", SharedData.path, "--preset", "minibatch10", "--batch-schedule", "noise", "--batch-every", "4",
+                 "--quiet", "--log", log], ranks: 2,
+                environment: ["AIRFOIL_DP_FAULT": "perturb-batch@1"], folder: folder)
+            #expect(codes == [70, 70])
+            let end = try RunLogReader.records(at: log).last
+            #expect(end?["reason"] as? String == "batch_mismatch")
+            #expect(end?["step"] as? Int == 4)
+        }
+
         @Test("no descriptor is closed twice, refused runs included (a second close can take another thread's file)")
         func noDoubleClose() throws {
             let folder = try SharedData.temporaryDirectory()

@@ -86,7 +86,7 @@ struct CheckpointTests {
         checkpoint.state.stepInEpoch = 2
         #expect(checkpoint.resumePoint(ranks: checkpoint.ranks + 2, layout: layout).skippedSteps > 0)
         checkpoint.configuration.reproducible = true
-        let (state, skipped) = checkpoint.resumePoint(ranks: checkpoint.ranks + 2, layout: layout)
+        let (state, skipped, _) = checkpoint.resumePoint(ranks: checkpoint.ranks + 2, layout: layout)
         #expect(skipped == 0 && state == checkpoint.state)
     }
 }

@@ -12,10 +12,10 @@ import Training
 struct CheckpointValidationTests {
     /// A real checkpoint of a one-epoch minibatch10 run (150 steps) with `optimizer`, written at step 148, as a
     /// JSON object.
-    static func write(_ optimizer: OptimizerKind) -> (folder: URL, payload: Data) {
+    static func write(_ optimizer: OptimizerKind, schedule: BatchSchedule? = nil) -> (folder: URL, payload: Data) {
         let folder = try! SharedData.temporaryDirectory()
         let path = folder.appendingPathComponent("run.ckpt").path
-        var configuration = configuration(optimizer, epochs: 1)
+        var configuration = configuration(optimizer, epochs: 1, schedule: schedule)
         configuration.checkpointPath = path
         configuration.checkpointEvery = 37
         try! TrainingJob.run(configuration, collective: SingleProcess(), versions: [:], quiet: true)
@@ -26,24 +26,32 @@ struct CheckpointValidationTests {
 
     static let written = write(.sgd)
     static let writtenByAdam = write(.adam)
+    static let scheduled = BatchSchedule.noise
+    static let writtenWithSchedule = write(.sgd, schedule: scheduled)
 
-    static func configuration(_ optimizer: OptimizerKind, epochs: Int) -> TrainingConfiguration {
-        TrainingConfiguration(
+    static func configuration(
+        _ optimizer: OptimizerKind, epochs: Int, schedule: BatchSchedule? = nil
+    ) -> TrainingConfiguration {
+        var configuration = TrainingConfiguration(
             dataPath: SharedData.path, preset: .minibatch10,
             optimizer: optimizer == .sgd ? nil : OptimizerSettings.defaults(for: optimizer), epochs: epochs,
             progress: .never)
+        configuration.batchSchedule = schedule
+        return configuration
     }
 
     /// Resumes a two-epoch run from the checkpoint with `edit` applied and its digest recomputed.
-    func resume(_ optimizer: OptimizerKind = .sgd, editing edit: (inout [String: Any]) -> Void) throws -> JobFailure? {
-        let written = optimizer == .sgd ? Self.written : Self.writtenByAdam
+    func resume(
+        _ optimizer: OptimizerKind = .sgd, schedule: BatchSchedule? = nil, editing edit: (inout [String: Any]) -> Void
+    ) throws -> JobFailure? {
+        let written = schedule != nil ? Self.writtenWithSchedule : optimizer == .sgd ? Self.written : Self.writtenByAdam
         var payload = try JSONSerialization.jsonObject(with: written.payload) as! [String: Any]
         edit(&payload)
         let json = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
         let path = written.folder.appendingPathComponent("edited-\(UUID().uuidString).ckpt").path
         let file = DigestedFile(kind: "checkpoint", version: Checkpoint.formatVersion).encode([UInt8](json))
         #expect(FileManager.default.createFile(atPath: path, contents: Data(file)))
-        var configuration = Self.configuration(optimizer, epochs: 2)
+        var configuration = Self.configuration(optimizer, epochs: 2, schedule: schedule)
         configuration.resumePath = path
         do {
             try TrainingJob.run(configuration, collective: SingleProcess(), versions: [:], quiet: true)
@@ -105,6 +113,40 @@ struct CheckpointValidationTests {
         #expect(failure?.exitCode == 65, "\(String(describing: failure))")
         #expect(failure?.message.contains(message) == true, "\(failure?.message ?? "accepted")")
         #expect(failure?.message.contains("\n") == false)
+    }
+
+    @Test("a batch schedule's state is required, in range and consistent with the examples, and only with a schedule",
+          arguments: [
+        ("batch_schedule", "null", "field 'state.batch_schedule' is missing, but the run's batch changes"),
+        ("batch_schedule", #"{"global_batch":0,"slot_in_epoch":10,"rate_clock":1}"#,
+         "field 'state.batch_schedule.global_batch' is 0, outside 1..1500"),
+        ("batch_schedule", #"{"global_batch":10,"slot_in_epoch":1500,"rate_clock":1}"#,
+         "field 'state.batch_schedule.slot_in_epoch' is 1500, outside 0..1499"),
+        ("batch_schedule", #"{"global_batch":10,"slot_in_epoch":1499,"rate_clock":1}"#, "field 'state.examples' is "),
+        ("batch_schedule", #"{"global_batch":10,"slot_in_epoch":1,"rate_clock":1}"#, "field 'state.step_in_epoch' is "),
+    ])
+    func editedScheduleState(field: String, value: String, message: String) throws {
+        #expect(try resume(schedule: Self.scheduled) { _ in } == nil)
+        let failure = try resume(schedule: Self.scheduled, editing: Self.setState(field, value))
+        #expect(failure?.exitCode == 65, "\(String(describing: failure))")
+        #expect(failure?.message.contains(message) == true, "\(failure?.message ?? "accepted")")
+    }
+
+    @Test("a clock past its bound and a schedule's state in a run without one are refused")
+    func scheduleStateOutOfPlace() throws {
+        let clock = try resume(schedule: Self.scheduled) { payload in
+            var state = payload["state"] as! [String: Any]
+            var schedule = state["batch_schedule"] as! [String: Any]
+            schedule["rate_clock"] = 1e300
+            state["batch_schedule"] = schedule
+            payload["state"] = state
+        }
+        #expect(clock?.message.contains("field 'state.batch_schedule.rate_clock' is 1e+300") == true,
+                "\(clock?.message ?? "accepted")")
+        let stray = try resume(editing: Self.setState(
+            "batch_schedule", #"{"global_batch":10,"slot_in_epoch":1480,"rate_clock":1}"#))
+        #expect(stray?.message.contains("is present, but the run has no batch schedule") == true,
+                "\(stray?.message ?? "accepted")")
     }
 
     @Test("fewer optimizer updates than steps, as a checkpoint written after a resume that skipped part of an epoch has, resumes")

@@ -44,7 +44,7 @@ struct ResumeRowUseTests {
         let stepsPerEpoch = (Self.rows + Self.batch - 1) / Self.batch
         let written = Self.checkpoint(ranks: 4, epoch: 1, stepInEpoch: 37)
         let layout = ShardLayout(rows: Self.rows, ranks: 3, globalBatch: Self.batch)
-        let (resumed, skipped) = written.resumePoint(ranks: 3, layout: layout)
+        let (resumed, skipped, _) = written.resumePoint(ranks: 3, layout: layout)
 
         var interrupted = [Int](repeating: 0, count: Self.rows)
         Self.countUses(epoch: 1, steps: 0..<37, ranks: 4, into: &interrupted)
