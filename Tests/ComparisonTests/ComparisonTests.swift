@@ -459,6 +459,32 @@ struct TimeToTargetTests {
                 "no allreduce measured, so no other rank count is predicted")
     }
 
+    @Test("a run whose batch changes is its own series, 'adaptive', and enters no fit, plan, rate range or prediction")
+    func adaptiveRunsStayOut() throws {
+        func adaptive(_ record: RunRecord) throws -> RunRecord {
+            let log = syntheticLog(ranks: record.ranks, batch: record.globalBatch, secPerEpoch: 1,
+                                   losses: [0.48, 0.25, 0.2], lr: 0.4)
+                .replacingOccurrences(of: #""global_batch":"#,
+                                      with: #""batch_schedule":{"every":10,"factor":2,"kind":"noise","multiple":1},"global_batch":"#)
+            return try RunLogParser.parse(Data(log.utf8), source: "f/adaptive-\(record.ranks)-\(record.globalBatch).jsonl",
+                                          target: 0.25).get()
+        }
+        let fixed = try Self.sweep()
+        let runs = fixed + (try fixed.filter { $0.learningRate == 0.4 }.map(adaptive))
+        #expect(runs.last?.adaptsBatch == true && runs.last?.stepsToTarget == 1 && fixed.allSatisfy { !$0.adaptsBatch })
+        let rows = ScalingAnalysis.rows(runs)
+        let alone = ScalingAnalysis.rows(fixed)
+        #expect(rows.filter(\.run.adaptsBatch).allSatisfy { $0.series == ScalingRow.adaptiveSeries })
+        #expect(Set(rows.filter { !$0.run.adaptsBatch }.map(\.series)) == Set(alone.map(\.series)))
+        let fits = BatchSizeSweeps.fits(rows)
+        #expect(fits.map(\.fit) == BatchSizeSweeps.fits(alone).map(\.fit) && !fits.isEmpty)
+        #expect(fits.allSatisfy { $0.runs.allSatisfy { !$0.adaptsBatch } })
+        #expect(TimeToTarget.studies(rows).map(\.series) == TimeToTarget.studies(alone).map(\.series))
+        #expect(TimeToTarget.predictions(rows, ranks: [2], batches: [64]).map(\.predictedSteps)
+            == TimeToTarget.predictions(alone, ranks: [2], batches: [64]).map(\.predictedSteps))
+        #expect(LearningRateRange.rows(rows).count == LearningRateRange.rows(alone).count)
+    }
+
     @Test("a rate most of whose repeats missed the target is not measured by the one that reached it")
     func censoredRepeats() throws {
         let missed = try RunLogParser.parse(Data(syntheticLog(ranks: 1, batch: 64, secPerEpoch: 1, losses: [0.48, 0.3, 0.3],
