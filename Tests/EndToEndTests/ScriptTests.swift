@@ -376,13 +376,28 @@ extension EndToEnd {
             #expect(refused.status == 64)
         }
 
+        @Test("experiment-adaptive.sh: two tables, LAMB beside Adam, and ends with its two ratio lines")
+        func adaptiveExperiment() throws {
+            let folder = try SharedData.temporaryDirectory()
+            let result = try script(["scripts/experiment-adaptive.sh", "--out", folder.path])
+            try #require(result.status == 0, "\(result.standardError)")
+            let lines = result.standardOutput.split(separator: "\n").map(String.init)
+            #expect(lines.filter { $0.hasPrefix("| (c) noise | noise-r") }.count == 2, "\(result.standardOutput)")
+            #expect(lines.contains { $0.hasPrefix("  lamb: 0.") } && lines.contains { $0.hasPrefix("  adam: 0.") })
+            let ratios = lines.suffix(2).map { $0.split(separator: " ") }
+            #expect(ratios.map { String($0.first ?? "") } == ["steps_ratio:", "examples_ratio:"], "\(lines.suffix(2))")
+            #expect(ratios.allSatisfy { $0.count == 2 && Double($0[1]).map { $0 > 0 } == true }, "\(lines.suffix(2))")
+            #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("plots/batch_vs_step.png").path))
+            #expect(try script(["scripts/experiment-adaptive.sh", "--target", "x"]).status == 64)
+        }
+
         @Test("every script answers --help with its usage and no line of its code", arguments: [
             "scripts/setup.sh", "scripts/run.sh", "scripts/test.sh", "scripts/sweep.sh", "scripts/plot-runs",
             "scripts/bench-gemm-vs-openblas.sh", "scripts/bench-allocations.sh", "scripts/bench-presets.sh",
             "scripts/bench-vs-numpy.sh", "scripts/slurm/train.sbatch", "scripts/slurm/sweep-array.sbatch",
             "scripts/test-multihost.sh", "scripts/netns-agent.sh", "scripts/bundle.sh", ".ci/run", "scripts/fuzz.sh",
             "scripts/chaos.sh", "scripts/test-slurm.sh", "scripts/check-kernel-symbols.sh", "scripts/bench-preempt.sh",
-            "scripts/bench-load.sh", "scripts/bench-reproducible.sh",
+            "scripts/bench-load.sh", "scripts/bench-reproducible.sh", "scripts/experiment-adaptive.sh",
         ])
         func help(path: String) throws {
             let result = try script([path, "--help"])
