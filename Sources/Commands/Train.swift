@@ -117,7 +117,7 @@ struct Train: ParsableCommand {
     @Option(help: "The most one adjustment of the noise schedule multiplies or divides the batch by (default 2).")
     var batchFactor: Double?
 
-    @Option(help: "The noise schedule's smallest global batch (default: the rank count, 1 with --reproducible).")
+    @Option(help: "The noise schedule's smallest global batch (default and at least: twice the rank count, 2 with --reproducible).")
     var minBatch: Int?
 
     @Option(help: "The noise schedule's largest global batch (default: the training rows).")

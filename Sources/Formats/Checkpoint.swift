@@ -265,9 +265,10 @@ public struct Checkpoint: Codable, Equatable, Sendable {
         ranks newRanks: Int, layout: ShardLayout
     ) -> (state: TrainingState, skippedSteps: Int, skippedExamples: Int) {
         var next = state
-        if var schedule = next.batchSchedule, configuration.batchSchedule != nil {
-            schedule.globalBatch = BatchSchedule.fitted(
-                schedule.globalBatch, granularity: configuration.batchGranularity(ranks: newRanks), rows: layout.rows)
+        if var schedule = next.batchSchedule, let rule = configuration.batchSchedule {
+            schedule.globalBatch = rule.fitted(
+                Double(schedule.globalBatch), granularity: configuration.batchGranularity(ranks: newRanks),
+                rows: layout.rows)
             next.batchSchedule = schedule
         }
         let midEpoch = state.stepInEpoch != 0 || (state.batchSchedule?.slotInEpoch ?? 0) != 0

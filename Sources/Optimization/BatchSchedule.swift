@@ -108,7 +108,7 @@ public struct BatchSchedule: Codable, Equatable, Sendable {
         case .warmup:
             let start = Double(start!), end = Double(end!)
             let progress = min(Double(step) / Double(rampSteps!), 1)
-            return Self.roundToMultiple(start + (end - start) * progress, of: granularity)
+            return fitted(start + (end - start) * progress, granularity: granularity, rows: rows)
         case .noise:
             guard let noise, let traceSigma = noise.traceSigma, let squaredNorm = noise.squaredNorm else {
                 return current
@@ -129,10 +129,13 @@ public struct BatchSchedule: Codable, Equatable, Sendable {
         max(Int((value / Double(granularity)).rounded()), 1) * granularity
     }
 
-    /// `batch` as a batch of a run whose batches are multiples of `granularity`: the nearest multiple, at least
-    /// `granularity` and at most the training `rows` (a resume at another rank count refits the checkpoint's).
-    public static func fitted(_ batch: Int, granularity: Int, rows: Int) -> Int {
-        min(roundToMultiple(Double(batch), of: granularity), rows / granularity * granularity)
+    /// `batch` as one of this schedule's batches at `granularity`: the nearest multiple of it, at least the
+    /// granularity (`noise`: twice it, for the noise estimate) and at most the training `rows`. A resume at another
+    /// rank count refits the checkpoint's batch so.
+    public func fitted(_ batch: Double, granularity: Int, rows: Int) -> Int {
+        let largest = max(rows / granularity, 1) * granularity
+        let smallest = min(kind == .noise ? 2 * granularity : granularity, largest)
+        return min(max(Self.roundToMultiple(batch, of: granularity), smallest), largest)
     }
 
     /// The largest batch the schedule can reach from `current` (for buffers sized before the first step): the

@@ -110,7 +110,10 @@ public enum TrainingJob {
     ) throws -> FaultInjection? {
         try collective.agree {
             if let problem = configuration.problems.first { throw JobFailure(.usage, problem) }
-            if let batch = configuration.globalBatch, batch < collective.size, !configuration.isReproducible {
+            // A resumed batch schedule takes its batch from the checkpoint (refitted to this rank count).
+            if let batch = configuration.globalBatch, batch < collective.size, !configuration.isReproducible,
+               configuration.batchSchedule == nil || configuration.resumePath == nil
+            {
                 throw JobFailure(.usage, "\(Setting.globalBatch) \(batch) is smaller than the \(collective.size) "
                     + "ranks: every step must give every rank at least one example")
             }
@@ -163,7 +166,9 @@ public enum TrainingJob {
             if batch > rows {
                 throw JobFailure(.usage, "\(Setting.globalBatch) \(batch) is larger than the \(rows) training rows")
             }
-            if batch < collective.size && !configuration.isReproducible {
+            if batch < collective.size && !configuration.isReproducible
+                && (configuration.batchSchedule == nil || configuration.resumePath == nil)
+            {
                 throw JobFailure(.usage, "the global batch (\(batch), all training rows) is smaller than the "
                     + "\(collective.size) ranks: every step must give every rank at least one example")
             }
@@ -190,7 +195,8 @@ public enum TrainingJob {
     }
 
     /// Why the batch schedule's batches do not fit the data and the ranks, if they do not: the schedule's largest
-    /// batch is at most the training rows and the first batch lies within `--min-batch` ... `--max-batch`.
+    /// batch is at most the training rows and the first batch lies within `--min-batch` ... `--max-batch` and, for
+    /// a run that starts (not one resumed, whose batch the checkpoint gives), measures the noise scale.
     private static func batchScheduleProblem(_ configuration: TrainingConfiguration, rows: Int, ranks: Int) -> String? {
         guard let schedule = configuration.batchSchedule, let batch = configuration.globalBatch else { return nil }
         switch schedule.kind {
@@ -211,7 +217,7 @@ public enum TrainingJob {
             // The noise scale needs two rows of every rank's share (two of the batch with --reproducible).
             let smallest = 2 * configuration.batchGranularity(ranks: ranks)
             let reason = configuration.isReproducible ? "two examples of the batch" : "two examples on each of the \(ranks) ranks"
-            if batch < smallest {
+            if batch < smallest && configuration.resumePath == nil {
                 return "\(Setting.batchSchedule) noise needs a first batch of at least \(smallest) to measure the noise "
                     + "scale (\(reason)); \(Setting.globalBatch) is \(batch)"
             }

@@ -65,21 +65,42 @@ extension EndToEnd {
             #expect(batches(resumed).suffix(3) == batches(one).suffix(3))
         }
 
-        @Test("warmup and noise resumed at the same rank count end with the uninterrupted run's parameters",
-              arguments: [["--batch-schedule", "warmup:4:40:60", "--scale-lr", "linear", "--base-batch", "4",
-                           "--lr", "0.002"],
-                          ["--global-batch", "4", "--batch-schedule", "noise", "--batch-every", "3", "--max-batch", "64"]])
+        @Test("a noise run begun at batch 4 on 2 ranks resumes on 3: its batch refitted to multiples of 3, at least 6")
+        func resumeAtMoreRanks() throws {
+            let folder = try SharedData.temporaryDirectory()
+            func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+            let arguments = Self.mlp + ["--global-batch", "4", "--batch-schedule", "noise", "--batch-every", "3"]
+            let checkpoint = path("run.ckpt")
+            _ = try run(arguments + ["--epochs", "1", "--checkpoint", checkpoint, "--checkpoint-every", "13"],
+                        ranks: 2, log: path("run.jsonl"))
+            let refused = try Launcher.run(arguments + ["--epochs", "2"], ranks: 3)
+            #expect(refused.status == 64 && refused.standardError.contains("at least 6"), "\(refused.standardError)")
+            let resumed = try run(arguments + ["--epochs", "2", "--resume", checkpoint], ranks: 3, log: path("run.jsonl"))
+            let resumeRecord = try #require(resumed.lastIndex { $0["type"] as? String == "resume" })
+            let afterResume = evals(Array(resumed[resumeRecord...])).compactMap { $0["global_batch"] as? Int }
+            #expect(!afterResume.isEmpty && afterResume.allSatisfy { $0 % 3 == 0 && $0 >= 6 }, "\(afterResume)")
+            #expect(resumed.last?["examples"] as? Int == 3000 && resumed.last?["replicas_identical"] as? Bool == true)
+        }
+
+        @Test("warmup and noise with a cosine rate, resumed, end with the uninterrupted run's parameters", arguments: [
+                  ["--batch-schedule", "warmup:4:40:60", "--scale-lr", "linear", "--base-batch", "4", "--lr", "0.002"],
+                  ["--global-batch", "4", "--batch-schedule", "noise", "--batch-every", "3", "--max-batch", "64",
+                   "--scale-lr", "adascale", "--base-batch", "4"],
+              ])
         func resumeKeepsTheSchedule(arguments: [String]) throws {
             let folder = try SharedData.temporaryDirectory()
             func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-            let whole = try run(Self.mlp + arguments + ["--epochs", "3"], ranks: 2, log: path("whole.jsonl"))
+            // The cosine schedule reads the rate clock: a resume that lost it would take other rates.
+            let arguments = Self.mlp + arguments + ["--schedule", "cosine", "--min-lr", "0.0001", "--epochs", "3"]
             let checkpoint = path("run.ckpt")
-            _ = try run(Self.mlp + arguments + ["--epochs", "1", "--checkpoint", checkpoint, "--checkpoint-every", "11"],
-                        ranks: 2, log: path("first.jsonl"))
-            let resumed = try run(Self.mlp + arguments + ["--epochs", "3", "--resume", checkpoint], ranks: 2,
-                                  log: path("resumed.jsonl"))
+            let whole = try run(arguments + ["--checkpoint", checkpoint, "--checkpoint-every", "13"], ranks: 2,
+                                log: path("whole.jsonl"))
+            let resumed = try run(arguments + ["--resume", checkpoint], ranks: 2, log: path("resumed.jsonl"))
             let digest = { (records: [[String: Any]]) in records.last?["params_digest"] as? String }
             #expect(digest(whole) != nil && digest(resumed) == digest(whole), "\(arguments)")
+            let resumedAt = try #require(resumed.first { $0["type"] as? String == "resume" }?["step"] as? Int)
+            let steps = try #require(whole.last?["steps"] as? Int)
+            #expect(resumedAt < steps && resumedAt % 13 == 0, "resumed at \(resumedAt) of \(steps)")
             let batches = evals(whole).compactMap { $0["global_batch"] as? Int }
             #expect(batches.allSatisfy { $0 % 2 == 0 } && Set(batches).count > 2, "\(batches)")
             #expect(batches.max()! <= (arguments.contains("noise") ? 64 : 40), "\(batches)")

@@ -75,12 +75,18 @@ struct BatchScheduleTests {
         #expect(ramp.largestBatch(from: 4, granularity: 3, rows: 1000) == 63)
     }
 
-    @Test("a checkpoint's batch refitted to another rank count")
+    @Test("a batch refitted to a granularity: nearest multiple, at least one (noise: two) and at most the rows")
     func fitted() {
-        #expect(BatchSchedule.fitted(50, granularity: 4, rows: 1000) == 52)
-        #expect(BatchSchedule.fitted(1, granularity: 4, rows: 1000) == 4)
-        #expect(BatchSchedule.fitted(999, granularity: 4, rows: 998) == 996)
-        #expect(BatchSchedule.fitted(37, granularity: 1, rows: 1000) == 37)
+        let noise = BatchSchedule.noise
+        let ramp = BatchSchedule(kind: .warmup, start: 2, end: 1503, rampSteps: 10)
+        #expect(noise.fitted(50, granularity: 4, rows: 1000) == 52)
+        #expect(noise.fitted(1, granularity: 4, rows: 1000) == 8)
+        #expect(ramp.fitted(1, granularity: 4, rows: 1000) == 4)
+        #expect(noise.fitted(999, granularity: 4, rows: 998) == 996)
+        #expect(noise.fitted(37, granularity: 1, rows: 1000) == 37)
+        #expect(noise.fitted(5, granularity: 4, rows: 5) == 4)
+        // The ramp's end rounded up would pass the rows: 1503 / 2 is 751.5.
+        #expect(ramp.batch(after: 10, current: 2, noise: nil, granularity: 2, rows: 1503) == 1502)
     }
 
     @Test("AdaScale's gain: (|G|^2 + tr/B0) / (|G|^2 + tr/B), between 1 and B/B0; 1 before any estimate")
