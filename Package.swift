@@ -117,6 +117,8 @@ if ProcessInfo.processInfo.environment["AIRFOIL_DP_FUZZ"] == "1" {
         ("ModelFile", ["Formats", "Models", "Common", "Training"]),
         ("ResumedLog", ["Formats", "Common"]),
         ("CommandLine", ["Commands", "Common"]),
+        ("ParsedOptions", ["Formats", "Optimization", "Models", "Data", "Training", "Common"]),
+        ("NetworkProfile", ["Formats", "Common"]),
     ]
     for target in fuzzTargets {
         package.targets.append(.executableTarget(

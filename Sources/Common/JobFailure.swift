@@ -54,10 +54,28 @@ public struct JobFailure: Error, Equatable, Sendable, CustomStringConvertible {
         self.init(kind: kind, message: message, reported: false)
     }
 
+    /// Creates a failure; line breaks and other control characters in `message` (a message quotes the paths, names
+    /// and values a user gave) are written as escapes, so it stays one line.
     public init(kind: Kind, message: String, reported: Bool) {
         self.kind = kind
-        self.message = message
+        self.message = Self.oneLine(message)
         self.reported = reported
+    }
+
+    /// `text` with each control character but the tab written as an escape: `\n`, `\r`, else `\u{1B}`.
+    static func oneLine(_ text: String) -> String {
+        let isControl = { (scalar: Unicode.Scalar) in scalar.properties.generalCategory == .control && scalar != "\t" }
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var line = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case _ where isControl(scalar): line += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: line.unicodeScalars.append(scalar)
+            }
+        }
+        return line
     }
 
     /// The process exit code for this failure.

@@ -124,18 +124,15 @@ public struct BatchSchedule: Codable, Equatable, Sendable {
         }
     }
 
-    /// `value` rounded to the nearest multiple of `granularity`, and at least `granularity`.
-    static func roundToMultiple(_ value: Double, of granularity: Int) -> Int {
-        max(Int((value / Double(granularity)).rounded()), 1) * granularity
-    }
-
     /// `batch` as one of this schedule's batches at `granularity`: the nearest multiple of it, at least the
     /// granularity (`noise`: twice it, for the noise estimate) and at most the training `rows`. A resume at another
     /// rank count refits the checkpoint's batch so.
     public func fitted(_ batch: Double, granularity: Int, rows: Int) -> Int {
-        let largest = max(rows / granularity, 1) * granularity
-        let smallest = min(kind == .noise ? 2 * granularity : granularity, largest)
-        return min(max(Self.roundToMultiple(batch, of: granularity), smallest), largest)
+        let largest = max(rows / granularity, 1)
+        let smallest = min(kind == .noise ? 2 : 1, largest)
+        // In multiples, clamped as Doubles: a batch past Int's range (a ramp to 2^63 - 1) converts safely.
+        let multiples = (batch / Double(granularity)).rounded()
+        return Int(min(max(multiples.isNaN ? 0 : multiples, Double(smallest)), Double(largest))) * granularity
     }
 
     /// The largest batch the schedule can reach from `current` (for buffers sized before the first step): the
@@ -143,7 +140,7 @@ public struct BatchSchedule: Codable, Equatable, Sendable {
     public func largestBatch(from current: Int, granularity: Int, rows: Int) -> Int {
         switch kind {
         case .noise: max(current, maximum ?? rows)
-        case .warmup: max(current, Self.roundToMultiple(Double(max(start!, end!)), of: granularity))
+        case .warmup: max(current, fitted(Double(max(start!, end!)), granularity: granularity, rows: rows))
         }
     }
 }

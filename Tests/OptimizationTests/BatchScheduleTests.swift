@@ -85,6 +85,12 @@ struct BatchScheduleTests {
         #expect(noise.fitted(999, granularity: 4, rows: 998) == 996)
         #expect(noise.fitted(37, granularity: 1, rows: 1000) == 37)
         #expect(noise.fitted(5, granularity: 4, rows: 5) == 4)
+        // A ramp to 2^63 - 1 (a fuzzed input that trapped the memory estimate, which sizes buffers before the rows
+        // are compared with the ramp's end) is clamped to the rows as a Double, never converted past Int's range.
+        let huge = BatchSchedule(kind: .warmup, start: 4, end: Int.max, rampSteps: 10)
+        #expect(huge.largestBatch(from: 4, granularity: 1, rows: 1500) == 1500)
+        #expect(noise.fitted(Double(Int.max), granularity: 3, rows: 1500) == 1500)
+        #expect(noise.fitted(.nan, granularity: 3, rows: 1500) == 6)
         // The ramp's end rounded up would pass the rows: 1503 / 2 is 751.5.
         #expect(ramp.batch(after: 10, current: 2, noise: nil, granularity: 2, rows: 1503) == 1502)
     }
