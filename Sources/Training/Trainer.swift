@@ -361,13 +361,14 @@ public final class Trainer<Group: Collective> {
                                    granularity: constants.batchGranularity, rows: layout.rows)
         if fault?.isDue(.perturbBatch, rank: rank) == true { batch = batch == layout.rows ? batch - 1 : batch + 1 }
         if timesAllreduce {
-            var range = [Int64(batch), ~Int64(batch)]
+            // On the stack, not an array: the step loop allocates nothing.
+            var range = (Int64(batch), ~Int64(batch))
             let before = MonotonicClock.now()
-            try collective.allreduce(&range, .min)
+            try withUnsafeMutableBytes(of: &range) { try collective.allreduce($0.bindMemory(to: Int64.self), .min) }
             position.allreduceNanoseconds += MonotonicClock.now() - before
-            if range[0] != ~range[1] {
+            if range.0 != ~range.1 {
                 throw try inconsistent(step: position.step, reason: "batch_mismatch", message: "ranks disagree on "
-                    + "the global batch after step \(position.step): from \(range[0]) to \(~range[1])")
+                    + "the global batch after step \(position.step): from \(range.0) to \(~range.1)")
             }
         }
         position.batch = batch

@@ -110,9 +110,8 @@ public enum TrainingJob {
     ) throws -> FaultInjection? {
         try collective.agree {
             if let problem = configuration.problems.first { throw JobFailure(.usage, problem) }
-            // A resumed batch schedule takes its batch from the checkpoint (refitted to this rank count).
             if let batch = configuration.globalBatch, batch < collective.size, !configuration.isReproducible,
-               configuration.batchSchedule == nil || configuration.resumePath == nil
+               !resumesBatchSchedule(configuration)
             {
                 throw JobFailure(.usage, "\(Setting.globalBatch) \(batch) is smaller than the \(collective.size) "
                     + "ranks: every step must give every rank at least one example")
@@ -123,6 +122,12 @@ public enum TrainingJob {
             }
             return try FaultInjection.fromEnvironment()
         }
+    }
+
+    /// Whether the run continues a batch schedule, whose batch then comes from the checkpoint (refitted to this rank
+    /// count), not from its first `--global-batch`.
+    private static func resumesBatchSchedule(_ configuration: TrainingConfiguration) -> Bool {
+        configuration.batchSchedule != nil && configuration.resumePath != nil
     }
 
     /// Rank 0 writes every output: it checks them against the inputs and each other before anything is read, and
@@ -167,7 +172,7 @@ public enum TrainingJob {
                 throw JobFailure(.usage, "\(Setting.globalBatch) \(batch) is larger than the \(rows) training rows")
             }
             if batch < collective.size && !configuration.isReproducible
-                && (configuration.batchSchedule == nil || configuration.resumePath == nil)
+                && !resumesBatchSchedule(configuration)
             {
                 throw JobFailure(.usage, "the global batch (\(batch), all training rows) is smaller than the "
                     + "\(collective.size) ranks: every step must give every rank at least one example")
